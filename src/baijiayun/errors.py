@@ -1,0 +1,170 @@
+"""The error tree: every failure the SDK raises derives from :class:`BaiJiaYunError`."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CODE_MEANINGS",
+    "RATE_LIMIT_CODE",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AccountDisabledError",
+    "AccountNotFoundError",
+    "BaiJiaYunError",
+    "CallbackVerificationError",
+    "InvalidArgumentError",
+    "ParameterError",
+    "PathNotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "RoomDeletedError",
+    "RoomNotFoundError",
+    "SignatureError",
+    "error_for_code",
+]
+
+RATE_LIMIT_CODE = 429
+"""Body code the emulator (and this SDK) use for rate limiting (protocol §11)."""
+
+CODE_MEANINGS: dict[int, str] = {
+    1: "generic error, see msg (通用错误)",
+    404: "request path does not exist (请求路径不存在)",
+    1001: "parameter error (参数错误)",
+    1002: "signature error (签名错误)",
+    2001: "account does not exist (账号不存在)",
+    2002: "account permission error (账号权限错误)",
+    2003: "live account not opened or service stopped (直播账号未开通或已停用)",
+    3001: "room id does not exist (房间号不存在)",
+    3002: "room has been deleted (房间已删除)",
+    4001: "file upload failed (文件上传失败)",
+    RATE_LIMIT_CODE: "too many requests: over 200 calls per 10 s (请求过于频繁)",
+}
+
+
+class BaiJiaYunError(Exception):
+    """Root of every error this package raises."""
+
+
+class InvalidArgumentError(BaiJiaYunError, ValueError):
+    """An argument was refused before anything was sent; the message names it."""
+
+    def __init__(self, argument: str, problem: str) -> None:
+        self.argument = argument
+        self.problem = problem
+        super().__init__(f"invalid argument {argument!r}: {problem}")
+
+
+class APIConnectionError(BaiJiaYunError):
+    """The service could not be reached, or the connection broke before an answer came."""
+
+    def __init__(self, endpoint: str, message: str, *, request_sent: bool = False) -> None:
+        self.endpoint = endpoint
+        self.request_sent = request_sent
+        super().__init__(f"{endpoint}: {message}")
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out; it may have reached the server."""
+
+
+class APIStatusError(BaiJiaYunError):
+    """The server answered with a non-2xx HTTP status."""
+
+    def __init__(
+        self, endpoint: str, status_code: int, body: str, retry_after: float | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.status_code = status_code
+        self.body = body
+        self.retry_after = retry_after
+        super().__init__(f"{endpoint}: HTTP {status_code}: {body[:200]}")
+
+
+class ResponseDecodeError(BaiJiaYunError):
+    """The body was not the JSON envelope ``{code, msg, data}`` or data had the wrong shape."""
+
+    def __init__(self, endpoint: str, problem: str, body: str = "") -> None:
+        self.endpoint = endpoint
+        self.body = body
+        super().__init__(f"{endpoint}: undecodable response: {problem}")
+
+
+class APIError(BaiJiaYunError):
+    """BaijiaYun answered with a non-zero ``code``."""
+
+    def __init__(
+        self, endpoint: str, code: int, msg: str, retry_after: float | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.code = code
+        self.msg = msg
+        self.meaning = CODE_MEANINGS.get(code, "unknown error code")
+        self.retry_after = retry_after
+        super().__init__(f"{endpoint}: code {code} ({self.meaning}): {msg}")
+
+
+class ParameterError(APIError):
+    """Code 1001: a parameter was missing or invalid."""
+
+
+class SignatureError(APIError):
+    """Code 1002: the sign did not match (wrong partner_key, or a rotated key)."""
+
+
+class AccountNotFoundError(APIError):
+    """Code 2001: the partner_id is unknown."""
+
+
+class PermissionDeniedError(APIError):
+    """Code 2002: the account lacks the permission for this feature."""
+
+
+class AccountDisabledError(APIError):
+    """Code 2003: the live account is not opened or was stopped."""
+
+
+class RoomNotFoundError(APIError):
+    """Code 3001: the room id does not exist."""
+
+
+class RoomDeletedError(APIError):
+    """Code 3002: the room has been deleted."""
+
+
+class PathNotFoundError(APIError):
+    """Code 404: the request path does not exist."""
+
+
+class RateLimitError(APIError):
+    """The account went over its call limit (200 per 10 s); safe to retry later."""
+
+
+class CallbackVerificationError(BaiJiaYunError):
+    """A callback failed verification: missing fields, stale timestamp or a wrong sign."""
+
+
+_CODE_CLASSES: dict[int, type[APIError]] = {
+    1001: ParameterError,
+    1002: SignatureError,
+    2001: AccountNotFoundError,
+    2002: PermissionDeniedError,
+    2003: AccountDisabledError,
+    3001: RoomNotFoundError,
+    3002: RoomDeletedError,
+    404: PathNotFoundError,
+    RATE_LIMIT_CODE: RateLimitError,
+}
+
+
+def _is_rate_limit_message(msg: str) -> bool:
+    lowered = msg.lower()
+    return "频繁" in msg or "limit" in lowered
+
+
+def error_for_code(endpoint: str, code: int, msg: str) -> APIError:
+    """Build the exception for a non-zero body ``code`` (code 1 about 频繁/limit is a rate limit)."""
+    if code == 1 and _is_rate_limit_message(msg):
+        return RateLimitError(endpoint, code, msg)
+    return _CODE_CLASSES.get(code, APIError)(endpoint, code, msg)
