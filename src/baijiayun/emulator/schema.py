@@ -1,0 +1,122 @@
+"""The emulator's tables (SQLAlchemy Core): accounts, rooms, playback versions, tokens, PDFs, callbacks."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+accounts = Table(
+    "bjy_accounts",
+    metadata,
+    Column("partner_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("partner_key", String(128), nullable=False),
+    Column("secret_key", String(128), nullable=False),
+    Column("private_domain", String(64), nullable=False),
+    Column("transcode_callback_url", String(512), nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+rooms = Table(
+    "bjy_rooms",
+    metadata,
+    Column("room_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("partner_id", BigInteger, nullable=False, index=True),
+    Column("title", String(200), nullable=False),
+    Column("product_type", Integer, nullable=False),
+    Column("is_long_term", Boolean, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# One row per (room, session, version); version 0 is the original recording.
+playbacks = Table(
+    "bjy_playbacks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner_id", BigInteger, nullable=False),
+    Column("room_id", BigInteger, nullable=False),
+    Column("session_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("video_id", BigInteger, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("length", Integer, nullable=False, default=0),
+    Column("total_size", BigInteger, nullable=False, default=0),
+    Column("total_transcode_size", BigInteger, nullable=False, default=0),
+    Column("total_ext_media_size", BigInteger, nullable=False, default=0),
+    Column("preface_url", String(512), nullable=False, default=""),
+    Column("file_md5", String(32), nullable=False, default=""),
+    Column("publish_status", Integer, nullable=False, default=1),
+    Column("is_main", Boolean, nullable=False, default=False),
+    Column("play_times", Integer, nullable=False, default=0),
+    Column("create_time", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Index("ix_bjy_playbacks_room", "room_id", "session_id", "version"),
+    Index("ix_bjy_playbacks_partner_time", "partner_id", "create_time"),
+)
+
+tokens = Table(
+    "bjy_player_tokens",
+    metadata,
+    Column("token", String(128), primary_key=True),
+    Column("partner_id", BigInteger, nullable=False),
+    Column("room_id", BigInteger, nullable=False),
+    Column("session_id", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+ppt_files = Table(
+    "bjy_ppt_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("room_id", BigInteger, nullable=False, index=True),
+    Column("session_id", BigInteger, nullable=False),
+    Column("date", String(10), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("url", String(512), nullable=False),
+)
+
+deliveries = Table(
+    "bjy_callback_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner_id", BigInteger, nullable=False),
+    Column("url", String(512), nullable=False),
+    Column("qid", String(32), nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+delivery_attempts = Table(
+    "bjy_callback_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("http_status", Integer, nullable=True),
+    Column("reply", Text, nullable=False, default=""),
+    Column("error", Text, nullable=False, default=""),
+    Column("ok", Boolean, nullable=False),
+)
+
+counters = Table(
+    "bjy_counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
