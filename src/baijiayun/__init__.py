@@ -1,45 +1,55 @@
-"""baijiayun: the Python toolkit for BaijiaYun's (百家云) playback OpenAPI."""
+"""baijiayun: the Python toolkit for BaijiaYun's (百家云) playback OpenAPI.
 
-from ._ratelimit import RateGovernor
-from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
-from .client.api import AsyncPlayBack, PlayBack
-from .errors import (
-    AccountDisabledError,
-    AccountNotFoundError,
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    BaiJiaYunError,
-    CallbackVerificationError,
-    InvalidArgumentError,
-    ParameterError,
-    PathNotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ResponseDecodeError,
-    RoomDeletedError,
-    RoomNotFoundError,
-    SignatureError,
-)
-from .models import (
-    CropItem,
-    CropPage,
-    PlaybackInfo,
-    PlaybackItem,
-    PlaybackPage,
-    PlaybackStatus,
-    PlayerToken,
-    PptDatedFile,
-    PptDatedFileList,
-    PptFile,
-    PptFileList,
-    PublishResult,
-    PublishStatus,
-    SessionItem,
-    SessionList,
-)
-from .player import player_url
+Public names load on first use so that ``baijiayun`` (the CLI) starts without importing httpx
+and pydantic.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._ratelimit import RateGovernor
+    from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
+    from .client.api import AsyncPlayBack, PlayBack
+    from .errors import (
+        AccountDisabledError,
+        AccountNotFoundError,
+        APIConnectionError,
+        APIError,
+        APIStatusError,
+        APITimeoutError,
+        BaiJiaYunError,
+        CallbackVerificationError,
+        InvalidArgumentError,
+        ParameterError,
+        PathNotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ResponseDecodeError,
+        RoomDeletedError,
+        RoomNotFoundError,
+        SignatureError,
+    )
+    from .models import (
+        CropItem,
+        CropPage,
+        PlaybackInfo,
+        PlaybackItem,
+        PlaybackPage,
+        PlaybackStatus,
+        PlayerToken,
+        PptDatedFile,
+        PptDatedFileList,
+        PptFile,
+        PptFileList,
+        PublishResult,
+        PublishStatus,
+        SessionItem,
+        SessionList,
+    )
+    from .player import player_url
 
 __version__ = "0.1.0"
 
@@ -84,3 +94,25 @@ __all__ = [
     "__version__",
     "player_url",
 ]
+
+_HOMES = {
+    "RateGovernor": "._ratelimit",
+    "BaiJiaYunClient": ".client",
+    "AsyncBaiJiaYunClient": ".client",
+    "PlayBack": ".client.api",
+    "AsyncPlayBack": ".client.api",
+    "player_url": ".player",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__ or name == "__version__":
+        raise AttributeError(f"module 'baijiayun' has no attribute {name!r}")
+    module = _HOMES.get(name) or (".errors" if name.endswith("Error") else ".models")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,58 @@
+"""CLI configuration: named profiles in a TOML file, under options and BAIJIAYUN_* variables."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["config_path", "load_profile"]
+
+PROFILE_KEYS = ("partner_id", "partner_key", "secret_key", "private_domain", "base_url")
+
+
+def config_path() -> Path:
+    """``$BAIJIAYUN_CONFIG``, else ``$XDG_CONFIG_HOME/baijiayun/config.toml`` (``~/.config/…``)."""
+    explicit = os.environ.get("BAIJIAYUN_CONFIG")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "baijiayun" / "config.toml"
+
+
+def load_profile(name: str | None, path: Path | None = None) -> dict[str, Any]:
+    """The settings of profile ``name`` (``[profiles.NAME]``); ``default`` if present and no name."""
+    path = path or config_path()
+    if not path.exists():
+        if name:
+            raise click.BadParameter(
+                f"no config file at {path} to read profile {name!r} from", param_hint="--profile"
+            )
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--profile") from None
+    profiles = data.get("profiles", {})
+    wanted = name or "default"
+    if wanted not in profiles:
+        if name:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise click.BadParameter(
+                f"profile {name!r} not in {path} (known: {known})", param_hint="--profile"
+            )
+        return {}
+    profile = profiles[wanted]
+    unknown = set(profile) - set(PROFILE_KEYS)
+    if unknown:
+        raise click.BadParameter(
+            f"profile {wanted!r} has unknown keys: {', '.join(sorted(unknown))}"
+        )
+    return dict(profile)

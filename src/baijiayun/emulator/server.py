@@ -1,0 +1,86 @@
+"""Run the emulator on a real port with uvicorn: in the foreground, or in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from .app import Emulator, create_app
+
+__all__ = ["BackgroundServer", "free_port", "serve"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _config(emulator: Emulator, host: str, port: int, **options: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(emulator),
+        host=host,
+        port=port,
+        log_level=options.pop("log_level", "warning"),
+        access_log=False,
+        lifespan="off",
+        **options,
+    )
+
+
+def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """Serve until interrupted (Ctrl-C)."""
+    uvicorn.Server(_config(emulator, host, port, **options)).run()
+
+
+class BackgroundServer:
+    """A real uvicorn server on a loopback port, in a thread; a context manager."""
+
+    def __init__(
+        self, emulator: Emulator, host: str = "127.0.0.1", port: int | None = None
+    ) -> None:
+        self.emulator = emulator
+        self.host = host
+        self.port = port or free_port(host)
+        self._server = uvicorn.Server(_config(emulator, self.host, self.port))
+        self._thread = threading.Thread(
+            target=self._server.run, name="bjy-emulator-server", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running server."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> BackgroundServer:
+        """Start serving and wait until the port accepts connections."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"emulator server did not start on {self.base_url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Ask the server to finish and wait for its thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

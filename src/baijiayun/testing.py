@@ -1,0 +1,156 @@
+"""pytest plugin (entry point ``baijiayun``): an emulator per test and clients bound to it.
+
+Fixtures: ``bjy_emulator`` (a fresh in-process emulator), ``bjy_account`` (an account in it),
+``bjy_client`` / ``bjy_async_client`` (SDK clients talking to it in-process, no socket) and
+``bjy_server`` (the same emulator behind a real uvicorn server on a free loopback port).
+Set ``BAIJIAYUN_TEST_DATABASE_URL`` (e.g. a ``postgresql://`` URL) to run them on that database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import httpx
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
+from .emulator import Emulator, EmulatorConfig, create_app
+from .emulator.server import BackgroundServer
+
+__all__ = [
+    "AsyncEmulatorTransport",
+    "EmulatorTransport",
+    "async_client_for",
+    "bjy_account",
+    "bjy_async_client",
+    "bjy_client",
+    "bjy_emulator",
+    "bjy_server",
+    "client_for",
+]
+
+IN_PROCESS_URL = "http://emulator.local"
+
+
+def _broken(request: httpx.Request, exc: Exception) -> httpx.RemoteProtocolError:
+    return httpx.RemoteProtocolError(f"connection dropped: {exc}", request=request)
+
+
+class AsyncEmulatorTransport(httpx.AsyncBaseTransport):
+    """Serve requests from an emulator app in-process; a dropped connection looks like one."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._inner = httpx.ASGITransport(app=create_app(emulator))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = await self._inner.handle_async_request(request)
+            content = await response.aread()
+        except ConnectionResetError as exc:
+            raise _broken(request, exc) from exc
+        return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+
+class EmulatorTransport(httpx.BaseTransport):
+    """Synchronous in-process transport: runs the app on an event loop in a helper thread."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._async = AsyncEmulatorTransport(emulator)
+        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
+        self._portal: BlockingPortal | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._portal is None:
+            self._portal_cm = start_blocking_portal()
+            self._portal = self._portal_cm.__enter__()
+        body = request.read()
+        forwarded = httpx.Request(
+            request.method, request.url, headers=request.headers, content=body
+        )
+        return self._portal.call(self._async.handle_async_request, forwarded)
+
+    def close(self) -> None:
+        if self._portal_cm is not None:
+            self._portal_cm.__exit__(None, None, None)
+            self._portal_cm = self._portal = None
+
+
+def client_for(emulator: Emulator, account: dict[str, Any], **options: Any) -> BaiJiaYunClient:
+    """A sync client for ``account`` that talks to ``emulator`` in-process. Close it when done."""
+    http = httpx.Client(transport=EmulatorTransport(emulator), base_url=IN_PROCESS_URL)
+    options.setdefault("max_retries", 0)
+    client = BaiJiaYunClient(
+        account["partner_id"],
+        account["partner_key"],
+        base_url=IN_PROCESS_URL,
+        http_client=http,
+        **options,
+    )
+    client._owns_http = True  # the client closes the transport it was given here
+    return client
+
+
+def async_client_for(
+    emulator: Emulator, account: dict[str, Any], **options: Any
+) -> AsyncBaiJiaYunClient:
+    """An async client for ``account`` that talks to ``emulator`` in-process."""
+    http = httpx.AsyncClient(transport=AsyncEmulatorTransport(emulator), base_url=IN_PROCESS_URL)
+    options.setdefault("max_retries", 0)
+    client = AsyncBaiJiaYunClient(
+        account["partner_id"],
+        account["partner_key"],
+        base_url=IN_PROCESS_URL,
+        http_client=http,
+        **options,
+    )
+    client._owns_http = True
+    return client
+
+
+def _database_url() -> str:
+    return os.environ.get("BAIJIAYUN_TEST_DATABASE_URL", "sqlite://")
+
+
+@pytest.fixture
+def bjy_emulator() -> Iterator[Emulator]:
+    """A fresh emulator with empty state (fast lifecycle and callback timings)."""
+    config = EmulatorConfig(lifecycle_delays=(0.05, 0.05, 0.05), callback_backoff=0.05)
+    emulator = Emulator(_database_url(), config)
+    emulator.reset()
+    try:
+        yield emulator
+    finally:
+        emulator.close()
+
+
+@pytest.fixture
+def bjy_account(bjy_emulator: Emulator) -> dict[str, Any]:
+    """An account in the emulator: ``partner_id``, ``partner_key``, ``secret_key``, …"""
+    return bjy_emulator.create_account()
+
+
+@pytest.fixture
+def bjy_client(bjy_emulator: Emulator, bjy_account: dict[str, Any]) -> Iterator[BaiJiaYunClient]:
+    """A sync client bound to ``bjy_account`` in the in-process emulator."""
+    with client_for(bjy_emulator, bjy_account) as client:
+        yield client
+
+
+@pytest.fixture
+async def bjy_async_client(
+    bjy_emulator: Emulator, bjy_account: dict[str, Any]
+) -> AsyncIterator[AsyncBaiJiaYunClient]:
+    """An async client bound to ``bjy_account`` in the in-process emulator (use with anyio)."""
+    async with async_client_for(bjy_emulator, bjy_account) as client:
+        yield client
+
+
+@pytest.fixture
+def bjy_server(bjy_emulator: Emulator) -> Iterator[BackgroundServer]:
+    """``bjy_emulator`` served by uvicorn on a free loopback port (``.base_url``)."""
+    with BackgroundServer(bjy_emulator) as server:
+        yield server
