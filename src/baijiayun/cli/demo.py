@@ -130,7 +130,7 @@ def _walk(client: BaiJiaYunClient, emulator: Emulator, s: _Steps) -> str:
     token = pb.get_player_token(short.room_id, 3600).token
     s.console.print(f"token: {token[:24]}…")
 
-    ids = [
+    ids: list[int | tuple[int, int]] = [
         short.room_id,
         (long_room.room_id, sessions[0].session_id),
         (long_room.room_id, sessions[1].session_id),
