@@ -39,9 +39,9 @@ def _parse(endpoint: ep.Endpoint, model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ResponseDecodeError(
-            endpoint.path, f"unexpected data: {exc.errors()[0]['msg']}"
-        ) from None
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "data"
+        raise ResponseDecodeError(endpoint.path, f"{where}: {first['msg']}") from None
 
 
 def batch_entries(room_ids: RoomIds) -> list[str]:
