@@ -51,11 +51,11 @@ class RateGovernor:
             self._slots.append(start)
             return start - now
 
-    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> float:
+    def acquire(self, sleep: Callable[[float], None] | None = None) -> float:
         """Wait (blocking this thread) until a slot is free; return the seconds waited."""
         wait = self.reserve()
         if wait > 0:
-            sleep(wait)
+            (sleep or time.sleep)(wait)
         return wait
 
     async def acquire_async(self) -> float:

@@ -1,0 +1,191 @@
+"""Retries: what is re-sent, how often, with which delays; and the rate governor on a fake clock."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from baijiayun import AsyncBaiJiaYunClient, BaiJiaYunClient, RateGovernor, errors
+from baijiayun._core import RetryPolicy
+
+from .sdk_helpers import BASE, KEY, PARTNER_ID, Recorder, envelope
+
+NO_WAIT = RetryPolicy(initial_delay=0.0, max_delay=0.0)
+
+
+def _client(recorder: Recorder, **options: Any) -> BaiJiaYunClient:
+    http = httpx.Client(transport=httpx.MockTransport(recorder.handler))
+    options.setdefault("retry_policy", NO_WAIT)
+    options.setdefault("rate_limit", None)
+    return BaiJiaYunClient(PARTNER_ID, KEY, base_url=BASE, http_client=http, **options)
+
+
+CONNECT = httpx.ConnectError("refused")
+READ_TIMEOUT = httpx.ReadTimeout("slow")
+BROKEN = httpx.RemoteProtocolError("peer closed connection")
+
+
+@pytest.mark.parametrize(
+    ("call", "failure", "attempts"),
+    [
+        (lambda pb: pb.get_basic_info(1), CONNECT, 3),
+        (lambda pb: pb.delete(1), CONNECT, 3),  # nothing was sent: safe for every endpoint
+        (lambda pb: pb.replace_playback(1, 1, 2), CONNECT, 3),
+        (lambda pb: pb.get_basic_info(1), READ_TIMEOUT, 3),
+        (lambda pb: pb.set_publish_status(1, 2), READ_TIMEOUT, 3),
+        (lambda pb: pb.delete(1), READ_TIMEOUT, 1),  # may have been applied: never re-sent
+        (lambda pb: pb.replace_playback(1, 1, 2), READ_TIMEOUT, 1),
+        (lambda pb: pb.delete(1), BROKEN, 1),
+        (lambda pb: pb.update(1, "n"), BROKEN, 3),
+        (lambda pb: pb.get_basic_info(1), httpx.Response(503), 3),
+        (lambda pb: pb.delete(1), httpx.Response(503), 1),
+        (lambda pb: pb.get_basic_info(1), httpx.Response(400), 1),
+        (lambda pb: pb.get_basic_info(1), envelope(code=429, msg="请求过于频繁"), 3),
+        (lambda pb: pb.delete(1), envelope(code=429, msg="请求过于频繁"), 1),
+        (lambda pb: pb.get_basic_info(1), envelope(code=3001, msg="no room"), 1),
+    ],
+)
+def test_attempts_per_failure(call: Any, failure: Any, attempts: int) -> None:
+    recorder = Recorder(failure)
+    with pytest.raises(errors.BaiJiaYunError):
+        call(_client(recorder, max_retries=2).playback)
+    assert len(recorder.requests) == attempts
+
+
+def test_success_after_failures_resigns_each_attempt() -> None:
+    recorder = Recorder(httpx.Response(502), CONNECT, {"status": 100})
+    assert _client(recorder).playback.get_basic_info(1).status == 100
+    assert len(recorder.requests) == 3
+    from .sdk_helpers import wire
+
+    for form in recorder.forms:
+        wire(form)  # each attempt carries its own valid sign
+
+
+def test_max_retries_per_call_overrides_the_client() -> None:
+    recorder = Recorder(CONNECT)
+    client = _client(recorder, max_retries=5)
+    from baijiayun._endpoints import GET_BASIC_INFO
+
+    with pytest.raises(errors.APIConnectionError):
+        client.request(GET_BASIC_INFO, {"room_id": 1}, max_retries=1)
+    assert len(recorder.requests) == 2
+
+
+def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("baijiayun.client.time.sleep", slept.append)
+    recorder = Recorder(httpx.Response(503, headers={"Retry-After": "7"}), {"status": 0})
+    _client(recorder, retry_policy=RetryPolicy()).playback.get_basic_info(1)
+    assert slept == [7.0]
+
+
+def test_backoff_grows_exponentially_with_jitter() -> None:
+    from baijiayun._endpoints import GET_BASIC_INFO
+
+    policy = RetryPolicy(initial_delay=0.5, max_delay=8.0)
+    error = errors.APIConnectionError("x", "refused")
+    for attempt, ceiling in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (6, 8.0)]:
+        delays = {policy.delay(GET_BASIC_INFO, error, attempt) for _ in range(50)}
+        assert all(d is not None and ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(delays) > 1
+
+
+@pytest.mark.anyio
+async def test_async_client_does_not_resend_delete_after_timeout() -> None:
+    recorder = Recorder(READ_TIMEOUT)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(recorder.async_handler))
+    async with AsyncBaiJiaYunClient(
+        PARTNER_ID, KEY, base_url=BASE, http_client=http, retry_policy=NO_WAIT, rate_limit=None
+    ) as client:
+        with pytest.raises(errors.APITimeoutError):
+            await client.playback.delete(1)
+        assert len(recorder.requests) == 1
+        with pytest.raises(errors.APITimeoutError):
+            await client.playback.get_basic_info(1)
+        assert len(recorder.requests) == 4
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_governor_admits_200_then_waits_for_the_window() -> None:
+    clock = FakeClock()
+    governor = RateGovernor(200, 10.0, clock=clock)
+    waits = [governor.acquire(clock.sleep) for _ in range(200)]
+    assert waits == [0.0] * 200
+    assert governor.acquire(clock.sleep) == pytest.approx(10.0)
+    assert clock.now == pytest.approx(1010.0)
+
+
+def test_governor_sliding_window_is_exact() -> None:
+    clock = FakeClock()
+    governor = RateGovernor(3, 10.0, clock=clock)
+    for step in (0, 1, 2):
+        clock.now = 1000.0 + step
+        assert governor.reserve() == 0
+    clock.now = 1005.0
+    assert governor.reserve() == pytest.approx(5.0)  # slot of the call at t=0 frees at t=10
+    assert governor.reserve() == pytest.approx(6.0)
+    clock.now = 1030.0
+    assert governor.reserve() == 0
+
+
+def test_governor_is_thread_safe() -> None:
+    clock = FakeClock()
+    governor = RateGovernor(100, 10.0, clock=clock)
+    results: list[float] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        for _ in range(50):
+            wait = governor.reserve()
+            with lock:
+                results.append(wait)
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(1 for w in results if w == 0) == 100
+    assert len(results) == 400
+
+
+def test_governor_shared_by_two_clients_limits_both() -> None:
+    clock = FakeClock()
+    governor = RateGovernor(2, 10.0, clock=clock)
+    a, b = _client(Recorder({"status": 0}), rate_limit=governor), _client(Recorder({"status": 0}), rate_limit=governor)
+    a.playback.get_basic_info(1)
+    b.playback.get_basic_info(1)
+    assert governor.reserve() == pytest.approx(10.0)
+
+
+def test_client_waits_on_the_governor(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("baijiayun._ratelimit.time.sleep", clock.sleep)
+    client = _client(Recorder({"status": 0}), rate_limit=RateGovernor(2, 10.0, clock=clock))
+    for _ in range(3):
+        client.playback.get_basic_info(1)
+    assert clock.sleeps == [pytest.approx(10.0)]
+
+
+def test_rate_limit_can_be_turned_off() -> None:
+    assert _client(Recorder(), rate_limit=None).rate_governor is None
+    default = BaiJiaYunClient(1, "k", base_url=BASE)
+    assert default.rate_governor is not None
+    assert (default.rate_governor.calls, default.rate_governor.period) == (200, 10.0)
+    default.close()
