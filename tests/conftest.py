@@ -11,7 +11,9 @@ from sqlalchemy.exc import OperationalError
 
 from baijiayun.emulator import Emulator, EmulatorConfig
 
-POSTGRES_URL = os.environ.get("BAIJIAYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "BAIJIAYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -17,7 +17,9 @@ BASE = "https://e12345678.at.baijiayun.com"
 Reply = Callable[[httpx.Request], httpx.Response]
 
 
-def envelope(data: Any = None, code: int = 0, msg: str = "", status: int = 200, **headers: str) -> httpx.Response:
+def envelope(
+    data: Any = None, code: int = 0, msg: str = "", status: int = 200, **headers: str
+) -> httpx.Response:
     body = {"code": code, "msg": msg, "data": data, "ts": 1700000000}
     return httpx.Response(status, json=body, headers=headers)
 

@@ -18,11 +18,20 @@ from baijiayun.errors import CallbackVerificationError
 
 KEY = "test_partner_key_ABC123+/=="
 FIELDS = {
-    "file_md5": "d41d8cd98f00b204e9800998ecf8427e", "length": "3600", "now_definition": "low,std,high",
-    "origin_definition": "high", "preface_url": "https://img.example.com/p.jpg",
-    "qid": "5f2b3c4d5e6f708192a3b4c5", "room_id": "17110879095169", "session_id": "201711281",
-    "status": "100", "timestamp": "1700000000", "total_size": "1024000", "total_transcode_size": "2048000",
-    "video_id": "153582", "sign": "3ac4229c6af74d017091c73660d04bed",
+    "file_md5": "d41d8cd98f00b204e9800998ecf8427e",
+    "length": "3600",
+    "now_definition": "low,std,high",
+    "origin_definition": "high",
+    "preface_url": "https://img.example.com/p.jpg",
+    "qid": "5f2b3c4d5e6f708192a3b4c5",
+    "room_id": "17110879095169",
+    "session_id": "201711281",
+    "status": "100",
+    "timestamp": "1700000000",
+    "total_size": "1024000",
+    "total_transcode_size": "2048000",
+    "video_id": "153582",
+    "sign": "3ac4229c6af74d017091c73660d04bed",
 }
 
 
@@ -38,7 +47,10 @@ def test_parse_transcode_callback() -> None:
     callback = parse_transcode_callback(fresh, KEY, max_skew=None)
     assert isinstance(callback, TranscodeCallback)
     assert (callback.room_id, callback.session_id, callback.status, callback.length) == (
-        17110879095169, 201711281, 100, 3600
+        17110879095169,
+        201711281,
+        100,
+        3600,
     )
     assert callback.is_playback and callback.version is None
 
@@ -72,8 +84,13 @@ def test_wrong_key_is_refused() -> None:
 
 
 def test_class_callback() -> None:
-    fields = {"room_id": "17110879095169", "op": "start", "op_time": "2026-11-25 10:00:00",
-              "qid": "q" * 24, "timestamp": "1700000000"}
+    fields = {
+        "room_id": "17110879095169",
+        "op": "start",
+        "op_time": "2026-11-25 10:00:00",
+        "qid": "q" * 24,
+        "timestamp": "1700000000",
+    }
     fields["sign"] = _signing.sign(fields, KEY)
     callback = parse_class_callback(fields, KEY, max_skew=None)
     assert isinstance(callback, ClassCallback)

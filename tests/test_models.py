@@ -8,13 +8,17 @@ from baijiayun import models
 
 
 def test_room_id_as_string_or_int() -> None:
-    assert models.PlaybackItem.model_validate({"room_id": "17110879095169"}).room_id == 17110879095169
+    assert (
+        models.PlaybackItem.model_validate({"room_id": "17110879095169"}).room_id == 17110879095169
+    )
     assert models.PlaybackItem.model_validate({"room_id": 17110879095169}).room_id == 17110879095169
 
 
 def test_create_time_int_string_or_absent() -> None:
     as_int = models.PlaybackInfo.model_validate({"status": 100, "create_time": 1700000000})
-    as_str = models.PlaybackInfo.model_validate({"status": 100, "create_time": "2023-11-15 06:13:20"})
+    as_str = models.PlaybackInfo.model_validate(
+        {"status": 100, "create_time": "2023-11-15 06:13:20"}
+    )
     as_digits = models.PlaybackInfo.model_validate({"status": 100, "create_time": "1700000000"})
     assert as_int.create_time == as_str.create_time == as_digits.create_time
     assert as_int.create_time == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)

@@ -13,17 +13,32 @@ SEED = {
     "delete": [("room_id", None), ("session_id", "None"), ("version", "None")],
     "get_basic_info": [("room_id", None), ("session_id", "None")],
     "get_crop_list": [
-        ("room_id", None), ("product_type", "None"), ("session_id", "None"), ("page", "1"), ("page_size", "100")
+        ("room_id", None),
+        ("product_type", "None"),
+        ("session_id", "None"),
+        ("page", "1"),
+        ("page_size", "100"),
     ],
-    "get_list": [("product_type", None), ("page", None), ("page_size", None), ("crop_video", "0"), ("room_id", "None")],
+    "get_list": [
+        ("product_type", None),
+        ("page", None),
+        ("page_size", None),
+        ("crop_video", "0"),
+        ("room_id", "None"),
+    ],
     "get_playback_ppt_url": [("room_id", None), ("session_id", "None")],
     "get_playback_ppt_url_list": [("room_id", None), ("date", "None")],
     "get_player_token": [("room_id", None), ("expires_in", None), ("session_id", "None")],
     "get_player_token_batch": [("room_ids", None), ("expires_in", None)],
     "get_session_list": [("room_id", None)],
     "replace_playback": [
-        ("type", None), ("source_room_id", None), ("target_room_id", None), ("source_session_id", "None"),
-        ("source_version", "None"), ("is_replace_main", "None"), ("target_session_id", "None"),
+        ("type", None),
+        ("source_room_id", None),
+        ("target_room_id", None),
+        ("source_session_id", "None"),
+        ("source_version", "None"),
+        ("is_replace_main", "None"),
+        ("target_session_id", "None"),
         ("target_version", "None"),
     ],
     "set_main_version": [("room_id", None), ("version", None), ("session_id", "None")],
@@ -35,14 +50,45 @@ SEED = {
 def test_public_names_are_pinned() -> None:
     assert sorted(baijiayun.__all__) == sorted(
         [
-            "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AccountDisabledError",
-            "AccountNotFoundError", "AsyncBaiJiaYunClient", "AsyncPlayBack", "BaiJiaYunClient",
-            "BaiJiaYunError", "CallbackVerificationError", "CropItem", "CropPage", "InvalidArgumentError",
-            "ParameterError", "PathNotFoundError", "PermissionDeniedError", "PlayBack", "PlaybackInfo",
-            "PlaybackItem", "PlaybackPage", "PlaybackStatus", "PlayerToken", "PptDatedFile",
-            "PptDatedFileList", "PptFile", "PptFileList", "PublishResult", "PublishStatus", "RateGovernor",
-            "RateLimitError", "ResponseDecodeError", "RoomDeletedError", "RoomNotFoundError", "SessionItem",
-            "SessionList", "SignatureError", "__version__", "player_url",
+            "APIConnectionError",
+            "APIError",
+            "APIStatusError",
+            "APITimeoutError",
+            "AccountDisabledError",
+            "AccountNotFoundError",
+            "AsyncBaiJiaYunClient",
+            "AsyncPlayBack",
+            "BaiJiaYunClient",
+            "BaiJiaYunError",
+            "CallbackVerificationError",
+            "CropItem",
+            "CropPage",
+            "InvalidArgumentError",
+            "ParameterError",
+            "PathNotFoundError",
+            "PermissionDeniedError",
+            "PlayBack",
+            "PlaybackInfo",
+            "PlaybackItem",
+            "PlaybackPage",
+            "PlaybackStatus",
+            "PlayerToken",
+            "PptDatedFile",
+            "PptDatedFileList",
+            "PptFile",
+            "PptFileList",
+            "PublishResult",
+            "PublishStatus",
+            "RateGovernor",
+            "RateLimitError",
+            "ResponseDecodeError",
+            "RoomDeletedError",
+            "RoomNotFoundError",
+            "SessionItem",
+            "SessionList",
+            "SignatureError",
+            "__version__",
+            "player_url",
         ]
     )
     for name in baijiayun.__all__:
@@ -60,7 +106,10 @@ def test_seed_import_path() -> None:
 def test_seed_methods_names_order_and_defaults() -> None:
     for method, expected in SEED.items():
         params = list(inspect.signature(getattr(PlayBack, method)).parameters.values())[1:]
-        got = [(p.name, None if p.default is inspect.Parameter.empty else repr(p.default)) for p in params]
+        got = [
+            (p.name, None if p.default is inspect.Parameter.empty else repr(p.default))
+            for p in params
+        ]
         assert got == expected, method
 
 
@@ -69,7 +118,9 @@ def test_sync_and_async_signatures_are_identical() -> None:
     assert public == [n for n in vars(AsyncPlayBack) if not n.startswith("_")]
     for name in public:
         sync, asynchronous = getattr(PlayBack, name), getattr(AsyncPlayBack, name)
-        assert inspect.signature(sync).parameters == inspect.signature(asynchronous).parameters, name
+        assert inspect.signature(sync).parameters == inspect.signature(asynchronous).parameters, (
+            name
+        )
         assert sync.__doc__ == asynchronous.__doc__, name
 
 

@@ -168,7 +168,10 @@ def test_governor_is_thread_safe() -> None:
 def test_governor_shared_by_two_clients_limits_both() -> None:
     clock = FakeClock()
     governor = RateGovernor(2, 10.0, clock=clock)
-    a, b = _client(Recorder({"status": 0}), rate_limit=governor), _client(Recorder({"status": 0}), rate_limit=governor)
+    a, b = (
+        _client(Recorder({"status": 0}), rate_limit=governor),
+        _client(Recorder({"status": 0}), rate_limit=governor),
+    )
     a.playback.get_basic_info(1)
     b.playback.get_basic_info(1)
     assert governor.reserve() == pytest.approx(10.0)

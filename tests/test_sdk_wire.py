@@ -15,89 +15,243 @@ from baijiayun import AsyncBaiJiaYunClient, BaiJiaYunClient, errors, models
 from .sdk_helpers import BASE, KEY, PARTNER_ID, Recorder, envelope, wire
 
 ITEM = {
-    "playback_id": 88001, "room_id": "17110879095169", "session_id": 0, "video_id": 153582, "name": "第1讲",
-    "status": 100, "create_time": "2023-11-14 22:13:20", "length": 3600, "total_transcode_size": 3072000,
-    "play_times": 12, "play_url": "https://x/p", "preface_url": "https://x/c.jpg", "publish_status": 1,
-    "version": 0, "brand_new_field": "kept",
+    "playback_id": 88001,
+    "room_id": "17110879095169",
+    "session_id": 0,
+    "video_id": 153582,
+    "name": "第1讲",
+    "status": 100,
+    "create_time": "2023-11-14 22:13:20",
+    "length": 3600,
+    "total_transcode_size": 3072000,
+    "play_times": 12,
+    "play_url": "https://x/p",
+    "preface_url": "https://x/c.jpg",
+    "publish_status": 1,
+    "version": 0,
+    "brand_new_field": "kept",
 }
 INFO = {
-    "video_id": 153582, "status": 100, "name": "第1讲", "length": 3600, "total_size": 1024000,
-    "total_transcode_size": 3072000, "total_ext_media_size": 0, "preface_url": "https://img/c.jpg",
-    "publish_status": 1, "create_time": 1700000000,
+    "video_id": 153582,
+    "status": 100,
+    "name": "第1讲",
+    "length": 3600,
+    "total_size": 1024000,
+    "total_transcode_size": 3072000,
+    "total_ext_media_size": 0,
+    "preface_url": "https://img/c.jpg",
+    "publish_status": 1,
+    "create_time": 1700000000,
 }
 
 # (method, args, kwargs, wire params expected, data answered, check of the result)
 CASES: list[tuple[str, tuple[Any, ...], dict[str, Any], dict[str, str], Any, Any]] = [
-    ("get_basic_info", (17110879095169,), {}, {"room_id": "17110879095169"}, INFO,
-     lambda r: isinstance(r, models.PlaybackInfo) and r.video_id == 153582 and r.is_ready
-     and r.create_time == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)),
-    ("get_basic_info", (17110879095169, 201711281), {}, {"room_id": "17110879095169", "session_id": "201711281"},
-     {"status": 20}, lambda r: r.status == 20 and r.video_id is None and not r.is_ready),
-    ("get_list", (1, 1, 20), {}, {"product_type": "1", "page": "1", "page_size": "20", "crop_video": "0"},
-     {"total": 1, "list": [ITEM]},
-     lambda r: r.total == 1 and r.items[0].room_id == 17110879095169 and r.items[0].brand_new_field == "kept"
-     and r.items[0].create_time.utcoffset() == dt.timedelta(hours=8)),
-    ("get_list", (None, 2, 50), {"crop_video": 1, "room_id": 5}, {"page": "2", "page_size": "50",
-     "crop_video": "1", "room_id": "5"}, {"total": 0, "list": []}, lambda r: r.total == 0 and r.items == []),
-    ("get_player_token", (17110879095169, 3600, 201711281), {},
-     {"room_id": "17110879095169", "expires_in": "3600", "session_id": "201711281"}, {"token": "tok"},
-     lambda r: r == models.PlayerToken(token="tok")),
-    ("get_player_token_batch", ("17110879095169,17110879095170-201711281", 0), {},
-     {"room_ids": "17110879095169,17110879095170-201711281", "expires_in": "0"},
-     {"17110879095169": "a", "17110879095170-201711281": "b"},
-     lambda r: r == {"17110879095169": "a", "17110879095170-201711281": "b"}),
-    ("get_player_token_batch", ([17110879095169, (17110879095170, 201711281)], 0), {},
-     {"room_ids": "17110879095169,17110879095170-201711281", "expires_in": "0"},
-     [{"room_id": 17110879095169, "token": "a"}, {"room_id": 17110879095170, "session_id": 201711281,
-                                                    "token": "b"}],
-     lambda r: r == {"17110879095169": "a", "17110879095170-201711281": "b"}),
-    ("get_session_list", (17110879095169,), {}, {"room_id": "17110879095169"},
-     {"list": [{"session_id": 201711281, "name": "a", "status": 100, "create_time": "2017-11-28 10:00:00"}]},
-     lambda r: [s.session_id for s in r.items] == [201711281]),
-    ("get_session_list", (17110879095169,), {}, {"room_id": "17110879095169"}, [{"session_id": 1}],
-     lambda r: [s.session_id for s in r.items] == [1]),
-    ("set_publish_status", (17110879095169, 2), {}, {"room_id": "17110879095169", "status": "2"},
-     {"status": 2}, lambda r: r.status == models.PublishStatus.BLOCKED),
-    ("delete", (17110879095169,), {"version": 2}, {"room_id": "17110879095169", "version": "2"}, None,
-     lambda r: r is None),
-    ("update", (17110879095169, "第1讲 回放"), {}, {"room_id": "17110879095169", "name": "第1讲 回放"}, None,
-     lambda r: r is None),
-    ("get_crop_list", (17110879095169,), {}, {"room_id": "17110879095169", "page": "1", "page_size": "100"},
-     {"total": 2, "list": [{**ITEM, "is_main": 1}, {**ITEM, "version": 1, "is_main": 0}]},
-     lambda r: [(i.version, i.is_main) for i in r.items] == [(0, True), (1, False)]),
-    ("get_crop_list", (17110879095169, 2, 201711281, 3, 10), {},
-     {"room_id": "17110879095169", "product_type": "2", "session_id": "201711281", "page": "3", "page_size": "10"},
-     {"total": 0, "list": []}, lambda r: r.total == 0),
-    ("set_main_version", (17110879095169, 1), {"session_id": 201711281},
-     {"room_id": "17110879095169", "version": "1", "session_id": "201711281"}, None, lambda r: r is None),
-    ("get_playback_ppt_url_list", (17110879095169, dt.date(2026, 11, 25)), {},
-     {"room_id": "17110879095169", "date": "2026-11-25"},
-     {"list": [{"session_id": 1, "date": "2026-11-25", "name": "a.pdf", "url": "https://d/a.pdf"}]},
-     lambda r: r.items[0].url == "https://d/a.pdf" and r.items[0].session_id == 1),
-    ("get_playback_ppt_url", (17110879095169,), {}, {"room_id": "17110879095169"},
-     {"list": [{"name": "a.pdf", "url": "https://d/a.pdf"}]}, lambda r: r.items[0].name == "a.pdf"),
-    ("replace_playback", (1, 111, 222), {"source_version": 1, "is_replace_main": True, "target_session_id": 3},
-     {"type": "1", "source_room_id": "111", "target_room_id": "222", "source_version": "1",
-      "is_replace_main": "1", "target_session_id": "3"}, None, lambda r: r is None),
+    (
+        "get_basic_info",
+        (17110879095169,),
+        {},
+        {"room_id": "17110879095169"},
+        INFO,
+        lambda r: (
+            isinstance(r, models.PlaybackInfo)
+            and r.video_id == 153582
+            and r.is_ready
+            and r.create_time == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)
+        ),
+    ),
+    (
+        "get_basic_info",
+        (17110879095169, 201711281),
+        {},
+        {"room_id": "17110879095169", "session_id": "201711281"},
+        {"status": 20},
+        lambda r: r.status == 20 and r.video_id is None and not r.is_ready,
+    ),
+    (
+        "get_list",
+        (1, 1, 20),
+        {},
+        {"product_type": "1", "page": "1", "page_size": "20", "crop_video": "0"},
+        {"total": 1, "list": [ITEM]},
+        lambda r: (
+            r.total == 1
+            and r.items[0].room_id == 17110879095169
+            and r.items[0].brand_new_field == "kept"
+            and r.items[0].create_time.utcoffset() == dt.timedelta(hours=8)
+        ),
+    ),
+    (
+        "get_list",
+        (None, 2, 50),
+        {"crop_video": 1, "room_id": 5},
+        {"page": "2", "page_size": "50", "crop_video": "1", "room_id": "5"},
+        {"total": 0, "list": []},
+        lambda r: r.total == 0 and r.items == [],
+    ),
+    (
+        "get_player_token",
+        (17110879095169, 3600, 201711281),
+        {},
+        {"room_id": "17110879095169", "expires_in": "3600", "session_id": "201711281"},
+        {"token": "tok"},
+        lambda r: r == models.PlayerToken(token="tok"),
+    ),
+    (
+        "get_player_token_batch",
+        ("17110879095169,17110879095170-201711281", 0),
+        {},
+        {"room_ids": "17110879095169,17110879095170-201711281", "expires_in": "0"},
+        {"17110879095169": "a", "17110879095170-201711281": "b"},
+        lambda r: r == {"17110879095169": "a", "17110879095170-201711281": "b"},
+    ),
+    (
+        "get_player_token_batch",
+        ([17110879095169, (17110879095170, 201711281)], 0),
+        {},
+        {"room_ids": "17110879095169,17110879095170-201711281", "expires_in": "0"},
+        [
+            {"room_id": 17110879095169, "token": "a"},
+            {"room_id": 17110879095170, "session_id": 201711281, "token": "b"},
+        ],
+        lambda r: r == {"17110879095169": "a", "17110879095170-201711281": "b"},
+    ),
+    (
+        "get_session_list",
+        (17110879095169,),
+        {},
+        {"room_id": "17110879095169"},
+        {
+            "list": [
+                {
+                    "session_id": 201711281,
+                    "name": "a",
+                    "status": 100,
+                    "create_time": "2017-11-28 10:00:00",
+                }
+            ]
+        },
+        lambda r: [s.session_id for s in r.items] == [201711281],
+    ),
+    (
+        "get_session_list",
+        (17110879095169,),
+        {},
+        {"room_id": "17110879095169"},
+        [{"session_id": 1}],
+        lambda r: [s.session_id for s in r.items] == [1],
+    ),
+    (
+        "set_publish_status",
+        (17110879095169, 2),
+        {},
+        {"room_id": "17110879095169", "status": "2"},
+        {"status": 2},
+        lambda r: r.status == models.PublishStatus.BLOCKED,
+    ),
+    (
+        "delete",
+        (17110879095169,),
+        {"version": 2},
+        {"room_id": "17110879095169", "version": "2"},
+        None,
+        lambda r: r is None,
+    ),
+    (
+        "update",
+        (17110879095169, "第1讲 回放"),
+        {},
+        {"room_id": "17110879095169", "name": "第1讲 回放"},
+        None,
+        lambda r: r is None,
+    ),
+    (
+        "get_crop_list",
+        (17110879095169,),
+        {},
+        {"room_id": "17110879095169", "page": "1", "page_size": "100"},
+        {"total": 2, "list": [{**ITEM, "is_main": 1}, {**ITEM, "version": 1, "is_main": 0}]},
+        lambda r: [(i.version, i.is_main) for i in r.items] == [(0, True), (1, False)],
+    ),
+    (
+        "get_crop_list",
+        (17110879095169, 2, 201711281, 3, 10),
+        {},
+        {
+            "room_id": "17110879095169",
+            "product_type": "2",
+            "session_id": "201711281",
+            "page": "3",
+            "page_size": "10",
+        },
+        {"total": 0, "list": []},
+        lambda r: r.total == 0,
+    ),
+    (
+        "set_main_version",
+        (17110879095169, 1),
+        {"session_id": 201711281},
+        {"room_id": "17110879095169", "version": "1", "session_id": "201711281"},
+        None,
+        lambda r: r is None,
+    ),
+    (
+        "get_playback_ppt_url_list",
+        (17110879095169, dt.date(2026, 11, 25)),
+        {},
+        {"room_id": "17110879095169", "date": "2026-11-25"},
+        {
+            "list": [
+                {"session_id": 1, "date": "2026-11-25", "name": "a.pdf", "url": "https://d/a.pdf"}
+            ]
+        },
+        lambda r: r.items[0].url == "https://d/a.pdf" and r.items[0].session_id == 1,
+    ),
+    (
+        "get_playback_ppt_url",
+        (17110879095169,),
+        {},
+        {"room_id": "17110879095169"},
+        {"list": [{"name": "a.pdf", "url": "https://d/a.pdf"}]},
+        lambda r: r.items[0].name == "a.pdf",
+    ),
+    (
+        "replace_playback",
+        (1, 111, 222),
+        {"source_version": 1, "is_replace_main": True, "target_session_id": 3},
+        {
+            "type": "1",
+            "source_room_id": "111",
+            "target_room_id": "222",
+            "source_version": "1",
+            "is_replace_main": "1",
+            "target_session_id": "3",
+        },
+        None,
+        lambda r: r is None,
+    ),
 ]
 
 
 def _sync(recorder: Recorder, **options: Any) -> BaiJiaYunClient:
     http = httpx.Client(transport=httpx.MockTransport(recorder.handler))
     options.setdefault("rate_limit", None)
-    return BaiJiaYunClient(PARTNER_ID, options.pop("key", KEY), private_domain="e12345678", http_client=http,
-                           **options)
+    return BaiJiaYunClient(
+        PARTNER_ID, options.pop("key", KEY), private_domain="e12345678", http_client=http, **options
+    )
 
 
 def _async(recorder: Recorder, **options: Any) -> AsyncBaiJiaYunClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(recorder.async_handler))
     options.setdefault("rate_limit", None)
-    return AsyncBaiJiaYunClient(PARTNER_ID, options.pop("key", KEY), private_domain="e12345678",
-                                http_client=http, **options)
+    return AsyncBaiJiaYunClient(
+        PARTNER_ID, options.pop("key", KEY), private_domain="e12345678", http_client=http, **options
+    )
 
 
 @pytest.mark.parametrize(("method", "args", "kwargs", "sent", "data", "check"), CASES)
-def test_sync_method_wire_and_result(method: str, args: Any, kwargs: Any, sent: Any, data: Any, check: Any) -> None:
+def test_sync_method_wire_and_result(
+    method: str, args: Any, kwargs: Any, sent: Any, data: Any, check: Any
+) -> None:
     recorder = Recorder(data)
     result = getattr(_sync(recorder).playback, method)(*args, **kwargs)
     assert recorder.requests[0].method == "POST"
@@ -160,7 +314,9 @@ BAD_CALLS = [
 
 
 @pytest.mark.parametrize(("method", "args", "argument", "words"), BAD_CALLS)
-def test_bad_arguments_are_refused_before_sending(method: str, args: Any, argument: str, words: str) -> None:
+def test_bad_arguments_are_refused_before_sending(
+    method: str, args: Any, argument: str, words: str
+) -> None:
     recorder = Recorder()
     with pytest.raises(errors.InvalidArgumentError) as caught:
         getattr(_sync(recorder).playback, method)(*args)
@@ -191,10 +347,17 @@ def test_batch_of_250_ids_is_split_into_three_calls_and_merged() -> None:
 
 
 CODES = [
-    (1001, errors.ParameterError), (1002, errors.SignatureError), (2001, errors.AccountNotFoundError),
-    (2002, errors.PermissionDeniedError), (2003, errors.AccountDisabledError), (3001, errors.RoomNotFoundError),
-    (3002, errors.RoomDeletedError), (404, errors.PathNotFoundError), (429, errors.RateLimitError),
-    (1, errors.APIError), (9999, errors.APIError),
+    (1001, errors.ParameterError),
+    (1002, errors.SignatureError),
+    (2001, errors.AccountNotFoundError),
+    (2002, errors.PermissionDeniedError),
+    (2003, errors.AccountDisabledError),
+    (3001, errors.RoomNotFoundError),
+    (3002, errors.RoomDeletedError),
+    (404, errors.PathNotFoundError),
+    (429, errors.RateLimitError),
+    (1, errors.APIError),
+    (9999, errors.APIError),
 ]
 
 
@@ -205,14 +368,20 @@ def test_each_code_raises_its_class(code: int, cls: type[errors.APIError]) -> No
         _sync(recorder, max_retries=0).playback.get_basic_info(1)
     error = caught.value
     assert type(error) is cls
-    assert (error.code, error.msg, error.endpoint) == (code, "服务端信息", "/openapi/playback/getBasicInfo")
+    assert (error.code, error.msg, error.endpoint) == (
+        code,
+        "服务端信息",
+        "/openapi/playback/getBasicInfo",
+    )
     assert "服务端信息" in str(error) and str(code) in str(error)
     assert isinstance(error, baijiayun.BaiJiaYunError)
 
 
 def test_code_1_about_frequency_is_a_rate_limit() -> None:
     with pytest.raises(errors.RateLimitError):
-        _sync(Recorder(envelope(code=1, msg="请求过于频繁")), max_retries=0).playback.get_basic_info(1)
+        _sync(
+            Recorder(envelope(code=1, msg="请求过于频繁")), max_retries=0
+        ).playback.get_basic_info(1)
 
 
 @pytest.mark.parametrize(
@@ -240,7 +409,9 @@ def test_secret_key_fetches_partner_key_once_under_concurrency() -> None:
 
     recorder = Recorder(answer)
     http = httpx.Client(transport=httpx.MockTransport(recorder.handler))
-    client = BaiJiaYunClient(PARTNER_ID, secret_key="s3cret", base_url=BASE, http_client=http, rate_limit=None)
+    client = BaiJiaYunClient(
+        PARTNER_ID, secret_key="s3cret", base_url=BASE, http_client=http, rate_limit=None
+    )
     threads = [threading.Thread(target=client.playback.get_basic_info, args=(1,)) for _ in range(8)]
     for thread in threads:
         thread.start()
@@ -250,7 +421,9 @@ def test_secret_key_fetches_partner_key_once_under_concurrency() -> None:
     key_form = recorder.forms[recorder.paths.index("/openapi/partner/createkey")]
     assert set(key_form) == {"partner_id", "secret_key", "regenerate", "timestamp"}
     assert key_form["regenerate"] == "0"
-    for form in (f for p, f in zip(recorder.paths, recorder.forms, strict=True) if p.endswith("getBasicInfo")):
+    for form in (
+        f for p, f in zip(recorder.paths, recorder.forms, strict=True) if p.endswith("getBasicInfo")
+    ):
         wire(form)
 
 
@@ -269,10 +442,15 @@ def test_signature_error_refetches_the_key_once() -> None:
 
     recorder = Recorder(answer)
     http = httpx.Client(transport=httpx.MockTransport(recorder.handler))
-    client = BaiJiaYunClient(PARTNER_ID, secret_key="s", base_url=BASE, http_client=http, rate_limit=None)
+    client = BaiJiaYunClient(
+        PARTNER_ID, secret_key="s", base_url=BASE, http_client=http, rate_limit=None
+    )
     assert client.playback.get_basic_info(1).status == 100
     assert [p.rsplit("/", 1)[-1] for p in recorder.paths] == [
-        "createkey", "getBasicInfo", "createkey", "getBasicInfo"
+        "createkey",
+        "getBasicInfo",
+        "createkey",
+        "getBasicInfo",
     ]
 
 
@@ -356,8 +534,10 @@ def test_iter_list_pages_until_total() -> None:
 
 @pytest.mark.anyio
 async def test_async_iter_crop_list() -> None:
-    recorder = Recorder({"total": 3, "list": [{**ITEM, "version": 0}, {**ITEM, "version": 1}]},
-                        {"total": 3, "list": [{**ITEM, "version": 2}]})
+    recorder = Recorder(
+        {"total": 3, "list": [{**ITEM, "version": 0}, {**ITEM, "version": 1}]},
+        {"total": 3, "list": [{**ITEM, "version": 2}]},
+    )
     async with _async(recorder) as client:
         versions = [i.version async for i in client.playback.iter_crop_list(1, page_size=2)]
     assert versions == [0, 1, 2]
@@ -368,7 +548,9 @@ def test_player_url() -> None:
     assert pb.player_url(17110879095169, "tok") == (
         f"{BASE}/web/playback/index?classid=17110879095169&token=tok"
     )
-    assert baijiayun.player_url(BASE + "/", 1, "t k", 201711281, user_number=5, user_name="张三") == (
+    assert baijiayun.player_url(
+        BASE + "/", 1, "t k", 201711281, user_number=5, user_name="张三"
+    ) == (
         f"{BASE}/web/playback/index?classid=1&session_id=201711281&token=t+k&user_number=5"
         "&user_name=%E5%BC%A0%E4%B8%89"
     )

@@ -34,8 +34,12 @@ def test_full_sequence_leaks_nothing(caplog: pytest.LogCaptureFixture) -> None:
     texts: list[str] = []
     caplog.set_level(logging.DEBUG)
     with BaiJiaYunClient(
-        PARTNER_ID, secret_key=SECRET_KEY, base_url=BASE, http_client=http,
-        retry_policy=RetryPolicy(0, 0), rate_limit=None,
+        PARTNER_ID,
+        secret_key=SECRET_KEY,
+        base_url=BASE,
+        http_client=http,
+        retry_policy=RetryPolicy(0, 0),
+        rate_limit=None,
     ) as client:
         texts.append(repr(client))
         texts.append(repr(client.playback))
@@ -61,7 +65,9 @@ def test_one_debug_line_per_attempt(caplog: pytest.LogCaptureFixture) -> None:
     recorder = Recorder(httpx.ConnectError("refused"), {"status": 100})
     http = httpx.Client(transport=httpx.MockTransport(recorder.handler))
     caplog.set_level(logging.DEBUG, logger="baijiayun")
-    with BaiJiaYunClient(PARTNER_ID, "k", base_url=BASE, http_client=http, retry_policy=RetryPolicy(0, 0)) as c:
+    with BaiJiaYunClient(
+        PARTNER_ID, "k", base_url=BASE, http_client=http, retry_policy=RetryPolicy(0, 0)
+    ) as c:
         c.playback.get_basic_info(1)
     lines = [r.getMessage() for r in caplog.records if r.name == "baijiayun"]
     assert len(lines) == 2

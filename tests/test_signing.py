@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from baijiayun import _signing
 
 KEY = "test_partner_key_ABC123+/=="
-OFFICIAL_KEY = "rLkIPaQjxSwRQmC/ITnHh8i2rifmmbFIVsYw03SSi24zAnkrAd0ZNb2rcTzI2avy7+AmNJDdLmzU89zKUAP3Xg=="
+OFFICIAL_KEY = (
+    "rLkIPaQjxSwRQmC/ITnHh8i2rifmmbFIVsYw03SSi24zAnkrAd0ZNb2rcTzI2avy7+AmNJDdLmzU89zKUAP3Xg=="
+)
 
 
 def test_official_example_sign() -> None:
@@ -51,7 +53,12 @@ def test_batch_vector_signs_raw_commas_and_dashes() -> None:
 
 
 def test_empty_value_is_signed_as_k_equals() -> None:
-    base = {"name": "第1讲 回放", "partner_id": "12345678", "room_id": "17110879095169", "timestamp": "1700000000"}
+    base = {
+        "name": "第1讲 回放",
+        "partner_id": "12345678",
+        "room_id": "17110879095169",
+        "timestamp": "1700000000",
+    }
     assert _signing.sign({**base, "session_id": ""}, KEY) == "c5472ab58628016cd83168facb8021d3"
     assert _signing.sign(base, KEY) == "40b5129ea21ea868f26ca99b8627260a"
 
@@ -78,7 +85,10 @@ def test_transcode_callback_vector() -> None:
 
 def test_sign_field_is_ignored_and_keys_sort_not_strings() -> None:
     # Sorting 'k=v' strings (the old SDK) would put a1=… before a=…; key order puts a first.
-    assert _signing.canonical_string({"a1": "y", "a": "x", "sign": "zzz"}, "K") == "a=x&a1=y&partner_key=K"
+    assert (
+        _signing.canonical_string({"a1": "y", "a": "x", "sign": "zzz"}, "K")
+        == "a=x&a1=y&partner_key=K"
+    )
 
 
 def test_mask_canonical_hides_the_key() -> None:
@@ -93,7 +103,9 @@ def test_verify_accepts_uppercase_and_rejects_missing_sign() -> None:
     assert not _signing.verify(params, KEY)
 
 
-_keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12).filter(lambda k: k != "sign")
+_keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12).filter(
+    lambda k: k != "sign"
+)
 _params = st.dictionaries(_keys, st.text(max_size=30), min_size=1, max_size=8)
 
 
@@ -101,7 +113,9 @@ _params = st.dictionaries(_keys, st.text(max_size=30), min_size=1, max_size=8)
 def test_any_unicode_round_trips(params: dict[str, str], key: str) -> None:
     signed = {**params, "sign": _signing.sign(params, key)}
     assert _signing.verify(signed, key)
-    assert signed["sign"] == hashlib.md5(_signing.canonical_string(params, key).encode()).hexdigest()
+    assert (
+        signed["sign"] == hashlib.md5(_signing.canonical_string(params, key).encode()).hexdigest()
+    )
 
 
 @given(_params, st.text(min_size=1, max_size=40), st.data())
