@@ -167,8 +167,11 @@ async def test_async_client_on_a_real_port(
 def test_connection_refused_is_retried_then_raised(bjy_account: dict[str, Any]) -> None:
     from baijiayun.emulator.server import free_port
 
-    with BaiJiaYunClient(
-        1, "k", base_url=f"http://127.0.0.1:{free_port()}", max_retries=2, retry_policy=FAST
-    ) as client, pytest.raises(errors.APIConnectionError) as caught:
+    with (
+        BaiJiaYunClient(
+            1, "k", base_url=f"http://127.0.0.1:{free_port()}", max_retries=2, retry_policy=FAST
+        ) as client,
+        pytest.raises(errors.APIConnectionError) as caught,
+    ):
         client.playback.delete(1)
     assert not caught.value.request_sent

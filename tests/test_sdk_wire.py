@@ -338,7 +338,7 @@ def test_batch_of_250_ids_is_split_into_three_calls_and_merged() -> None:
         return envelope({i: f"t{i}" for i in ids})
 
     recorder = Recorder(answer)
-    ids = list(range(10_000_000_000_001, 10_000_000_000_251)) + [10_000_000_000_001]
+    ids = [*range(10_000_000_000_001, 10_000_000_000_251), 10_000_000_000_001]
     tokens = _sync(recorder).playback.get_player_token_batch(ids, 60)
     sizes = [len(f["room_ids"].split(",")) for f in recorder.forms]
     assert sizes == [100, 100, 50]

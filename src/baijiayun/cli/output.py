@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -62,15 +62,39 @@ def emit(data: Any, fmt: str, *, title: str | None = None) -> None:
         _table(rows, title)
 
 
-def _table(rows: Iterable[dict[str, Any]], title: str | None) -> None:
+TABLE_COLUMNS = (
+    "id",
+    "room_id",
+    "session_id",
+    "version",
+    "name",
+    "status",
+    "publish_status",
+    "is_main",
+    "length",
+    "play_times",
+    "create_time",
+    "date",
+    "token",
+    "url",
+)
+"""Columns a table shows for a list (every field is in json/jsonl/csv)."""
+
+
+def _table(rows: list[dict[str, Any]], title: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    rows = list(rows)
-    table = Table(title=title, show_lines=False)
-    fields = list(dict.fromkeys(k for row in rows for k in row))
-    for field in fields:
-        table.add_column(field, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row.get(f)) for f in fields))
+    if len(rows) == 1:
+        table = Table("field", "value", title=title)
+        for key, value in rows[0].items():
+            table.add_row(key, _cell(value))
+    else:
+        present = {k for row in rows for k in row}
+        fields = [c for c in TABLE_COLUMNS if c in present] or sorted(present)
+        table = Table(title=title)
+        for field in fields:
+            table.add_column(field, min_width=len(field), overflow="fold")
+        for row in rows:
+            table.add_row(*(_cell(row.get(f)) for f in fields))
     Console().print(table)
