@@ -19,7 +19,9 @@ from baijiayun.emulator.server import BackgroundServer, free_port
 
 
 @pytest.fixture
-def setup(bjy_emulator: Emulator, bjy_account: dict[str, Any], bjy_server: BackgroundServer) -> dict[str, Any]:
+def setup(
+    bjy_emulator: Emulator, bjy_account: dict[str, Any], bjy_server: BackgroundServer
+) -> dict[str, Any]:
     emu, pid = bjy_emulator, bjy_account["partner_id"]
     short = emu.create_room(pid, title="第1讲")["room_id"]
     emu.create_recording(short, status=100)
@@ -33,12 +35,23 @@ def setup(bjy_emulator: Emulator, bjy_account: dict[str, Any], bjy_server: Backg
         "BAIJIAYUN_BASE_URL": bjy_server.base_url,
         "BAIJIAYUN_CONFIG": "/nonexistent/config.toml",
     }
-    return {"short": short, "long": long, "sessions": sessions, "env": env, "emu": emu, "key": bjy_account["partner_key"]}
+    return {
+        "short": short,
+        "long": long,
+        "sessions": sessions,
+        "env": env,
+        "emu": emu,
+        "key": bjy_account["partner_key"],
+    }
 
 
-def run(setup: dict[str, Any], *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+def run(
+    setup: dict[str, Any], *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> Result:
     runner = CliRunner()
-    return runner.invoke(cli, list(args), env={**setup["env"], **(env or {})}, input=input, catch_exceptions=False)
+    return runner.invoke(
+        cli, list(args), env={**setup["env"], **(env or {})}, input=input, catch_exceptions=False
+    )
 
 
 def rows(result: Result) -> Any:
@@ -49,7 +62,10 @@ def rows(result: Result) -> Any:
 def test_list_json_when_piped(setup: dict[str, Any]) -> None:
     data = rows(run(setup, "playback", "list"))
     assert [r["room_id"] for r in data] == [setup["long"], setup["long"], setup["short"]]
-    assert rows(run(setup, "playback", "list", "--crops", "--room-id", str(setup["short"]))).__len__() == 2
+    assert (
+        rows(run(setup, "playback", "list", "--crops", "--room-id", str(setup["short"]))).__len__()
+        == 2
+    )
 
 
 def test_list_all_pages(setup: dict[str, Any]) -> None:
@@ -80,13 +96,25 @@ def test_info_sessions_token_tokens(setup: dict[str, Any]) -> None:
     assert rows(run(setup, "playback", "token", str(setup["short"]), "--expires-in", "0"))["token"]
     ids = f"{setup['short']}\n{setup['long']}-{setup['sessions'][1]}\n"
     tokens = rows(run(setup, "playback", "tokens", input=ids))
-    assert [t["id"] for t in tokens] == [str(setup["short"]), f"{setup['long']}-{setup['sessions'][1]}"]
+    assert [t["id"] for t in tokens] == [
+        str(setup["short"]),
+        f"{setup['long']}-{setup['sessions'][1]}",
+    ]
 
 
 def test_tokens_from_file_and_arguments(setup: dict[str, Any], tmp_path: Path) -> None:
     file = tmp_path / "ids.txt"
     file.write_text(f"{setup['short']}\n")
-    data = rows(run(setup, "playback", "tokens", f"{setup['long']}-{setup['sessions'][0]}", "--file", str(file)))
+    data = rows(
+        run(
+            setup,
+            "playback",
+            "tokens",
+            f"{setup['long']}-{setup['sessions'][0]}",
+            "--file",
+            str(file),
+        )
+    )
     assert len(data) == 2
 
 
@@ -115,20 +143,39 @@ def test_delete_asks_for_confirmation(setup: dict[str, Any]) -> None:
 
 def test_replace_and_ppt(setup: dict[str, Any]) -> None:
     short, long, session = setup["short"], setup["long"], setup["sessions"][0]
-    result = run(setup, "playback", "replace", str(long), str(short), "--type", "add",
-                 "--source-session-id", str(session), "--main", "--yes")
+    result = run(
+        setup,
+        "playback",
+        "replace",
+        str(long),
+        str(short),
+        "--type",
+        "add",
+        "--source-session-id",
+        str(session),
+        "--main",
+        "--yes",
+    )
     assert result.exit_code == 0, result.output
     assert [r["version"] for r in setup["emu"].state.playback_rows(short) if r["is_main"]] == [2]
-    assert [p["name"] for p in rows(run(setup, "playback", "ppt-urls", str(short), "--date", "2026-11-25"))] == [
-        "s.pdf"
-    ]
+    assert [
+        p["name"]
+        for p in rows(run(setup, "playback", "ppt-urls", str(short), "--date", "2026-11-25"))
+    ] == ["s.pdf"]
     assert [p["name"] for p in rows(run(setup, "playback", "ppt-url", str(short)))] == ["s.pdf"]
 
 
 def test_player_url_works(setup: dict[str, Any]) -> None:
     import httpx
 
-    result = run(setup, "playback", "player-url", str(setup["long"]), "--session-id", str(setup["sessions"][1]))
+    result = run(
+        setup,
+        "playback",
+        "player-url",
+        str(setup["long"]),
+        "--session-id",
+        str(setup["sessions"][1]),
+    )
     assert result.exit_code == 0
     url = result.stdout.strip()
     assert f"classid={setup['long']}" in url and f"session_id={setup['sessions'][1]}" in url
@@ -143,18 +190,28 @@ def test_dry_run_sends_nothing_and_masks(setup: dict[str, Any]) -> None:
     assert result.exit_code == 0
     shown = json.loads(result.stdout)
     assert shown["url"].endswith("/openapi/playback/delete")
-    assert shown["form"] == {"room_id": str(short), "partner_id": setup["env"]["BAIJIAYUN_PARTNER_ID"],
-                             "timestamp": "<now>", "sign": "***"}
+    assert shown["form"] == {
+        "room_id": str(short),
+        "partner_id": setup["env"]["BAIJIAYUN_PARTNER_ID"],
+        "timestamp": "<now>",
+        "sign": "***",
+    }
     assert setup["key"] not in result.output
     assert len(emu.state.playback_rows(short)) == 2
     batch = run(setup, "--dry-run", "playback", "tokens", *[str(10**13 + i) for i in range(150)])
-    assert [len(json.loads(line)["form"]["room_ids"].split(",")) for line in batch.stdout.splitlines()] == [100, 50]
+    assert [
+        len(json.loads(line)["form"]["room_ids"].split(",")) for line in batch.stdout.splitlines()
+    ] == [100, 50]
 
 
 def test_api_error_exit_1(setup: dict[str, Any]) -> None:
     result = run(setup, "playback", "info", "99999999999999")
     assert result.exit_code == 1
-    assert "getBasicInfo" in result.stderr and "3001" in result.stderr and "room id does not exist" in result.stderr
+    assert (
+        "getBasicInfo" in result.stderr
+        and "3001" in result.stderr
+        and "room id does not exist" in result.stderr
+    )
 
 
 def test_bad_usage_exit_2_names_the_option(setup: dict[str, Any]) -> None:
@@ -167,8 +224,15 @@ def test_bad_usage_exit_2_names_the_option(setup: dict[str, Any]) -> None:
 
 
 def test_unreachable_exit_3(setup: dict[str, Any]) -> None:
-    result = run(setup, "--max-retries", "0", "playback", "info", "1",
-                 env={"BAIJIAYUN_BASE_URL": f"http://127.0.0.1:{free_port()}"})
+    result = run(
+        setup,
+        "--max-retries",
+        "0",
+        "playback",
+        "info",
+        "1",
+        env={"BAIJIAYUN_BASE_URL": f"http://127.0.0.1:{free_port()}"},
+    )
     assert result.exit_code == 3 and "cannot reach" in result.stderr
 
 
@@ -184,15 +248,30 @@ def test_profiles(setup: dict[str, Any], tmp_path: Path) -> None:
         f'[profiles.emu]\npartner_id = {env["BAIJIAYUN_PARTNER_ID"]}\npartner_key = "{setup["key"]}"\n'
         f'base_url = "{env["BAIJIAYUN_BASE_URL"]}"\n'
     )
-    bare = {"BAIJIAYUN_PARTNER_ID": "", "BAIJIAYUN_PARTNER_KEY": "", "BAIJIAYUN_BASE_URL": "",
-            "BAIJIAYUN_CONFIG": str(config)}
-    assert rows(run(setup, "--profile", "emu", "playback", "info", str(setup["short"]), env=bare))["status"] == 100
+    bare = {
+        "BAIJIAYUN_PARTNER_ID": "",
+        "BAIJIAYUN_PARTNER_KEY": "",
+        "BAIJIAYUN_BASE_URL": "",
+        "BAIJIAYUN_CONFIG": str(config),
+    }
+    assert (
+        rows(run(setup, "--profile", "emu", "playback", "info", str(setup["short"]), env=bare))[
+            "status"
+        ]
+        == 100
+    )
     unknown = run(setup, "--profile", "nope", "playback", "info", "1", env=bare)
     assert unknown.exit_code == 2 and "nope" in unknown.stderr and "emu" in unknown.stderr
 
 
 def test_callback_verify(setup: dict[str, Any]) -> None:
-    fields = {"room_id": "1", "video_id": "2", "status": "100", "qid": "q1", "timestamp": str(int(time.time()))}
+    fields = {
+        "room_id": "1",
+        "video_id": "2",
+        "status": "100",
+        "qid": "q1",
+        "timestamp": str(int(time.time())),
+    }
     fields["sign"] = _signing.sign(fields, setup["key"])
     body = "&".join(f"{k}={v}" for k, v in fields.items())
     good = run(setup, "-o", "json", "callback", "verify", input=body)
@@ -205,6 +284,21 @@ def test_callback_verify(setup: dict[str, Any]) -> None:
 
 def test_help_lists_every_command(setup: dict[str, Any]) -> None:
     out = run(setup, "playback", "--help").output
-    for command in ("list", "info", "sessions", "crops", "token", "tokens", "publish", "block", "rename",
-                    "delete", "set-main", "replace", "ppt-urls", "ppt-url", "player-url"):
+    for command in (
+        "list",
+        "info",
+        "sessions",
+        "crops",
+        "token",
+        "tokens",
+        "publish",
+        "block",
+        "rename",
+        "delete",
+        "set-main",
+        "replace",
+        "ppt-urls",
+        "ppt-url",
+        "player-url",
+    ):
         assert f"  {command} " in out, command
