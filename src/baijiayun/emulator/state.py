@@ -12,7 +12,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.pool import StaticPool
 
 from . import schema as t
@@ -69,6 +80,17 @@ def _row(row: Row[Any] | None) -> Record | None:
     return None if row is None else dict(row._mapping)
 
 
+# Statements of the hot read paths, built once (building a select costs more than running it).
+_ACCOUNT = select(t.accounts).where(t.accounts.c.partner_id == bindparam("partner_id"))
+_ROOM = select(t.rooms).where(t.rooms.c.room_id == bindparam("room_id"))
+_LIVE_ROOM = (
+    select(t.playbacks)
+    .where(t.playbacks.c.room_id == bindparam("room_id"), t.playbacks.c.deleted.is_(False))
+    .order_by(t.playbacks.c.session_id, t.playbacks.c.version)
+)
+_LIVE_SESSION = _LIVE_ROOM.where(t.playbacks.c.session_id == bindparam("session_id"))
+
+
 def _insert(conn: Connection, table: Any, values: Record) -> int:
     key = conn.execute(insert(table).values(**values)).inserted_primary_key
     assert key is not None
@@ -82,6 +104,7 @@ class State:
         self.engine = engine
         self.clock = clock
         self._lock = threading.RLock()
+        self._accounts: dict[int, Record] = {}
         t.metadata.create_all(engine)
 
     def now(self) -> int:
@@ -97,6 +120,7 @@ class State:
     def reset(self) -> None:
         """Forget everything: drop and recreate all tables."""
         with self._lock:
+            self._accounts.clear()
             t.metadata.drop_all(self.engine)
             t.metadata.create_all(self.engine)
 
@@ -111,16 +135,18 @@ class State:
         return int(current) + 1
 
     def account(self, partner_id: int) -> Record | None:
-        """The account row, or None."""
+        """The account row, or None (cached: every request reads it; writes here drop the cache)."""
+        cached = self._accounts.get(partner_id)
+        if cached is not None:
+            return dict(cached)
         with self.tx() as conn:
-            return _row(
-                conn.execute(
-                    select(t.accounts).where(t.accounts.c.partner_id == partner_id)
-                ).first()
-            )
+            found = _row(conn.execute(_ACCOUNT, {"partner_id": partner_id}).first())
+            if found is not None:
+                self._accounts[partner_id] = found
+        return None if found is None else dict(found)
 
     def _room(self, conn: Connection, partner_id: int, room_id: int) -> Record:
-        room = _row(conn.execute(select(t.rooms).where(t.rooms.c.room_id == room_id)).first())
+        room = _row(conn.execute(_ROOM, {"room_id": room_id}).first())
         if room is None or room["partner_id"] != partner_id:
             raise EmulatorError(3001, f"房间不存在 room_id={room_id}")
         if room["deleted"]:
@@ -128,12 +154,10 @@ class State:
         return room
 
     def _live(self, conn: Connection, room_id: int, session_id: int | None = None) -> list[Record]:
-        query = select(t.playbacks).where(
-            t.playbacks.c.room_id == room_id, t.playbacks.c.deleted.is_(False)
-        )
-        if session_id is not None:
-            query = query.where(t.playbacks.c.session_id == session_id)
-        rows = conn.execute(query.order_by(t.playbacks.c.session_id, t.playbacks.c.version)).all()
+        if session_id is None:
+            rows = conn.execute(_LIVE_ROOM, {"room_id": room_id}).all()
+        else:
+            rows = conn.execute(_LIVE_SESSION, {"room_id": room_id, "session_id": session_id}).all()
         return [dict(r._mapping) for r in rows]
 
     def _session(
@@ -224,6 +248,7 @@ class State:
             if not regenerate:
                 return str(account["partner_key"])
             key = secrets.token_urlsafe(48)
+            self._accounts.pop(partner_id, None)
             conn.execute(
                 update(t.accounts)
                 .where(t.accounts.c.partner_id == partner_id)
@@ -722,6 +747,7 @@ class State:
 
     def set_callback_url(self, partner_id: int, url: str) -> None:
         with self.tx() as conn:
+            self._accounts.pop(partner_id, None)
             conn.execute(
                 update(t.accounts)
                 .where(t.accounts.c.partner_id == partner_id)
