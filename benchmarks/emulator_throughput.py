@@ -27,7 +27,9 @@ from urllib.parse import urlencode
 
 import httpx
 
-POSTGRES_URL = os.environ.get("BAIJIAYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "BAIJIAYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def free_port() -> int:
@@ -44,7 +46,17 @@ def sign(params: dict[str, str], key: str) -> str:
 def start_server(database: str, port: int) -> subprocess.Popen[bytes]:
     binary = Path(sys.executable).parent / "baijiayun"
     process = subprocess.Popen(
-        [str(binary), "emulator", "serve", "--port", str(port), "--database", database, "--rate-limit", "0"],
+        [
+            str(binary),
+            "emulator",
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            database,
+            "--rate-limit",
+            "0",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -62,13 +74,19 @@ def start_server(database: str, port: int) -> subprocess.Popen[bytes]:
 def prepare(port: int) -> tuple[int, str, int]:
     base = f"http://127.0.0.1:{port}/_emulator"
     account = httpx.post(f"{base}/accounts", json={}).json()["result"]
-    room = httpx.post(f"{base}/rooms", json={"partner_id": account["partner_id"]}).json()["result"]["room_id"]
+    room = httpx.post(f"{base}/rooms", json={"partner_id": account["partner_id"]}).json()["result"][
+        "room_id"
+    ]
     httpx.post(f"{base}/recordings", json={"room_id": room, "status": 100})
     return account["partner_id"], account["partner_key"], room
 
 
 def request_bytes(port: int, partner_id: int, key: str, room: int) -> bytes:
-    params = {"room_id": str(room), "partner_id": str(partner_id), "timestamp": str(int(time.time()))}
+    params = {
+        "room_id": str(room),
+        "partner_id": str(partner_id),
+        "timestamp": str(int(time.time())),
+    }
     params["sign"] = sign(params, key)
     body = urlencode(params).encode()
     head = (
@@ -78,7 +96,9 @@ def request_bytes(port: int, partner_id: int, key: str, room: int) -> bytes:
     return head.encode() + body
 
 
-async def _connection(port: int, payload: bytes, until: float, latencies: list[float], errors: list[int]) -> None:
+async def _connection(
+    port: int, payload: bytes, until: float, latencies: list[float], errors: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < until:
@@ -91,13 +111,19 @@ async def _connection(port: int, payload: bytes, until: float, latencies: list[f
                     length = int(line.split(b":")[1])
             body = await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
-            if not head.startswith(b"HTTP/1.1 200") or b'"code": 0' not in body and b'"code":0' not in body:
+            if (
+                not head.startswith(b"HTTP/1.1 200")
+                or (b'"code": 0' not in body
+                and b'"code":0' not in body)
+            ):
                 errors.append(1)
     finally:
         writer.close()
 
 
-def load(port: int, payload: bytes, seconds: float, connections: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def load(
+    port: int, payload: bytes, seconds: float, connections: int, queue: multiprocessing.Queue
+) -> None:  # type: ignore[type-arg]
     try:
         import uvloop
 
@@ -109,7 +135,9 @@ def load(port: int, payload: bytes, seconds: float, connections: int, queue: mul
 
     async def main() -> None:
         until = time.perf_counter() + seconds
-        await asyncio.gather(*(_connection(port, payload, until, latencies, errors) for _ in range(connections)))
+        await asyncio.gather(
+            *(_connection(port, payload, until, latencies, errors) for _ in range(connections))
+        )
 
     started = time.perf_counter()
     asyncio.run(main())
@@ -127,7 +155,9 @@ def measure(database: str, seconds: float, connections: int) -> dict[str, float]
         warm.start()
         queue.get()
         warm.join()
-        worker = multiprocessing.Process(target=load, args=(port, payload, seconds, connections, queue))
+        worker = multiprocessing.Process(
+            target=load, args=(port, payload, seconds, connections, queue)
+        )
         worker.start()
         latencies, errors, elapsed = queue.get()
         worker.join()
@@ -163,8 +193,10 @@ def main() -> None:
         targets = {"sqlite": f"sqlite:///{folder}/bench.sqlite3"}
         if postgres_reachable():
             targets["postgresql"] = POSTGRES_URL
-        print(f"emulator throughput: signed getBasicInfo, {args.connections} keep-alive connections, "
-              f"{args.seconds:.0f} s, {os.cpu_count()} cores")
+        print(
+            f"emulator throughput: signed getBasicInfo, {args.connections} keep-alive connections, "
+            f"{args.seconds:.0f} s, {os.cpu_count()} cores"
+        )
         for name, url in targets.items():
             result = measure(url, args.seconds, args.connections)
             verdict = "OK" if result["rps"] >= 2000 and result["p99_ms"] < 25 else "BELOW TARGET"

@@ -41,6 +41,12 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """The database of the emulator under test: SQLite in memory, or the PostgreSQL server."""
     if request.param == "sqlite":
         return "sqlite://"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The PostgreSQL server's URL (skips locally when unreachable, fails in CI)."""
     if _PG_PROBLEM is not None:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI but unreachable: {_PG_PROBLEM}")

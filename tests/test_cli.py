@@ -302,3 +302,17 @@ def test_help_lists_every_command(setup: dict[str, Any]) -> None:
         "player-url",
     ):
         assert f"  {command} " in out, command
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--database", "nosuch://x"], "--database"),
+        (["--database", "postgresql://nobody@127.0.0.1:1/none"], "--database"),
+        (["--lifecycle-delays", "1,2"], "--lifecycle-delays"),
+    ],
+)
+def test_serve_refuses_bad_options(args: list[str], option: str) -> None:
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--port", str(free_port()), *args])
+    assert result.exit_code == 2
+    assert option in result.output

@@ -86,13 +86,18 @@ def test_cli_examples_run(demo_env: Any) -> None:
     }
 
 
-def test_emulator_serve_example_starts(tmp_path: Path) -> None:
-    line = blocks("bash")[1].splitlines()[0].split("#")[0]
+@pytest.mark.parametrize("line_number", [0, 1], ids=["sqlite-file", "postgresql"])
+def test_emulator_serve_examples_start(
+    tmp_path: Path, line_number: int, request: pytest.FixtureRequest
+) -> None:
+    line = blocks("bash")[1].splitlines()[line_number].split("#")[0]
+    if "postgresql://" in line:
+        line = re.sub(r"postgresql://\S+", request.getfixturevalue("postgres_url"), line)
     port = free_port()
     args = shlex.split(line.replace("--port 8000", f"--port {port}"))
     assert args[:3] == ["baijiayun", "emulator", "serve"]
     process = subprocess.Popen(
-        [str(BIN / "baijiayun"), *args[1:]],
+        [str(BIN / "baijiayun"), *args[1:], "--port", str(port)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -108,11 +113,23 @@ def test_emulator_serve_example_starts(tmp_path: Path) -> None:
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         assert answer["code"] == 1001
-        assert (tmp_path / "baijiayun-emulator.sqlite3").exists()
+        demo = DEMO_ACCOUNTS[0]
+        listing = httpx.post(
+            f"http://127.0.0.1:{port}/_emulator/accounts/{demo['partner_id']}".replace(
+                "/accounts/", "/accounts/"
+            )
+        )
+        assert listing.status_code == 405 or listing.json()
+        info = httpx.get(f"http://127.0.0.1:{port}/_emulator/accounts/{demo['partner_id']}").json()[
+            "result"
+        ]
+        assert info["partner_key"] == demo["partner_key"]
+        if line_number == 0:
+            assert (tmp_path / "baijiayun-emulator.sqlite3").exists()
     finally:
         process.terminate()
         _, err = process.communicate(timeout=10)
-    assert f"BAIJIAYUN_PARTNER_ID={DEMO_ACCOUNTS[0]['partner_id']}" in err
+    assert f"BAIJIAYUN_PARTNER_ID={demo['partner_id']}" in err
 
 
 def test_pytest_plugin_example_passes(tmp_path: Path) -> None:

@@ -725,6 +725,12 @@ def emulator() -> None:
 @click.option(
     "--debug-signatures", is_flag=True, help="Explain 1002 errors with the canonical string."
 )
+@click.option(
+    "--lifecycle-delays",
+    default="2,3,5",
+    show_default=True,
+    help="Seconds before an automatic recording goes to 10, 20 and 100 (three numbers).",
+)
 def serve(
     host: str,
     port: int,
@@ -733,18 +739,34 @@ def serve(
     rate_limit: int,
     timestamp_window: int,
     debug_signatures: bool,
+    lifecycle_delays: str,
 ) -> None:
     """Run the emulator on a real port (uvicorn)."""
     from ..emulator import Emulator, EmulatorConfig
     from ..emulator.seed import DEMO_ACCOUNTS, seed_demo
     from ..emulator.server import serve as run
 
+    try:
+        first, second, third = (float(part) for part in lifecycle_delays.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            "three comma-separated numbers of seconds, e.g. 2,3,5", param_hint="--lifecycle-delays"
+        ) from None
     config = EmulatorConfig(
+        lifecycle_delays=(first, second, third),
         rate_limit=rate_limit or None,
         timestamp_window=timestamp_window,
         debug_signatures=debug_signatures,
     )
-    emu = Emulator(database, config)
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    try:
+        emu = Emulator(database, config)
+    except (ArgumentError, OperationalError) as exc:
+        problem = str(exc).splitlines()[0]
+        raise click.BadParameter(
+            f"cannot open {database!r}: {problem}", param_hint="--database"
+        ) from None
     if seed == "demo":
         if emu.account(DEMO_ACCOUNTS[0]["partner_id"]) is None:
             counts = seed_demo(emu.state)
