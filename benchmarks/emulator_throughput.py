@@ -111,10 +111,8 @@ async def _connection(
                     length = int(line.split(b":")[1])
             body = await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
-            if (
-                not head.startswith(b"HTTP/1.1 200")
-                or (b'"code": 0' not in body
-                and b'"code":0' not in body)
+            if not head.startswith(b"HTTP/1.1 200") or (
+                b'"code": 0' not in body and b'"code":0' not in body
             ):
                 errors.append(1)
     finally:
