@@ -6,22 +6,29 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from baijiayun.emulator import Emulator, EmulatorConfig
 
-POSTGRES_URL = os.environ.get(
+SERVER_URL = os.environ.get(
     "BAIJIAYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Each test run works in a schema of its own, so runs sharing one server never collide.
+SCHEMA = f"bjy_test_{os.getpid()}"
+POSTGRES_URL = f"{SERVER_URL}{'&' if '?' in SERVER_URL else '?'}options=-csearch_path%3D{SCHEMA}"
+
+
+def _server_engine() -> Engine:
+    return create_engine(SERVER_URL.replace("postgresql://", "postgresql+psycopg://"))
 
 
 def _postgres_available() -> str | None:
     try:
-        engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
+        engine = _server_engine()
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
         engine.dispose()
     except OperationalError as exc:
         return str(exc).splitlines()[0]
@@ -29,6 +36,14 @@ def _postgres_available() -> str | None:
 
 
 _PG_PROBLEM = _postgres_available()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _PG_PROBLEM is None:
+        engine = _server_engine()
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")

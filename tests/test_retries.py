@@ -192,3 +192,16 @@ def test_rate_limit_can_be_turned_off() -> None:
     assert default.rate_governor is not None
     assert (default.rate_governor.calls, default.rate_governor.period) == (200, 10.0)
     default.close()
+
+
+def test_retry_after_formats() -> None:
+    import email.utils
+    import time as _time
+
+    from baijiayun._core import parse_retry_after
+
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    later = email.utils.formatdate(_time.time() + 30, usegmt=True)
+    assert 25 <= (parse_retry_after(later) or 0) <= 31

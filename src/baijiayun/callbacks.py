@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import TypeVar
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -112,7 +113,10 @@ class ClassCallback(_Callback):
     _op_time = field_validator("op_time", mode="before")(parse_time)
 
 
-def _parse(model: type[_Callback], fields: Mapping[str, str]) -> _Callback:
+C = TypeVar("C", bound=_Callback)
+
+
+def _parse(model: type[C], fields: Mapping[str, str]) -> C:
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
@@ -128,9 +132,7 @@ def parse_transcode_callback(
     max_skew: int | None = DEFAULT_MAX_SKEW,
 ) -> TranscodeCallback:
     """Verify and parse a transcode (playback generation) callback."""
-    result = _parse(TranscodeCallback, verify_callback(body, partner_key, max_skew=max_skew))
-    assert isinstance(result, TranscodeCallback)
-    return result
+    return _parse(TranscodeCallback, verify_callback(body, partner_key, max_skew=max_skew))
 
 
 def parse_class_callback(
@@ -140,6 +142,4 @@ def parse_class_callback(
     max_skew: int | None = DEFAULT_MAX_SKEW,
 ) -> ClassCallback:
     """Verify and parse a class start/end callback."""
-    result = _parse(ClassCallback, verify_callback(body, partner_key, max_skew=max_skew))
-    assert isinstance(result, ClassCallback)
-    return result
+    return _parse(ClassCallback, verify_callback(body, partner_key, max_skew=max_skew))

@@ -82,14 +82,10 @@ class Settings:
         from .. import _core
 
         form = _core.build_params(endpoint, arguments)
-        form.update(partner_id=str(self.partner_id), timestamp="<now>", sign="***")
-        base = self.base_url or f"https://{self.private_domain}.at.baijiayun.com"
-        click.echo(
-            json.dumps(
-                {"method": "POST", "url": base.rstrip("/") + endpoint.path, "form": form},
-                ensure_ascii=False,
-            )
-        )
+        client = self.client()
+        form.update(partner_id=str(client.partner_id), timestamp="<now>", sign="***")
+        shown = {"method": "POST", "url": client.url_for(endpoint), "form": form}
+        click.echo(json.dumps(shown, ensure_ascii=False))
 
 
 pass_settings = click.make_pass_decorator(Settings)

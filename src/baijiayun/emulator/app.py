@@ -28,7 +28,7 @@ from .state import (
 )
 from .worker import Scheduler
 
-__all__ = ["Emulator", "EmulatorConfig", "create_app"]
+__all__ = ["Emulator", "EmulatorConfig", "EmulatorError", "create_app"]
 
 DEFAULT_DATABASE = "sqlite://"
 
@@ -249,6 +249,3 @@ def create_app(emulator: Emulator | None = None) -> Starlette:
     )
     app.state.emulator = emulator
     return app
-
-
-__all__ += ["EmulatorError"]

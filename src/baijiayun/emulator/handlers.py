@@ -6,6 +6,7 @@ import asyncio
 import html
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -270,7 +271,7 @@ async def player_page(request: Request) -> Response:
 
 
 class RateWindow:
-    """Sliding window of accepted calls per partner_id (protocol §11)."""
+    """Sliding window of accepted calls per partner_id: 200 per 10 s by default."""
 
     def __init__(
         self, limit: int | None, period: float, clock: Callable[[], float] = time.monotonic
@@ -278,19 +279,19 @@ class RateWindow:
         self.limit = limit
         self.period = period
         self.clock = clock
-        self._calls: dict[int, list[float]] = {}
+        self._calls: dict[int, deque[float]] = {}
 
     def admit(self, partner_id: int) -> bool:
         """Record a call and say whether it is within the limit (rejected calls are not counted)."""
         if not self.limit:
             return True
         now = self.clock()
-        calls = [c for c in self._calls.get(partner_id, ()) if c > now - self.period]
+        calls = self._calls.setdefault(partner_id, deque())
+        while calls and calls[0] <= now - self.period:
+            calls.popleft()
         if len(calls) >= self.limit:
-            self._calls[partner_id] = calls
             return False
         calls.append(now)
-        self._calls[partner_id] = calls
         return True
 
     def reset(self) -> None:

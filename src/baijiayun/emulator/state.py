@@ -667,11 +667,7 @@ class State:
     def ppt_files(self, partner_id: int, room_id: int, session_id: int | None) -> Record:
         with self.tx() as conn:
             room = self._room(conn, partner_id, room_id)
-            session = (
-                self._session(conn, room, session_id, required=False) if room["is_long_term"] else 0
-            )
-            if not room["is_long_term"] and session_id:
-                self._session(conn, room, session_id, required=False)
+            session = self._session(conn, room, session_id, required=False)
             rows = conn.execute(
                 select(t.ppt_files)
                 .where(t.ppt_files.c.room_id == room_id, t.ppt_files.c.session_id == session)
