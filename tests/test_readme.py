@@ -53,6 +53,31 @@ def test_readme_has_the_expected_examples() -> None:
     assert len(blocks("bash")) == 2
 
 
+def test_profile_example_is_a_valid_profile(tmp_path: Path) -> None:
+    from baijiayun.cli.config import load_profile
+
+    (example,) = blocks("toml")
+    config = tmp_path / "config.toml"
+    config.write_text(example, encoding="utf-8")
+    assert load_profile("prod", config) == {
+        "partner_id": 12345678,
+        "partner_key": "…",
+        "private_domain": "e12345678",
+    }
+
+
+def test_setup_commands_are_the_makefile_targets_ci_runs() -> None:
+    root = Path(__file__).parent.parent
+    (setup,) = blocks("sh")
+    assert [line.split("#")[0].strip() for line in setup.splitlines()] == ["make demo", "make test"]
+    for target in ("demo", "test"):
+        dry = subprocess.run(
+            ["make", "-n", target], cwd=root, capture_output=True, text=True, check=True
+        )
+        assert "pip install" in dry.stdout or (root / ".venv/bin/baijiayun").exists()
+    assert "make test" in (root / ".ci/run").read_text()
+
+
 @pytest.mark.usefixtures("demo_env")
 def test_python_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
     for index, code in enumerate(blocks("python")[:4]):

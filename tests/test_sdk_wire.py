@@ -302,7 +302,7 @@ BAD_CALLS = [
     ("set_publish_status", (1, 3), "status", "one of 1, 2"),
     ("replace_playback", (3, 1, 2), "type", "one of 1, 2"),
     ("get_player_token", (1, -1), "expires_in", ">= 0"),
-    ("get_player_token", ("17110879095169", 0), "room_id", "string"),
+    ("get_player_token", ("1711087909516x", 0), "room_id", "an integer"),
     ("get_player_token_batch", ("1,abc", 0), "room_ids", "abc"),
     ("get_player_token_batch", ([], 0), "room_ids", "at least one"),
     ("get_playback_ppt_url_list", (1, "25/11/2026"), "date", "YYYY-MM-DD"),
@@ -324,6 +324,12 @@ def test_bad_arguments_are_refused_before_sending(
     assert words in str(caught.value)
     assert isinstance(caught.value, ValueError)
     assert recorder.requests == []
+
+
+def test_digit_strings_are_accepted_for_integers() -> None:
+    recorder = Recorder({"token": "t"})
+    _sync(recorder).playback.get_player_token("17110879095169", 0)
+    assert recorder.form["room_id"] == "17110879095169"
 
 
 def test_booleans_become_0_and_1() -> None:
@@ -425,6 +431,25 @@ def test_secret_key_fetches_partner_key_once_under_concurrency() -> None:
         f for p, f in zip(recorder.paths, recorder.forms, strict=True) if p.endswith("getBasicInfo")
     ):
         wire(form)
+
+
+@pytest.mark.anyio
+async def test_async_secret_key_fetches_partner_key_once_under_concurrency() -> None:
+    import asyncio
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/openapi/partner/createkey":
+            return envelope({"partner_key": KEY})
+        return envelope({"status": 0})
+
+    recorder = Recorder(answer)
+    http = httpx.AsyncClient(transport=httpx.MockTransport(recorder.async_handler))
+    async with AsyncBaiJiaYunClient(
+        PARTNER_ID, secret_key="s3cret", base_url=BASE, http_client=http, rate_limit=None
+    ) as client:
+        await asyncio.gather(*(client.playback.get_basic_info(1) for _ in range(8)))
+    assert recorder.paths.count("/openapi/partner/createkey") == 1
+    assert recorder.paths.count("/openapi/playback/getBasicInfo") == 8
 
 
 def test_signature_error_refetches_the_key_once() -> None:

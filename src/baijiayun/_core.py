@@ -47,10 +47,6 @@ def to_wire(param: Param, value: object) -> str:
         raise InvalidArgumentError(
             param.name, f"got {type(value).__name__}; expected {param.describe_rule()}"
         )
-    if param.kind == "int" and isinstance(value, str):
-        raise InvalidArgumentError(
-            param.name, f"got the string {value!r}; expected {param.describe_rule()}"
-        )
     try:
         param.check_wire(text)
     except ValueError as exc:

@@ -68,7 +68,8 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_size=5, pool_pre_ping=True)
+    # No pre-ping: it would add a round trip to every request; recycling covers idle drops.
+    return create_engine(url, pool_size=5, pool_recycle=1800)
 
 
 def beijing_time(seconds: int) -> str:
@@ -105,6 +106,11 @@ class State:
         self.clock = clock
         self._lock = threading.RLock()
         self._accounts: dict[int, Record] = {}
+        # PostgreSQL reads skip BEGIN/COMMIT round trips; pysqlite never begins for a SELECT.
+        postgres = engine.dialect.name == "postgresql"
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
+        )
         t.metadata.create_all(engine)
 
     def now(self) -> int:
@@ -115,6 +121,12 @@ class State:
     def tx(self) -> Iterator[Connection]:
         """One serialised transaction."""
         with self._lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A serialised read without BEGIN/COMMIT round trips (the lock already orders it)."""
+        with self._lock, self._reader.connect() as conn:
             yield conn
 
     def reset(self) -> None:
@@ -139,7 +151,7 @@ class State:
         cached = self._accounts.get(partner_id)
         if cached is not None:
             return dict(cached)
-        with self.tx() as conn:
+        with self.read() as conn:
             found = _row(conn.execute(_ACCOUNT, {"partner_id": partner_id}).first())
             if found is not None:
                 self._accounts[partner_id] = found
@@ -441,12 +453,12 @@ class State:
 
     def original(self, room_id: int, session_id: int = 0) -> Record:
         """The original recording (version 0) of a room/session."""
-        with self.tx() as conn:
+        with self.read() as conn:
             return self._version(self._versions(conn, room_id, session_id), 0)
 
     def playback_rows(self, room_id: int, *, include_deleted: bool = False) -> list[Record]:
         """Every version row of a room (for tests and the admin API)."""
-        with self.tx() as conn:
+        with self.read() as conn:
             query = select(t.playbacks).where(t.playbacks.c.room_id == room_id)
             if not include_deleted:
                 query = query.where(t.playbacks.c.deleted.is_(False))
@@ -457,7 +469,7 @@ class State:
     def get_basic_info(
         self, partner_id: int, room_id: int, session_id: int | None = None
     ) -> Record:
-        with self.tx() as conn:
+        with self.read() as conn:
             room = self._room(conn, partner_id, room_id)
             session = self._session(conn, room, session_id, required=False)
             main = self._main(self._versions(conn, room_id, session))
@@ -517,7 +529,7 @@ class State:
         if room_id is not None:
             where.append(p.c.room_id == room_id)
         joined = p.join(r, r.c.room_id == p.c.room_id)
-        with self.tx() as conn:
+        with self.read() as conn:
             total = conn.execute(
                 select(func.count()).select_from(joined).where(*where)
             ).scalar_one()
@@ -557,7 +569,7 @@ class State:
             return made
 
     def get_session_list(self, partner_id: int, room_id: int) -> Record:
-        with self.tx() as conn:
+        with self.read() as conn:
             room = self._room(conn, partner_id, room_id)
             if not room["is_long_term"]:
                 return {"list": []}
@@ -635,7 +647,7 @@ class State:
         product_type: int | None = None,
         session_id: int | None = None,
     ) -> Record:
-        with self.tx() as conn:
+        with self.read() as conn:
             room = self._room(conn, partner_id, room_id)
             session = self._session(conn, room, session_id, required=True)
             rows = self._versions(conn, room_id, session)
@@ -665,7 +677,7 @@ class State:
         )
 
     def ppt_files(self, partner_id: int, room_id: int, session_id: int | None) -> Record:
-        with self.tx() as conn:
+        with self.read() as conn:
             room = self._room(conn, partner_id, room_id)
             session = self._session(conn, room, session_id, required=False)
             rows = conn.execute(
@@ -676,7 +688,7 @@ class State:
         return {"list": [{"name": r.name, "url": r.url} for r in rows]}
 
     def ppt_file_list(self, partner_id: int, room_id: int, date: str | None) -> Record:
-        with self.tx() as conn:
+        with self.read() as conn:
             self._room(conn, partner_id, room_id)
             query = select(t.ppt_files).where(t.ppt_files.c.room_id == room_id)
             if date is not None:
@@ -826,14 +838,14 @@ class State:
             )
 
     def delivery(self, delivery_id: int) -> Record | None:
-        with self.tx() as conn:
+        with self.read() as conn:
             return _row(
                 conn.execute(select(t.deliveries).where(t.deliveries.c.id == delivery_id)).first()
             )
 
     def deliveries(self) -> list[Record]:
         """Every callback delivery with its attempts, oldest first."""
-        with self.tx() as conn:
+        with self.read() as conn:
             found = [
                 dict(r._mapping)
                 for r in conn.execute(select(t.deliveries).order_by(t.deliveries.c.id)).all()
