@@ -579,3 +579,14 @@ def test_player_url() -> None:
         f"{BASE}/web/playback/index?classid=1&session_id=201711281&token=t+k&user_number=5"
         "&user_name=%E5%BC%A0%E4%B8%89"
     )
+
+
+def test_wrong_secret_key_fails_after_one_createkey_call() -> None:
+    recorder = Recorder(envelope(code=1002, msg="secret_key 错误"))
+    http = httpx.Client(transport=httpx.MockTransport(recorder.handler))
+    client = BaiJiaYunClient(
+        PARTNER_ID, secret_key="bad", base_url=BASE, http_client=http, rate_limit=None
+    )
+    with pytest.raises(errors.SignatureError):
+        client.playback.get_basic_info(1)
+    assert recorder.paths == ["/openapi/partner/createkey"]

@@ -264,7 +264,12 @@ class BaiJiaYunClient(_BaseClient):
                 data = _core.decode_envelope(endpoint, *answer)
             except BaiJiaYunError as error:
                 self._log(endpoint, attempt, self._code_of(error), started)
-                if _core.is_signature_error(error) and self._secret_key and not refreshed:
+                if (
+                    endpoint.signed
+                    and self._secret_key
+                    and not refreshed
+                    and _core.is_signature_error(error)
+                ):
                     refreshed = True
                     with self._key_lock:
                         if self._partner_key == key:
@@ -376,7 +381,12 @@ class AsyncBaiJiaYunClient(_BaseClient):
                 data = _core.decode_envelope(endpoint, *answer)
             except BaiJiaYunError as error:
                 self._log(endpoint, attempt, self._code_of(error), started)
-                if _core.is_signature_error(error) and self._secret_key and not refreshed:
+                if (
+                    endpoint.signed
+                    and self._secret_key
+                    and not refreshed
+                    and _core.is_signature_error(error)
+                ):
                     refreshed = True
                     if self._partner_key == key:
                         self._partner_key = None
