@@ -81,6 +81,7 @@ def test_public_names_are_pinned() -> None:
             "PublishStatus",
             "RateGovernor",
             "RateLimitError",
+            "RedisRateGovernor",
             "ResponseDecodeError",
             "RoomDeletedError",
             "RoomNotFoundError",

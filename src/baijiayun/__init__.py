@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         SessionList,
     )
     from .player import player_url
+    from .redis_ratelimit import RedisRateGovernor
 
 __version__ = "0.1.0"
 
@@ -85,6 +86,7 @@ __all__ = [
     "PublishStatus",
     "RateGovernor",
     "RateLimitError",
+    "RedisRateGovernor",
     "ResponseDecodeError",
     "RoomDeletedError",
     "RoomNotFoundError",
@@ -102,6 +104,7 @@ _HOMES = {
     "PlayBack": ".client.api",
     "AsyncPlayBack": ".client.api",
     "player_url": ".player",
+    "RedisRateGovernor": ".redis_ratelimit",
 }
 
 

@@ -7,8 +7,21 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
-__all__ = ["RateGovernor"]
+__all__ = ["Governor", "RateGovernor"]
+
+
+class Governor(Protocol):
+    """What a client needs of a rate governor (``RateGovernor``, ``RedisRateGovernor``, yours)."""
+
+    def acquire(self) -> float:
+        """Block until a call may go; return the seconds waited."""
+        ...
+
+    async def acquire_async(self) -> float:
+        """Suspend until a call may go; return the seconds waited."""
+        ...
 
 
 class RateGovernor:

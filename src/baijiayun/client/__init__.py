@@ -15,7 +15,7 @@ import httpx
 
 from .. import _core, _transport
 from .._endpoints import CREATE_KEY, Endpoint
-from .._ratelimit import RateGovernor
+from .._ratelimit import Governor, RateGovernor
 from ..errors import BaiJiaYunError, InvalidArgumentError, ResponseDecodeError
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class _BaseClient:
         base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
-        rate_limit: RateGovernor | tuple[int, float] | None = _UNSET,
+        rate_limit: Governor | tuple[int, float] | None = _UNSET,
         retry_policy: _core.RetryPolicy | None = None,
     ) -> None:
         if partner_id is None:
@@ -105,7 +105,7 @@ class _BaseClient:
             rate_limit = DEFAULT_RATE_LIMIT
         if isinstance(rate_limit, tuple):
             rate_limit = RateGovernor(*rate_limit)
-        self.rate_governor: RateGovernor | None = rate_limit
+        self.rate_governor: Governor | None = rate_limit
         self._partner_key = partner_key
         self._secret_key = secret_key
 
@@ -170,7 +170,8 @@ class BaiJiaYunClient(_BaseClient):
     Credentials fall back to ``BAIJIAYUN_PARTNER_ID``, ``BAIJIAYUN_PARTNER_KEY``,
     ``BAIJIAYUN_PRIVATE_DOMAIN`` and ``BAIJIAYUN_BASE_URL``. Use it as a context manager or call
     :meth:`close`. ``rate_limit`` is a :class:`RateGovernor` (share one between clients of the
-    same account), a ``(calls, seconds)`` pair, or ``None`` to turn the governor off.
+    same account), a :class:`RedisRateGovernor` (share the budget across processes), a
+    ``(calls, seconds)`` pair, or ``None`` to turn the governor off.
     """
 
     def __init__(
@@ -183,7 +184,7 @@ class BaiJiaYunClient(_BaseClient):
         base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
-        rate_limit: RateGovernor | tuple[int, float] | None = _UNSET,
+        rate_limit: Governor | tuple[int, float] | None = _UNSET,
         retry_policy: _core.RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
@@ -298,7 +299,7 @@ class AsyncBaiJiaYunClient(_BaseClient):
         base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
-        rate_limit: RateGovernor | tuple[int, float] | None = _UNSET,
+        rate_limit: Governor | tuple[int, float] | None = _UNSET,
         retry_policy: _core.RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
