@@ -50,6 +50,7 @@ BODY = json.dumps(
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, no delayed-ACK stalls
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
