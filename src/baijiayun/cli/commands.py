@@ -176,10 +176,7 @@ def playback() -> None:
     """回放: list, inspect, tokens, publish/block, rename, delete, versions, PDFs."""
 
 
-def _session(required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option(
-        "--session-id", type=int, required=required, help="序列号 (long-term rooms)."
-    )
+_SESSION = click.option("--session-id", type=int, help="序列号 (long-term rooms).")
 
 
 def _send(
@@ -207,23 +204,18 @@ def _write(
     click.echo(done, err=True)
 
 
-def _pages(
-    settings: Settings, fetch: Callable[[int], Any], page_size: int, label: str
-) -> Iterator[Any]:
+def _pages(fetch: Callable[[int], Any], page_size: int, label: str) -> Iterator[Any]:
     """Every item of a paged listing, with a progress bar on stderr."""
     from rich.console import Console
     from rich.progress import Progress
 
+    from ..pagination import pages
+
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(label, total=None)
-        page = 1
-        while True:
-            result = fetch(page)
-            progress.update(task, total=result.total, advance=len(result.items))
-            yield from result.items
-            if not result.items or page * page_size >= result.total:
-                return
-            page += 1
+        for page in pages(fetch, page_size):
+            progress.update(task, total=page.total, advance=len(page.items))
+            yield from page.items
 
 
 @playback.command("list")
@@ -260,7 +252,6 @@ def list_(
     if all_pages:
         items = list(
             _pages(
-                settings,
                 lambda p: pb.get_list(product_type, p, page_size, int(crops), room_id),
                 page_size,
                 "listing playbacks",
@@ -278,7 +269,7 @@ def list_(
 
 @playback.command()
 @click.argument("room_id", type=int)
-@_session()
+@_SESSION
 @pass_settings
 def info(settings: Settings, room_id: int, session_id: int | None) -> None:
     """查询直播回放信息: status, media and publish state of one playback."""
@@ -310,7 +301,7 @@ def sessions(settings: Settings, room_id: int) -> None:
 
 @playback.command()
 @click.argument("room_id", type=int)
-@_session()
+@_SESSION
 @click.option("--product-type", type=click.IntRange(1, 4))
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--page-size", type=click.IntRange(1, 1000), default=100, show_default=True)
@@ -340,7 +331,6 @@ def crops(
     if all_pages:
         items = list(
             _pages(
-                settings,
                 lambda p: pb.get_crop_list(room_id, product_type, session_id, p, page_size),
                 page_size,
                 "listing versions",
@@ -362,7 +352,7 @@ _EXPIRES = click.option(
 
 @playback.command()
 @click.argument("room_id", type=int)
-@_session()
+@_SESSION
 @_EXPIRES
 @pass_settings
 def token(settings: Settings, room_id: int, session_id: int | None, expires_in: int) -> None:
@@ -456,7 +446,7 @@ def _confirm(settings: Settings, yes: bool, question: str) -> None:
 
 @playback.command()
 @click.argument("room_id", type=int)
-@_session()
+@_SESSION
 @pass_settings
 def publish(settings: Settings, room_id: int, session_id: int | None) -> None:
     """设置回放发布状态: publish (status 1)."""
@@ -465,7 +455,7 @@ def publish(settings: Settings, room_id: int, session_id: int | None) -> None:
 
 @playback.command()
 @click.argument("room_id", type=int)
-@_session()
+@_SESSION
 @_YES
 @pass_settings
 def block(settings: Settings, room_id: int, session_id: int | None, yes: bool) -> None:
@@ -477,7 +467,7 @@ def block(settings: Settings, room_id: int, session_id: int | None, yes: bool) -
 @playback.command()
 @click.argument("room_id", type=int)
 @click.argument("name")
-@_session()
+@_SESSION
 @pass_settings
 def rename(settings: Settings, room_id: int, name: str, session_id: int | None) -> None:
     """更新回放名称: rename a playback."""
@@ -493,7 +483,7 @@ def rename(settings: Settings, room_id: int, name: str, session_id: int | None) 
 
 @playback.command()
 @click.argument("room_id", type=int)
-@_session()
+@_SESSION
 @click.option("--version", type=click.IntRange(min=0), help="Only this crop version.")
 @_YES
 @pass_settings
@@ -516,7 +506,7 @@ def delete(
 @playback.command("set-main")
 @click.argument("room_id", type=int)
 @click.argument("version", type=click.IntRange(min=0))
-@_session()
+@_SESSION
 @pass_settings
 def set_main(settings: Settings, room_id: int, version: int, session_id: int | None) -> None:
     """设置回放主版本: choose the version that plays by default."""
@@ -604,7 +594,7 @@ def ppt_urls(settings: Settings, room_id: int, date: str | None) -> None:
 
 @playback.command("ppt-url")
 @click.argument("room_id", type=int)
-@_session()
+@_SESSION
 @pass_settings
 def ppt_url(settings: Settings, room_id: int, session_id: int | None) -> None:
     """获取ppt转成的pdf具体路径: the PDFs of one room/session."""
@@ -620,7 +610,7 @@ def ppt_url(settings: Settings, room_id: int, session_id: int | None) -> None:
 
 @playback.command("player-url")
 @click.argument("room_id", type=int)
-@_session()
+@_SESSION
 @click.option("--token", "given_token", help="Use this token instead of fetching one.")
 @_EXPIRES
 @click.option("--user-number", type=int)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -22,6 +23,7 @@ from ...models import (
     PublishResult,
     SessionList,
 )
+from ...pagination import async_pages, pages
 from ...player import player_url
 
 if TYPE_CHECKING:
@@ -315,13 +317,11 @@ class PlayBack:
         room_id: int | None = None,
     ) -> Iterator[PlaybackItem]:
         """Yield every playback of :meth:`get_list`, page after page, newest first."""
-        page = 1
-        while True:
-            result = self.get_list(product_type, page, page_size, crop_video, room_id)
-            yield from result.items
-            if not result.items or page * page_size >= result.total:
-                return
-            page += 1
+        fetch = partial(
+            self.get_list, product_type, page_size=page_size, crop_video=crop_video, room_id=room_id
+        )
+        for page in pages(fetch, page_size):
+            yield from page.items
 
     def iter_crop_list(
         self,
@@ -331,13 +331,9 @@ class PlayBack:
         page_size: int = 100,
     ) -> Iterator[CropItem]:
         """Yield every version of :meth:`get_crop_list`, page after page."""
-        page = 1
-        while True:
-            result = self.get_crop_list(room_id, product_type, session_id, page, page_size)
-            yield from result.items
-            if not result.items or page * page_size >= result.total:
-                return
-            page += 1
+        fetch = partial(self.get_crop_list, room_id, product_type, session_id, page_size=page_size)
+        for page in pages(fetch, page_size):
+            yield from page.items
 
     def player_url(
         self,
@@ -498,14 +494,12 @@ class AsyncPlayBack:
         crop_video: int = 0,
         room_id: int | None = None,
     ) -> AsyncIterator[PlaybackItem]:
-        page = 1
-        while True:
-            result = await self.get_list(product_type, page, page_size, crop_video, room_id)
-            for item in result.items:
+        fetch = partial(
+            self.get_list, product_type, page_size=page_size, crop_video=crop_video, room_id=room_id
+        )
+        async for page in async_pages(fetch, page_size):
+            for item in page.items:
                 yield item
-            if not result.items or page * page_size >= result.total:
-                return
-            page += 1
 
     async def iter_crop_list(
         self,
@@ -514,14 +508,10 @@ class AsyncPlayBack:
         session_id: int | None = None,
         page_size: int = 100,
     ) -> AsyncIterator[CropItem]:
-        page = 1
-        while True:
-            result = await self.get_crop_list(room_id, product_type, session_id, page, page_size)
-            for item in result.items:
+        fetch = partial(self.get_crop_list, room_id, product_type, session_id, page_size=page_size)
+        async for page in async_pages(fetch, page_size):
+            for item in page.items:
                 yield item
-            if not result.items or page * page_size >= result.total:
-                return
-            page += 1
 
     def player_url(
         self,
