@@ -92,6 +92,10 @@ _LIVE_ROOM = (
 _LIVE_SESSION = _LIVE_ROOM.where(t.playbacks.c.session_id == bindparam("session_id"))
 
 
+def _exists(conn: Connection, column: Any, value: int) -> bool:
+    return conn.execute(select(column).where(column == value)).first() is not None
+
+
 def _insert(conn: Connection, table: Any, values: Record) -> int:
     key = conn.execute(insert(table).values(**values)).inserted_primary_key
     assert key is not None
@@ -230,9 +234,7 @@ class State:
         with self.tx() as conn:
             if partner_id is None:
                 partner_id = self._next(conn, "partner", 30000001)
-            elif conn.execute(
-                select(t.accounts.c.partner_id).where(t.accounts.c.partner_id == partner_id)
-            ).first():
+            elif _exists(conn, t.accounts.c.partner_id, partner_id):
                 raise EmulatorError(1001, f"account {partner_id} already exists")
             record = {
                 "partner_id": partner_id,
@@ -248,11 +250,7 @@ class State:
     def rotate_key(self, partner_id: int, secret_key: str, regenerate: bool) -> str:
         """createkey: return (or with ``regenerate`` replace) the partner_key."""
         with self.tx() as conn:
-            account = _row(
-                conn.execute(
-                    select(t.accounts).where(t.accounts.c.partner_id == partner_id)
-                ).first()
-            )
+            account = _row(conn.execute(_ACCOUNT, {"partner_id": partner_id}).first())
             if account is None:
                 raise EmulatorError(2001, f"账号不存在 partner_id={partner_id}")
             if not secrets.compare_digest(account["secret_key"].encode(), secret_key.encode()):
@@ -281,15 +279,11 @@ class State:
         if product_type not in (1, 2, 3, 4):
             raise EmulatorError(1001, f"product_type must be 1-4, got {product_type}")
         with self.tx() as conn:
-            if not conn.execute(
-                select(t.accounts.c.partner_id).where(t.accounts.c.partner_id == partner_id)
-            ).first():
+            if not _exists(conn, t.accounts.c.partner_id, partner_id):
                 raise EmulatorError(2001, f"账号不存在 partner_id={partner_id}")
             if room_id is None:
                 room_id = self._next(conn, "room", 21000000000001)
-            elif conn.execute(
-                select(t.rooms.c.room_id).where(t.rooms.c.room_id == room_id)
-            ).first():
+            elif _exists(conn, t.rooms.c.room_id, room_id):
                 raise EmulatorError(1001, f"room {room_id} already exists")
             record = {
                 "room_id": room_id,
