@@ -123,16 +123,22 @@ def test_failing_receiver_is_retried_with_every_attempt_recorded(
     assert len(flaky.bodies) == 4
 
 
+def _one_delivery(emulator: Emulator, account: dict[str, Any], url: str) -> dict[str, Any]:
+    """Take a recording to status 20 (one callback), wait for its attempts to end, return it."""
+    room, session = _recording(emulator, account, url)
+    emulator.advance(room, session)
+    emulator.advance(room, session)
+    assert emulator.jobs.idle(20)
+    (delivery,) = emulator.deliveries()
+    return delivery
+
+
 def test_gives_up_after_five_retries(bjy_emulator: Emulator, bjy_account: dict[str, Any]) -> None:
     dead = Receiver(failures=100)
     try:
-        room, session = _recording(bjy_emulator, bjy_account, dead.url)
-        bjy_emulator.advance(room, session)
-        bjy_emulator.advance(room, session)
-        assert bjy_emulator.jobs.idle(20)
+        delivery = _one_delivery(bjy_emulator, bjy_account, dead.url)
     finally:
         dead.close()
-    (delivery,) = bjy_emulator.deliveries()
     assert delivery["state"] == "failed"
     assert [a["attempt"] for a in delivery["attempts"]] == [1, 2, 3, 4, 5, 6]
     gaps = [
@@ -145,13 +151,9 @@ def test_gives_up_after_five_retries(bjy_emulator: Emulator, bjy_account: dict[s
 def test_reply_code_must_be_zero(bjy_emulator: Emulator, bjy_account: dict[str, Any]) -> None:
     grumpy = Receiver(reply=b'{"code":1,"msg":"no"}')
     try:
-        room, session = _recording(bjy_emulator, bjy_account, grumpy.url)
-        bjy_emulator.advance(room, session)
-        bjy_emulator.advance(room, session)
-        assert bjy_emulator.jobs.idle(20)
+        delivery = _one_delivery(bjy_emulator, bjy_account, grumpy.url)
     finally:
         grumpy.close()
-    (delivery,) = bjy_emulator.deliveries()
     assert delivery["state"] == "failed"
     assert delivery["attempts"][0]["error"] == "reply code is not 0"
 
@@ -159,11 +161,7 @@ def test_reply_code_must_be_zero(bjy_emulator: Emulator, bjy_account: dict[str, 
 def test_unreachable_receiver_is_recorded(
     bjy_emulator: Emulator, bjy_account: dict[str, Any]
 ) -> None:
-    room, session = _recording(bjy_emulator, bjy_account, "http://127.0.0.1:9/closed")
-    bjy_emulator.advance(room, session)
-    bjy_emulator.advance(room, session)
-    assert bjy_emulator.jobs.idle(20)
-    (delivery,) = bjy_emulator.deliveries()
+    delivery = _one_delivery(bjy_emulator, bjy_account, "http://127.0.0.1:9/closed")
     assert "ConnectError" in delivery["attempts"][0]["error"]
     assert delivery["attempts"][0]["http_status"] is None
 

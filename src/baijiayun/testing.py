@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -79,19 +79,26 @@ class EmulatorTransport(httpx.BaseTransport):
             self._portal_cm = self._portal = None
 
 
-def client_for(emulator: Emulator, account: dict[str, Any], **options: Any) -> BaiJiaYunClient:
-    """A sync client for ``account`` that talks to ``emulator`` in-process. Close it when done."""
-    http = httpx.Client(transport=EmulatorTransport(emulator), base_url=IN_PROCESS_URL)
+C = TypeVar("C", BaiJiaYunClient, AsyncBaiJiaYunClient)
+
+
+def _bind(cls: type[C], http: Any, account: dict[str, Any], options: dict[str, Any]) -> C:
     options.setdefault("max_retries", 0)
-    client = BaiJiaYunClient(
+    client = cls(
         account["partner_id"],
         account["partner_key"],
         base_url=IN_PROCESS_URL,
         http_client=http,
         **options,
     )
-    client._owns_http = True  # the client closes the transport it was given here
+    client._owns_http = True  # the client closes the transport made for it here
     return client
+
+
+def client_for(emulator: Emulator, account: dict[str, Any], **options: Any) -> BaiJiaYunClient:
+    """A sync client for ``account`` that talks to ``emulator`` in-process. Close it when done."""
+    http = httpx.Client(transport=EmulatorTransport(emulator), base_url=IN_PROCESS_URL)
+    return _bind(BaiJiaYunClient, http, account, options)
 
 
 def async_client_for(
@@ -99,16 +106,7 @@ def async_client_for(
 ) -> AsyncBaiJiaYunClient:
     """An async client for ``account`` that talks to ``emulator`` in-process."""
     http = httpx.AsyncClient(transport=AsyncEmulatorTransport(emulator), base_url=IN_PROCESS_URL)
-    options.setdefault("max_retries", 0)
-    client = AsyncBaiJiaYunClient(
-        account["partner_id"],
-        account["partner_key"],
-        base_url=IN_PROCESS_URL,
-        http_client=http,
-        **options,
-    )
-    client._owns_http = True
-    return client
+    return _bind(AsyncBaiJiaYunClient, http, account, options)
 
 
 def _database_url() -> str:
