@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -10,7 +11,32 @@ from typing import Any
 import pytest
 
 from baijiayun.callbacks import parse_transcode_callback
-from baijiayun.emulator import Emulator
+from baijiayun.emulator import Emulator, EmulatorConfig
+
+
+class VirtualTime:
+    """A clock that starts at the real time and jumps forward when slept on (backoffs cost 0 s)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def bjy_emulator(database_url: str) -> Iterator[Emulator]:
+    """The emulator with its default callback backoff (1, 2, 4, 8, 16 s) on virtual time."""
+    clock = VirtualTime()
+    emulator = Emulator(database_url, EmulatorConfig(), clock=clock, sleep=clock.sleep)
+    emulator.reset()
+    try:
+        yield emulator
+    finally:
+        emulator.close()
 
 
 class Receiver:
@@ -57,7 +83,7 @@ def receiver() -> Iterator[Receiver]:
 def _recording(
     emulator: Emulator, account: dict[str, Any], url: str, long_term: bool = False
 ) -> tuple[int, int]:
-    emulator.state.set_callback_url(account["partner_id"], url)
+    emulator.set_callback_url(account["partner_id"], url)
     room = emulator.create_room(account["partner_id"], long_term=long_term)["room_id"]
     session = emulator.create_recording(room)["session_id"]
     return room, session
@@ -68,7 +94,7 @@ def test_each_transition_is_delivered_signed(
 ) -> None:
     room, session = _recording(bjy_emulator, bjy_account, receiver.url, long_term=True)
     bjy_emulator.finish_recording(room, session)
-    assert bjy_emulator.jobs.idle(10)
+    assert bjy_emulator.wait_idle(10)
     assert receiver.content_types == ["application/x-www-form-urlencoded"] * 2
     callbacks = [
         parse_transcode_callback(body, bjy_account["partner_key"]) for body in receiver.bodies
@@ -91,7 +117,7 @@ def test_failed_transcode_sends_status_30(
 ) -> None:
     room, session = _recording(bjy_emulator, bjy_account, receiver.url)
     bjy_emulator.finish_recording(room, session, fail=True)
-    assert bjy_emulator.jobs.idle(10)
+    assert bjy_emulator.wait_idle(10)
     statuses = [
         parse_transcode_callback(b, bjy_account["partner_key"]).status for b in receiver.bodies
     ]
@@ -107,7 +133,7 @@ def test_failing_receiver_is_retried_with_every_attempt_recorded(
         room, session = _recording(bjy_emulator, bjy_account, flaky.url)
         for _ in range(3):
             bjy_emulator.advance(room, session)
-        assert bjy_emulator.jobs.idle(10)
+        assert bjy_emulator.wait_idle(10)
     finally:
         flaky.close()
     deliveries = bjy_emulator.deliveries()
@@ -128,7 +154,7 @@ def _one_delivery(emulator: Emulator, account: dict[str, Any], url: str) -> dict
     room, session = _recording(emulator, account, url)
     emulator.advance(room, session)
     emulator.advance(room, session)
-    assert emulator.jobs.idle(20)
+    assert emulator.wait_idle(20)
     (delivery,) = emulator.deliveries()
     return delivery
 
@@ -146,6 +172,7 @@ def test_gives_up_after_five_retries(bjy_emulator: Emulator, bjy_account: dict[s
         for a, b in zip(delivery["attempts"], delivery["attempts"][1:], strict=False)
     ]
     assert gaps == sorted(gaps)  # backoff grows
+    assert gaps == [1.0, 2.0, 4.0, 8.0, 16.0]  # doubling from the configured 1 s
 
 
 def test_reply_code_must_be_zero(bjy_emulator: Emulator, bjy_account: dict[str, Any]) -> None:

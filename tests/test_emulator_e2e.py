@@ -128,12 +128,12 @@ def test_publish_and_block(bjy_client: BaiJiaYunClient, world: World) -> None:
 def test_write_on_long_term_room_needs_session(bjy_client: BaiJiaYunClient, world: World) -> None:
     with pytest.raises(errors.ParameterError, match="session_id"):
         bjy_client.playback.update(world.long, "x")
-    assert {r["name"] for r in world.emulator.state.playback_rows(world.long)} == {"长期班"}
+    assert {r["name"] for r in world.emulator.playback_rows(world.long)} == {"长期班"}
 
 
 def test_update_renames_every_version(bjy_client: BaiJiaYunClient, world: World) -> None:
     bjy_client.playback.update(world.cropped, "新名字")
-    assert {r["name"] for r in world.emulator.state.playback_rows(world.cropped)} == {"新名字"}
+    assert {r["name"] for r in world.emulator.playback_rows(world.cropped)} == {"新名字"}
     assert bjy_client.playback.get_basic_info(world.cropped).name == "新名字"
 
 
@@ -168,7 +168,7 @@ def test_delete_version_then_playback(bjy_client: BaiJiaYunClient, world: World)
             read()
         assert caught.value.code == 1
     assert bjy_client.playback.get_list(None, 1, 10, crop_video=1).total == 4
-    rows = world.emulator.state.playback_rows(world.cropped, include_deleted=True)
+    rows = world.emulator.playback_rows(world.cropped, include_deleted=True)
     assert len(rows) == 3 and all(r["deleted"] for r in rows)
 
 
@@ -246,7 +246,7 @@ def test_lifecycle_automatic(bjy_client: BaiJiaYunClient, world: World) -> None:
     room = world.emulator.create_room(world.partner_id)["room_id"]
     world.emulator.create_recording(room, auto=True)
     assert bjy_client.playback.get_basic_info(room).status == 0
-    assert world.emulator.jobs.idle(5)
+    assert world.emulator.wait_idle(5)
     assert bjy_client.playback.get_basic_info(room).status == 100
 
 
@@ -280,7 +280,7 @@ async def test_async_client_end_to_end(
     assert len((await pb.get_playback_ppt_url(world.short)).items) == 1
     info = await pb.get_basic_info(world.short)
     assert (info.name, info.publish_status) == ("异步", 2)
-    rows = world.emulator.state.playback_rows(world.cropped, include_deleted=True)
+    rows = world.emulator.playback_rows(world.cropped, include_deleted=True)
     assert [(r["version"], r["deleted"]) for r in rows] == [
         (0, False),
         (1, False),

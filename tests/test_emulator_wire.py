@@ -137,7 +137,7 @@ def test_every_playback_endpoint_by_hand(
         is None
     )
     assert ok(raw.post("delete", {"room_id": short, "version": 2})) is None
-    rows = bjy_emulator.state.playback_rows(short, include_deleted=True)
+    rows = bjy_emulator.playback_rows(short, include_deleted=True)
     assert [
         (r["version"], r["name"], r["publish_status"], r["is_main"], r["deleted"]) for r in rows
     ] == [
@@ -317,7 +317,7 @@ def test_sdk_with_secret_key_recovers_from_rotation(
         http_client=http,
     ) as client:
         assert client.playback.get_basic_info(rooms["short"]).status == 100
-        new_key = bjy_emulator.state.rotate_key(
+        new_key = bjy_emulator.rotate_key(
             bjy_account["partner_id"], bjy_account["secret_key"], True
         )
         assert client.playback.get_basic_info(rooms["short"]).status == 100
@@ -364,7 +364,7 @@ def test_player_page_token_rules(raw: Raw, rooms: dict[str, int], bjy_emulator: 
     assert (
         raw.http.get("/web/playback/index", params={**params, "session_id": 1}).status_code == 403
     )
-    bjy_emulator.state.clock = lambda: time.time() + 3
+    bjy_emulator.clock = lambda: time.time() + 3
     expired = raw.http.get("/web/playback/index", params={"classid": short, "token": token})
     assert expired.status_code == 403 and "expired" in expired.text
     assert (

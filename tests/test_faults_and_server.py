@@ -43,7 +43,7 @@ def test_reads_recover_from_two_faults(
             assert client.playback.get_basic_info(room).status == 100
         else:
             assert client.playback.get_basic_info(room).status == 100
-    assert bjy_emulator.faults.rules() == []
+    assert bjy_emulator.fault_rules() == []
 
 
 def test_delete_is_not_resent_after_a_dropped_connection(
@@ -54,11 +54,12 @@ def test_delete_is_not_resent_after_a_dropped_connection(
         with pytest.raises(errors.APIConnectionError) as caught:
             client.playback.delete(room, version=1)
         assert caught.value.request_sent
-        assert [
-            r["deleted"] for r in bjy_emulator.state.playback_rows(room, include_deleted=True)
-        ] == [False, False]
+        assert [r["deleted"] for r in bjy_emulator.playback_rows(room, include_deleted=True)] == [
+            False,
+            False,
+        ]
         client.playback.delete(room, version=1)
-    assert [r["deleted"] for r in bjy_emulator.state.playback_rows(room, include_deleted=True)] == [
+    assert [r["deleted"] for r in bjy_emulator.playback_rows(room, include_deleted=True)] == [
         False,
         True,
     ]
@@ -70,8 +71,8 @@ def test_replace_is_not_resent_after_503(
     bjy_emulator.inject_fault("replacePlayback", "http", 503)
     with _client(bjy_emulator, bjy_account) as client, pytest.raises(errors.APIStatusError):
         client.playback.replace_playback(2, room, room)
-    assert bjy_emulator.faults.rules()[0].hits == 1
-    assert len(bjy_emulator.state.playback_rows(room)) == 2
+    assert bjy_emulator.fault_rules()[0].hits == 1
+    assert len(bjy_emulator.playback_rows(room)) == 2
 
 
 def test_update_is_resent_until_it_lands(
@@ -80,7 +81,7 @@ def test_update_is_resent_until_it_lands(
     bjy_emulator.inject_fault("update", "http", 502, times=3)
     with _client(bjy_emulator, bjy_account) as client:
         client.playback.update(room, "终于")
-    assert {r["name"] for r in bjy_emulator.state.playback_rows(room)} == {"终于"}
+    assert {r["name"] for r in bjy_emulator.playback_rows(room)} == {"终于"}
 
 
 def test_retries_give_up(bjy_emulator: Emulator, bjy_account: dict[str, Any], room: int) -> None:
@@ -146,7 +147,7 @@ def test_dropped_connection_on_a_real_port(
         with pytest.raises(errors.APIConnectionError) as caught:
             client.playback.delete(room)
         assert caught.value.request_sent
-    assert len(bjy_emulator.state.playback_rows(room)) == 2
+    assert len(bjy_emulator.playback_rows(room)) == 2
 
 
 @pytest.mark.anyio

@@ -10,18 +10,18 @@ from sqlalchemy import func, select
 from baijiayun.cli.demo import run_demo
 from baijiayun.emulator import Emulator
 from baijiayun.emulator import schema as t
-from baijiayun.emulator.seed import DEMO_ACCOUNTS, seed_demo
+from baijiayun.emulator.seed import DEMO_ACCOUNTS
 
 
 def _snapshot(emulator: Emulator) -> list[tuple[object, ...]]:
-    with emulator.state.tx() as conn:
+    with emulator.db.tx() as conn:
         return [
             tuple(r) for r in conn.execute(select(t.playbacks).order_by(t.playbacks.c.id)).all()
         ]
 
 
 def test_demo_data_set_shape(bjy_emulator: Emulator) -> None:
-    counts = seed_demo(bjy_emulator.state)
+    counts = bjy_emulator.seed_demo()
     assert counts["accounts"] == 2 and counts["rooms"] == 50 and counts["playbacks"] == 1000
     rows = _snapshot(bjy_emulator)
     columns = [c.name for c in t.playbacks.columns]
@@ -31,7 +31,7 @@ def test_demo_data_set_shape(bjy_emulator: Emulator) -> None:
     assert statuses[100] > 800 and statuses[30] > 0 and statuses[20] > 0 and statuses[10] > 0
     assert any(r["publish_status"] == 2 for r in originals)
     assert any(r["version"] > 0 for r in records)
-    with bjy_emulator.state.tx() as conn:
+    with bjy_emulator.db.tx() as conn:
         long_rooms = conn.execute(
             select(func.count()).where(t.rooms.c.is_long_term.is_(True))
         ).scalar_one()
@@ -48,7 +48,7 @@ def test_demo_data_set_is_deterministic(database_url: str) -> None:
     for _ in range(2):
         with Emulator(database_url) as emulator:
             emulator.reset()
-            seed_demo(emulator.state)
+            emulator.seed_demo()
             snapshots.append(_snapshot(emulator))
     assert snapshots[0] == snapshots[1]
 

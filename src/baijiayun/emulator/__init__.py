@@ -1,7 +1,8 @@
 """The emulator: a local, stateful BaijiaYun playback service on a real database."""
 
-from .app import Emulator, EmulatorConfig, create_app
+from .app import create_app
+from .exceptions import EmulatorError
+from .facade import Emulator, EmulatorConfig
 from .faults import Fault
-from .state import EmulatorError
 
 __all__ = ["Emulator", "EmulatorConfig", "EmulatorError", "Fault", "create_app"]

@@ -2,44 +2,228 @@
 
 from __future__ import annotations
 
+import hmac
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .state import EmulatorError
+from .exceptions import EmulatorError
+from .facade import Emulator
+from .handlers import BodyTooLarge, read_body
 
-if TYPE_CHECKING:
-    from .app import Emulator
+__all__ = ["AdminGuard", "routes"]
 
-__all__ = ["routes"]
+logger = logging.getLogger("baijiayun.emulator")
 
-Action = Callable[["Emulator", dict[str, Any]], Any]
+INT64_MAX = 2**63 - 1
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
-def _action(action: Action) -> Callable[[Request], Awaitable[Response]]:
+class FieldError(ValueError):
+    """An admin field breaks its rule (``field`` names it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One admin field: its JSON type and limits."""
+
+    kind: type
+    max_length: int = 200
+    minimum: int = 0
+
+    def check(self, name: str, value: Any) -> Any:
+        """The value if it fits; ValueError naming the field if not."""
+        if value is None:
+            return None
+        if self.kind is bool:
+            if isinstance(value, bool) or value in (0, 1):
+                return bool(value)
+            raise FieldError(name, f"{name} must be true or false")
+        if self.kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise FieldError(name, f"{name} must be an integer")
+            if not self.minimum <= value <= INT64_MAX:
+                raise FieldError(name, f"{name} must be from {self.minimum} to {INT64_MAX}")
+            return value
+        if self.kind is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise FieldError(name, f"{name} must be a number")
+            if not math.isfinite(value) or abs(value) > 1e9:
+                raise FieldError(name, f"{name} must be a finite number")
+            return value
+        if not isinstance(value, str):
+            raise FieldError(name, f"{name} must be a string")
+        if len(value) > self.max_length or "\x00" in value:
+            raise FieldError(
+                name, f"{name} must be a string of at most {self.max_length} characters"
+            )
+        return value
+
+
+_ID, _TEXT, _FLAG = Field(int, minimum=1), Field(str), Field(bool)
+_SESSION = {"session_id": Field(int)}
+SCHEMAS: dict[str, dict[str, Field]] = {
+    "account": {
+        "partner_id": _ID,
+        "partner_key": Field(str, 128),
+        "secret_key": Field(str, 128),
+        "private_domain": Field(str, 64),
+    },
+    "room": {
+        "partner_id": _ID,
+        "room_id": _ID,
+        "title": _TEXT,
+        "product_type": Field(int, minimum=1),
+        "long_term": _FLAG,
+    },
+    "recording": {
+        "room_id": _ID,
+        "name": _TEXT,
+        "status": Field(int),
+        "length": Field(int),
+        "create_time": Field(int),
+        "auto": _FLAG,
+        "fail": _FLAG,
+        **_SESSION,
+    },
+    "advance": {"room_id": _ID, "status": Field(int), **_SESSION},
+    "finish": {"room_id": _ID, "fail": _FLAG, **_SESSION},
+    "crop": {"room_id": _ID, "length": Field(int, minimum=1), "name": _TEXT, **_SESSION},
+    "ppt": {"room_id": _ID, "name": _TEXT, "date": Field(str, 10), **_SESSION},
+    "fault": {
+        "endpoint": Field(str, 100),
+        "kind": Field(str, 16),
+        "value": Field(float),
+        "times": Field(int, minimum=1),
+        "probability": Field(float),
+    },
+    "room_id": {"room_id": _ID},
+    "partner_id": {"partner_id": _ID},
+    "playbacks": {"room_id": _ID, "include_deleted": _FLAG},
+    "none": {},
+}
+
+
+class AdminGuard:
+    """Who may call the admin API of a served emulator: a loopback or allowed ``Host``, no foreign
+    ``Origin`` (a web page cannot reset or read keys), and the admin token when one is set."""
+
+    def __init__(self, hosts: frozenset[str], token: str | None) -> None:
+        self.hosts = LOOPBACK | {h.lower() for h in hosts}
+        self.token = token
+
+    @classmethod
+    def for_server(
+        cls, bind: str, allowed: tuple[str, ...] = (), token: str | None = None
+    ) -> AdminGuard:
+        """The guard of a server bound to ``bind`` (its name is allowed unless a wildcard)."""
+        served = {bind} if bind not in ("0.0.0.0", "::", "") else set()
+        return cls(frozenset(served | set(allowed)), token)
+
+    def _host_ok(self, value: str) -> bool:
+        host = value.strip().lower()
+        if host.startswith("["):
+            host = host.split("]")[0] + "]"
+        elif host.count(":") == 1:
+            host = host.split(":")[0]
+        return host in self.hosts
+
+    def refuse(self, request: Request) -> str | None:
+        """Why this request is refused, or None."""
+        if not self._host_ok(request.headers.get("host", "")):
+            return "Host not allowed (use --allowed-host NAME)"
+        origin = request.headers.get("origin")
+        if origin is not None:
+            parts = urlsplit(origin)
+            if not parts.hostname or not self._host_ok(parts.netloc):
+                return "cross-origin requests are not allowed"
+        if self.token is not None:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), self.token.encode()):
+                return "admin token required (Authorization: Bearer TOKEN)"
+        return None
+
+
+Action = Callable[[Emulator, dict[str, Any]], Any]
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _bad(message: str, status: int = 400, field: str | None = None) -> Response:
+    body: dict[str, Any] = {"error": message}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status)
+
+
+async def _fields(request: Request, schema: Mapping[str, Field], limit: int) -> dict[str, Any]:
+    """Query, then JSON body, then path parameters (the path wins), each checked by ``schema``."""
+    body: dict[str, Any] = {}
+    for key, raw in request.query_params.items():
+        body[key] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else raw
+    data = await read_body(request, limit)
+    if data.strip():
+        loaded = json.loads(data, parse_constant=_no_constants)
+        if not isinstance(loaded, dict):
+            raise ValueError("body must be a JSON object")
+        body.update(loaded)
+    body.update(request.path_params)
+    checked = {}
+    for key, value in body.items():
+        field = schema.get(key)
+        if field is None:
+            raise KeyError(key)
+        checked[key] = field.check(key, value)
+    return {k: v for k, v in checked.items() if v is not None}
+
+
+def _action(schema: str, action: Action) -> Callable[[Request], Awaitable[Response]]:
+    fields = SCHEMAS[schema]
+
     async def endpoint(request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
-        body: dict[str, Any] = dict(request.path_params)
-        raw = await request.body()
-        if raw:
-            try:
-                loaded = json.loads(raw)
-            except ValueError:
-                return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
-            if not isinstance(loaded, dict):
-                return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
-            body.update(loaded)
-        body.update({k: int(v) if v.isdigit() else v for k, v in request.query_params.items()})
+        guard: AdminGuard | None = request.app.state.admin_guard
+        if guard is not None:
+            why = guard.refuse(request)
+            if why is not None:
+                return _bad(why, 403)
         try:
-            result = action(emulator, body)
+            body = await _fields(request, fields, emulator.config.max_body)
+        except BodyTooLarge as error:
+            return _bad(error.msg, 413)
+        except KeyError as error:
+            return _bad(f"unknown field {error.args[0]!r}", field=str(error.args[0]))
+        except FieldError as error:
+            return _bad(f"bad request: {error}", field=error.field)
+        except (ValueError, RecursionError) as error:
+            return _bad(f"bad request: {error}")
+        try:
+            result = await emulator.db.run(action, emulator, body)
         except EmulatorError as error:
-            return JSONResponse({"error": error.msg, "code": error.code}, status_code=400)
+            field = getattr(error, "param", None)
+            payload: dict[str, Any] = {"error": error.msg, "code": error.code}
+            if field:
+                payload["field"] = field
+            return JSONResponse(payload, status_code=400)
         except (TypeError, ValueError, KeyError) as error:
-            return JSONResponse({"error": f"bad request: {error}"}, status_code=400)
+            return _bad(f"bad request: {error}")
+        except Exception:
+            logger.exception("emulator: unexpected error on %s", request.url.path)
+            return _bad("internal error (logged)", 500)
         return JSONResponse({"ok": True, "result": result})
 
     return endpoint
@@ -54,34 +238,49 @@ def _reset(emu: Emulator, _b: dict[str, Any]) -> None:
 
 
 def _clear_faults(emu: Emulator, _b: dict[str, Any]) -> None:
-    emu.faults.clear()
+    emu.clear_faults()
 
 
-ACTIONS: list[tuple[str, str, Action]] = [
-    ("POST", "/_emulator/accounts", lambda emu, b: emu.create_account(**b)),
-    ("GET", "/_emulator/accounts/{partner_id:int}", lambda emu, b: emu.account(b["partner_id"])),
-    ("POST", "/_emulator/rooms", lambda emu, b: emu.create_room(**b)),
-    ("POST", "/_emulator/rooms/{room_id:int}/delete", lambda emu, b: emu.delete_room(b["room_id"])),
-    ("POST", "/_emulator/recordings", lambda emu, b: emu.create_recording(**b)),
-    ("POST", "/_emulator/recordings/advance", lambda emu, b: emu.advance(**b)),
-    ("POST", "/_emulator/recordings/finish", lambda emu, b: emu.finish_recording(**b)),
-    ("POST", "/_emulator/crops", lambda emu, b: emu.create_crop(**b)),
-    ("POST", "/_emulator/ppt", lambda emu, b: emu.add_ppt(**b)),
+ACTIONS: list[tuple[str, str, str, Action]] = [
+    ("POST", "/_emulator/accounts", "account", lambda emu, b: emu.create_account(**b)),
+    (
+        "GET",
+        "/_emulator/accounts/{partner_id:int}",
+        "partner_id",
+        lambda emu, b: emu.account(b["partner_id"]),
+    ),
+    ("POST", "/_emulator/rooms", "room", lambda emu, b: emu.create_room(**b)),
+    (
+        "POST",
+        "/_emulator/rooms/{room_id:int}/delete",
+        "room_id",
+        lambda emu, b: emu.delete_room(b["room_id"]),
+    ),
+    ("POST", "/_emulator/recordings", "recording", lambda emu, b: emu.create_recording(**b)),
+    ("POST", "/_emulator/recordings/advance", "advance", lambda emu, b: emu.advance(**b)),
+    ("POST", "/_emulator/recordings/finish", "finish", lambda emu, b: emu.finish_recording(**b)),
+    ("POST", "/_emulator/crops", "crop", lambda emu, b: emu.create_crop(**b)),
+    ("POST", "/_emulator/ppt", "ppt", lambda emu, b: emu.add_ppt(**b)),
     (
         "GET",
         "/_emulator/rooms/{room_id:int}/playbacks",
-        lambda emu, b: emu.state.playback_rows(
+        "playbacks",
+        lambda emu, b: emu.playback_rows(
             b["room_id"], include_deleted=bool(b.get("include_deleted"))
         ),
     ),
-    ("GET", "/_emulator/callbacks", lambda emu, _b: emu.deliveries()),
-    ("POST", "/_emulator/faults", _fault),
-    ("GET", "/_emulator/faults", lambda emu, _b: [f.to_dict() for f in emu.faults.rules()]),
-    ("DELETE", "/_emulator/faults", _clear_faults),
-    ("POST", "/_emulator/reset", _reset),
+    ("GET", "/_emulator/callbacks", "none", lambda emu, _b: emu.deliveries()),
+    ("GET", "/_emulator/stats", "none", lambda emu, _b: emu.stats()),
+    ("POST", "/_emulator/faults", "fault", _fault),
+    ("GET", "/_emulator/faults", "none", lambda emu, _b: [f.to_dict() for f in emu.fault_rules()]),
+    ("DELETE", "/_emulator/faults", "none", _clear_faults),
+    ("POST", "/_emulator/reset", "none", _reset),
 ]
 
 
 def routes() -> list[Route]:
     """The admin routes, to be mounted before the OpenAPI catch-all."""
-    return [Route(path, _action(action), methods=[method]) for method, path, action in ACTIONS]
+    return [
+        Route(path, _action(schema, action), methods=[method])
+        for method, path, schema, action in ACTIONS
+    ]

@@ -1,4 +1,4 @@
-"""The emulator's tables (SQLAlchemy Core): accounts, rooms, playback versions, tokens, PDFs, callbacks."""
+"""The emulator's tables (SQLAlchemy Core): accounts, rooms, playbacks, tokens, PDFs, callbacks, stats."""
 
 from __future__ import annotations
 
@@ -119,4 +119,14 @@ counters = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# Calls per partner, endpoint and outcome (served, rate_limited, auth, fault): shared by workers.
+call_stats = Table(
+    "bjy_call_stats",
+    metadata,
+    Column("partner_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("endpoint", String(64), primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("calls", BigInteger, nullable=False),
 )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import random
-from typing import Any
-
-from sqlalchemy import insert
+from typing import TYPE_CHECKING, Any
 
 from . import schema as t
-from .state import BEIJING, State
+from .backends.playback import READY, beijing_date, media, session_id_for
+from .db import Database
+
+if TYPE_CHECKING:
+    from .facade import Emulator, LegacyState
 
 __all__ = ["DEMO_ACCOUNTS", "seed_demo"]
 
@@ -57,8 +57,12 @@ def _status(rng: random.Random) -> int:
     return 100
 
 
-def seed_demo(state: State) -> dict[str, int]:
-    """Load the demo data set into an empty emulator; return what it created."""
+def seed_demo(target: Database | Emulator | LegacyState) -> dict[str, int]:
+    """Load the demo data set into an empty emulator (or its database); return what it created.
+
+    Ids, sessions and media follow the playback backend's rules; rows go in by bulk insert.
+    """
+    db = target if isinstance(target, Database) else target.db
     rng = random.Random(20261125)
     rooms: list[dict[str, Any]] = []
     playbacks: list[dict[str, Any]] = []
@@ -70,8 +74,12 @@ def seed_demo(state: State) -> dict[str, int]:
         nonlocal video_id
         video_id += 1
         status = _status(rng)
-        length = rng.randrange(1800, 7200, 60) if status == 100 else 0
-        size = length * 80_000
+        length = rng.randrange(1800, 7200, 60) if status == READY else 0
+        fields = (
+            media(video_id, length)
+            if status == READY
+            else {"total_size": 0, "total_transcode_size": 0, "preface_url": "", "file_md5": ""}
+        )
         base = {
             "partner_id": room["partner_id"],
             "room_id": room["room_id"],
@@ -80,13 +88,8 @@ def seed_demo(state: State) -> dict[str, int]:
             "name": name,
             "status": status,
             "length": length,
-            "total_size": size,
-            "total_transcode_size": size * 3,
+            **fields,
             "total_ext_media_size": 0,
-            "preface_url": f"https://img.emulator.baijiayun.local/cover/{video_id}.jpg"
-            if status == 100
-            else "",
-            "file_md5": hashlib.md5(str(video_id).encode()).hexdigest() if status == 100 else "",
             "publish_status": 2 if rng.random() < 0.08 else 1,
             "play_times": rng.randrange(0, 500) if status == 100 else 0,
             "create_time": created,
@@ -113,7 +116,7 @@ def seed_demo(state: State) -> dict[str, int]:
                 }
             )
         if status == 100 and rng.random() < 0.3:
-            day = dt.datetime.fromtimestamp(created, BEIJING).strftime("%Y-%m-%d")
+            day = beijing_date(created)
             for part in range(1, rng.randrange(2, 4)):
                 ppts.append(
                     {
@@ -146,25 +149,23 @@ def seed_demo(state: State) -> dict[str, int]:
                 continue
             for ordinal in range(SESSIONS_PER_LONG_ROOM):
                 when = created + ordinal * 86400 + 7200
-                day = dt.datetime.fromtimestamp(when, BEIJING).strftime("%Y%m%d")
-                playback(room, int(f"{day}1"), when, f"{subject} 第{ordinal + 1}次课")
+                playback(room, session_id_for(when, 1), when, f"{subject} 第{ordinal + 1}次课")
 
-    with state.tx() as conn:
-        conn.execute(
-            insert(t.accounts),
-            [{**a, "transcode_callback_url": "", "created_at": _EPOCH} for a in DEMO_ACCOUNTS],
-        )
-        conn.execute(insert(t.rooms), rooms)
-        conn.execute(insert(t.playbacks), playbacks)
-        conn.execute(insert(t.ppt_files), ppts)
-        conn.execute(
-            insert(t.counters),
-            [
+    db.bulk_insert(
+        {
+            t.accounts: [
+                {**a, "transcode_callback_url": "", "created_at": _EPOCH} for a in DEMO_ACCOUNTS
+            ],
+            t.rooms: rooms,
+            t.playbacks: playbacks,
+            t.ppt_files: ppts,
+            t.counters: [
                 {"name": "video", "value": video_id},
                 {"name": "room", "value": room_id},
                 {"name": "ppt", "value": len(ppts)},
             ],
-        )
+        }
+    )
     originals = sum(1 for p in playbacks if p["version"] == 0)
     return {
         "accounts": len(DEMO_ACCOUNTS),

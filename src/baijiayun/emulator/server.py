@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import socket
+import sys
 import threading
 import time
 from types import TracebackType
@@ -10,9 +12,34 @@ from typing import Any
 
 import uvicorn
 
-from .app import Emulator, create_app
+from .admin import LOOPBACK, AdminGuard
+from .app import create_app
+from .facade import Emulator
 
-__all__ = ["BackgroundServer", "free_port", "serve"]
+__all__ = ["BackgroundServer", "ExposedWithoutToken", "check_exposure", "free_port", "serve"]
+
+logger = logging.getLogger("baijiayun.emulator")
+
+
+class ExposedWithoutToken(ValueError):
+    """Binding beyond loopback needs an admin token (the admin API can reset and read keys)."""
+
+
+def check_exposure(host: str, admin_token: str | None) -> None:
+    """Refuse a non-loopback bind without an admin token; warn loudly about one with a token."""
+    if host.lower() in LOOPBACK:
+        return
+    if not admin_token:
+        raise ExposedWithoutToken(
+            f"binding to {host} exposes the admin API (it resets state and shows keys): "
+            "pass --admin-token TOKEN (or bind to 127.0.0.1)"
+        )
+    message = (
+        f"WARNING: the emulator listens on {host}, beyond this machine. Its admin API wants "
+        "the admin token; its OpenAPI and player page are open to anyone who can reach it."
+    )
+    logger.warning(message)
+    print(f"\n{'!' * 78}\n{message}\n{'!' * 78}\n", file=sys.stderr)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -24,8 +51,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _config(emulator: Emulator, host: str, port: int, **options: Any) -> uvicorn.Config:
+    config = emulator.config
+    guard = AdminGuard.for_server(host, config.allowed_hosts, config.admin_token)
     return uvicorn.Config(
-        create_app(emulator),
+        create_app(emulator, admin_guard=guard),
         host=host,
         port=port,
         log_level=options.pop("log_level", "warning"),
@@ -36,7 +65,8 @@ def _config(emulator: Emulator, host: str, port: int, **options: Any) -> uvicorn
 
 
 def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-    """Serve until interrupted (Ctrl-C)."""
+    """Serve until interrupted (Ctrl-C); ExposedWithoutToken for a public bind without a token."""
+    check_exposure(host, emulator.config.admin_token)
     uvicorn.Server(_config(emulator, host, port, **options)).run()
 
 
@@ -49,6 +79,7 @@ class BackgroundServer:
         self.emulator = emulator
         self.host = host
         self.port = port or free_port(host)
+        check_exposure(host, emulator.config.admin_token)
         self._server = uvicorn.Server(_config(emulator, self.host, self.port))
         self._thread = threading.Thread(
             target=self._server.run, name="bjy-emulator-server", daemon=True

@@ -1,4 +1,4 @@
-"""A background thread that runs timed jobs: automatic lifecycle steps and callback deliveries."""
+"""A background thread that runs timed jobs (lifecycle steps, callback deliveries) on a clock."""
 
 from __future__ import annotations
 
@@ -15,9 +15,20 @@ logger = logging.getLogger("baijiayun.emulator")
 
 
 class Scheduler:
-    """Run callables after a delay on one daemon thread, started on first use."""
+    """Run callables after a delay on one daemon thread, started on first use.
 
-    def __init__(self) -> None:
+    ``clock`` tells the time jobs are due by; ``sleep``, when given, is how the thread waits for
+    the next one (tests pass a fake that advances their fake clock, so backoffs cost nothing).
+    Without it the thread waits on a condition, so a job scheduled sooner wakes it.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
         self._jobs: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
@@ -30,7 +41,7 @@ class Scheduler:
         with self._cond:
             if self._stopped:
                 return
-            heapq.heappush(self._jobs, (time.monotonic() + delay, next(self._seq), job))
+            heapq.heappush(self._jobs, (self._clock() + delay, next(self._seq), job))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="bjy-emulator-jobs", daemon=True
@@ -63,16 +74,32 @@ class Scheduler:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
+    def _next(self) -> tuple[Callable[[], None] | None, float]:
+        """The due job (and 0), or None and how long until the next one is due."""
+        with self._cond:
+            while not self._stopped and not self._jobs:
+                self._cond.wait()
+            if self._stopped:
+                raise StopIteration
+            left = self._jobs[0][0] - self._clock()
+            if left > 0:
+                if self._sleep is None:
+                    self._cond.wait(left)
+                return None, left
+            _, _, job = heapq.heappop(self._jobs)
+            self._busy += 1
+            return job, 0.0
+
     def _run(self) -> None:
         while True:
-            with self._cond:
-                while not self._stopped and (not self._jobs or self._jobs[0][0] > time.monotonic()):
-                    wait = self._jobs[0][0] - time.monotonic() if self._jobs else None
-                    self._cond.wait(wait)
-                if self._stopped:
-                    return
-                _, _, job = heapq.heappop(self._jobs)
-                self._busy += 1
+            try:
+                job, left = self._next()
+            except StopIteration:
+                return
+            if job is None:
+                if self._sleep is not None:
+                    self._sleep(left)
+                continue
             try:
                 job()
             except Exception:

@@ -1,0 +1,6 @@
+"""The emulator's backends: state and rules per API module, on typed rows, no HTTP."""
+
+from .partner import PartnerBackend
+from .playback import PlaybackBackend
+
+__all__ = ["PartnerBackend", "PlaybackBackend"]

@@ -1,0 +1,291 @@
+"""The Emulator: one object holding the database, backends, faults, rate window and jobs."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from .backends import PartnerBackend, PlaybackBackend
+from .backends.playback import CALLBACK_STATUSES, FAILED, READY, TRANSCODING
+from .callbacks import Notifier
+from .db import Database
+from .faults import Fault, FaultBook
+from .responses import Context
+from .rows import Playback, as_dict
+from .stats import StatsBook
+from .worker import Scheduler
+
+__all__ = ["DEFAULT_DATABASE", "Emulator", "EmulatorConfig", "LegacyState", "RateWindow"]
+
+DEFAULT_DATABASE = "sqlite://"
+Record = dict[str, Any]
+
+
+@dataclass
+class EmulatorConfig:
+    """Knobs of the emulated service (defaults follow protocol §11)."""
+
+    timestamp_window: int = 300
+    """Reject |server time - timestamp| above this many seconds with 1001 (0 = off)."""
+    rate_limit: int | None = 200
+    """Calls per ``rate_period`` per partner_id; None or 0 turns the limit off."""
+    rate_period: float = 10.0
+    debug_signatures: bool = False
+    """Explain a 1002 by returning the canonical string the server signed (key masked)."""
+    lifecycle_delays: tuple[float, float, float] = (2.0, 3.0, 5.0)
+    """Seconds before an automatic recording goes to 10, then 20, then 100/30."""
+    callback_retries: int = 5
+    callback_backoff: float = 1.0
+    callback_timeout: float = 5.0
+    fault_seed: int | None = None
+    public_url: str | None = None
+    """Where ``play_url`` points (e.g. ``https://emu.example``); by default the served address."""
+    max_body: int = 1024 * 1024
+    """Largest request body accepted, in bytes; a bigger one is answered with an error envelope."""
+    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    """Extra ``Host`` names the admin API accepts (besides loopback and the served host)."""
+    admin_token: str | None = None
+    """When set, the admin API wants ``Authorization: Bearer <token>``."""
+
+
+class RateWindow:
+    """Sliding window of accepted calls per partner_id: 200 per 10 s by default."""
+
+    def __init__(
+        self, limit: int | None, period: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.period = period
+        self.clock = clock
+        self._calls: dict[int, deque[float]] = {}
+
+    def admit(self, partner_id: int) -> bool:
+        """Record a call and say whether it is within the limit (rejected calls are not counted)."""
+        if not self.limit:
+            return True
+        now = self.clock()
+        calls = self._calls.setdefault(partner_id, deque())
+        while calls and calls[0] <= now - self.period:
+            calls.popleft()
+        if len(calls) >= self.limit:
+            return False
+        calls.append(now)
+        return True
+
+    def reset(self) -> None:
+        """Forget every recorded call."""
+        self._calls.clear()
+
+
+class LegacyState:
+    """What ``Emulator.state`` offered before the layout: a transaction and the version rows."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.db = emulator.db
+
+    def tx(self) -> AbstractContextManager[Connection]:
+        """One serialised transaction on the emulator's database."""
+        return self.db.tx()
+
+    def playback_rows(self, room_id: int, *, include_deleted: bool = False) -> list[Record]:
+        """Same as :meth:`Emulator.playback_rows`."""
+        return self.emulator.playback_rows(room_id, include_deleted=include_deleted)
+
+
+class Emulator:
+    """A local BaijiaYun playback service. ``create_app(emulator)`` serves it over HTTP.
+
+    The methods below are the admin API in Python; ``/_emulator/...`` exposes the same over HTTP.
+    ``clock`` is the service's wall clock (timestamps, token expiry); ``sleep``, when given, is how
+    background jobs wait (pass a fake that advances a fake ``clock`` to make backoffs instant).
+    """
+
+    config: EmulatorConfig
+    faults: FaultBook
+    rate_window: RateWindow
+    jobs: Scheduler
+
+    def __init__(
+        self,
+        database_url: str = DEFAULT_DATABASE,
+        config: EmulatorConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        rate_clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.database_url = database_url
+        self.clock = clock
+        self.db = Database.connect(database_url)
+        now = self._now
+        self.partners = PartnerBackend(self.db, now)
+        self.playbacks = PlaybackBackend(self.db, now)
+        self.faults = FaultBook(self.config.fault_seed)
+        self.rate_window = RateWindow(self.config.rate_limit, self.config.rate_period, rate_clock)
+        self.jobs = Scheduler(now if sleep is not None else time.monotonic, sleep)
+        self.notifier = Notifier(
+            self.db,
+            self.partners,
+            self.jobs,
+            now,
+            retries=self.config.callback_retries,
+            backoff=self.config.callback_backoff,
+            timeout=self.config.callback_timeout,
+        )
+        self.call_stats = StatsBook(self.db)
+
+    def _now(self) -> float:
+        return self.clock()
+
+    @property
+    def state(self) -> LegacyState:
+        """The pre-layout view (``tx()``, ``playback_rows()``), kept for older callers.
+
+        New code uses the methods of the Emulator itself and ``db`` for raw SQL.
+        """
+        return LegacyState(self)
+
+    def context(self, public_url: str) -> Context:
+        """What the response functions need, with play_url starting at ``public_url``."""
+        return Context(self.playbacks, self.partners, self.config.public_url or public_url)
+
+    def __repr__(self) -> str:
+        return f"Emulator(database={self.db.describe()!r})"
+
+    def close(self) -> None:
+        """Stop background jobs and release the database and HTTP connections."""
+        self.jobs.stop()
+        self.notifier.close()
+        self.call_stats.flush()
+        self.db.dispose()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- admin operations -----------------------------------------------------------------
+
+    def account(self, partner_id: int) -> Record | None:
+        """An account's row (partner_key, secret_key, private_domain, callback URL), or None."""
+        found = self.partners.account(partner_id)
+        return None if found is None else as_dict(found)
+
+    def create_account(self, **fields: Any) -> Record:
+        """Create an account (``partner_id``, ``partner_key``, ``secret_key``, ``private_domain``)."""
+        return as_dict(self.partners.create_account(**fields))
+
+    def rotate_key(self, partner_id: int, secret_key: str, regenerate: bool = True) -> str:
+        """What createkey does: return (or with ``regenerate``, replace) the partner_key."""
+        return self.partners.rotate_key(partner_id, secret_key, regenerate)
+
+    def set_callback_url(self, partner_id: int, url: str) -> None:
+        """Set an account's transcode callback URL ('' turns callbacks off)."""
+        self.partners.set_callback_url(partner_id, url)
+
+    def create_room(self, partner_id: int, **fields: Any) -> Record:
+        """Create a room (``room_id``, ``title``, ``product_type``, ``long_term``)."""
+        return as_dict(self.playbacks.create_room(partner_id, **fields))
+
+    def delete_room(self, room_id: int) -> None:
+        """Delete a room (its calls then answer 3002)."""
+        self.playbacks.delete_room(room_id)
+
+    def create_recording(
+        self, room_id: int, *, auto: bool = False, fail: bool = False, **fields: Any
+    ) -> Record:
+        """Start a recording (status 0). ``auto`` walks it to 100 (or 30 with ``fail``) on a timer."""
+        row = self.playbacks.create_recording(room_id, **fields)
+        if auto:
+            elapsed = 0.0
+            steps = (10, 20, FAILED if fail else READY)
+            for delay, status in zip(self.config.lifecycle_delays, steps, strict=True):
+                elapsed += delay
+                self.jobs.schedule(elapsed, self._step(room_id, row.session_id, status))
+        return as_dict(row)
+
+    def _step(self, room_id: int, session_id: int, status: int) -> Callable[[], None]:
+        def step() -> None:
+            self._advance(room_id, session_id, status)
+
+        return step
+
+    def _advance(self, room_id: int, session_id: int, status: int | None) -> Playback:
+        row = self.playbacks.advance(room_id, session_id, status)
+        if row.status in CALLBACK_STATUSES:
+            self.notifier.notify(row)
+        return row
+
+    def advance(self, room_id: int, session_id: int = 0, status: int | None = None) -> Record:
+        """Move a recording to its next status (or ``status``); 20, 30 and 100 send callbacks."""
+        return as_dict(self._advance(room_id, session_id, status))
+
+    def finish_recording(self, room_id: int, session_id: int = 0, *, fail: bool = False) -> Record:
+        """Walk a recording from where it is to 100 (or 30), sending each callback."""
+        row = self.playbacks.original(room_id, session_id)
+        while row.status not in (READY, FAILED):
+            target = (FAILED if fail else READY) if row.status == TRANSCODING else None
+            row = self._advance(room_id, session_id, target)
+        return as_dict(row)
+
+    def create_crop(self, room_id: int, session_id: int = 0, **fields: Any) -> Record:
+        """Add a crop version to a generated playback."""
+        return as_dict(self.playbacks.create_crop(room_id, session_id, **fields))
+
+    def add_ppt(self, room_id: int, session_id: int = 0, **fields: Any) -> Record:
+        """Attach a slides PDF to a room/session (``name``, ``date``)."""
+        return as_dict(self.playbacks.add_ppt(room_id, session_id, **fields))
+
+    def playback_rows(self, room_id: int, *, include_deleted: bool = False) -> list[Record]:
+        """Every version row of a room, oldest first (``deleted`` ones too if asked)."""
+        rows = self.playbacks.playback_rows(room_id, include_deleted=include_deleted)
+        return [as_dict(r) for r in rows]
+
+    def seed_demo(self) -> dict[str, int]:
+        """Load the deterministic demo data set into an empty emulator; return what it created."""
+        from .seed import seed_demo
+
+        return seed_demo(self.db)
+
+    def reset(self) -> None:
+        """Forget all state, faults, queued jobs, rate-limit windows and statistics."""
+        self.jobs.clear()
+        self.faults.clear()
+        self.rate_window.reset()
+        self.call_stats.discard()
+        self.partners.forget()
+        self.db.reset()
+
+    def inject_fault(self, endpoint: str, kind: str, value: float = 0, **rule: Any) -> Fault:
+        """Add a fault rule (see :class:`Fault`)."""
+        return self.faults.add(Fault(endpoint, kind, value, **rule))  # type: ignore[arg-type]
+
+    def fault_rules(self) -> list[Fault]:
+        """The active fault rules (with their hit counts)."""
+        return self.faults.rules()
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self.faults.clear()
+
+    def deliveries(self) -> list[Record]:
+        """Every callback delivery with its attempts."""
+        return self.notifier.deliveries()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no lifecycle step or callback delivery is pending; True if it happened."""
+        return self.jobs.idle(timeout)
+
+    def stats(self) -> list[Record]:
+        """Per partner and endpoint: calls ``served``, and those refused as ``rate_limited``,
+        by ``auth`` (partner, timestamp or sign checks) and by an injected ``fault``."""
+        return self.call_stats.report()
