@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,9 +25,26 @@ MAX_BATCH_IDS = 100
 
 ParamKind = Literal["int", "str", "date", "room_ids", "url"]
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ROOM_ID_ENTRY = re.compile(r"^[1-9]\d*(?:-[1-9]\d*)?$")
-_URL = re.compile(r"^https?://\S+$")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""Integers on the wire are ASCII digits within signed 64 bits (protocol §11)."""
+MAX_URL_LENGTH = 512
+
+# ASCII only: ``\d`` would accept any Unicode digit; ``fullmatch`` refuses a trailing newline.
+_INT = re.compile(r"-?[0-9]{1,19}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ROOM_ID_ENTRY = re.compile(r"[1-9][0-9]{0,18}(?:-[1-9][0-9]{0,18})?")
+_URL = re.compile(r"https?://[\x21-\x7e\u00a0-\uffff]+")
+
+
+def _plain_text(raw: str) -> bool:
+    """True for text a database stores as sent: no NUL, no lone surrogate."""
+    if "\x00" in raw:
+        return False
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -60,34 +78,44 @@ class Param:
                 f"at most {MAX_BATCH_IDS}"
             )
         if self.kind == "url":
-            return "a URL starting with http:// or https://"
+            return f"a URL starting with http:// or https://, at most {MAX_URL_LENGTH} characters"
         if self.max_length is not None:
-            return f"a non-empty string of at most {self.max_length} characters"
-        return "a non-empty string"
+            return f"a non-empty string of at most {self.max_length} characters, without NUL"
+        return "a non-empty string without NUL"
 
     def check_wire(self, raw: str) -> int | str:
         """Parse the wire string of this parameter; raise ValueError naming the rule if it is bad."""
         value: int | str
         if self.kind == "int":
-            if not re.fullmatch(r"-?\d{1,19}", raw):
+            if not _INT.fullmatch(raw):
                 raise ValueError(self.describe_rule())
             value = int(raw)
             bad = (
-                (self.choices is not None and value not in self.choices)
+                not INT64_MIN <= value <= INT64_MAX
+                or (self.choices is not None and value not in self.choices)
                 or (self.minimum is not None and value < self.minimum)
                 or (self.maximum is not None and value > self.maximum)
             )
             if bad:
                 raise ValueError(self.describe_rule())
             return value
-        if self.kind == "date" and not _DATE.match(raw):
-            raise ValueError(self.describe_rule())
+        if self.kind == "date":
+            try:
+                if not _DATE.fullmatch(raw):
+                    raise ValueError
+                dt.date.fromisoformat(raw)
+            except ValueError:
+                raise ValueError(self.describe_rule()) from None
         if self.kind == "room_ids":
             parse_room_ids(raw)
-        if self.kind == "url" and not _URL.match(raw):
+        if self.kind == "url" and (
+            len(raw) > MAX_URL_LENGTH or not _URL.fullmatch(raw) or not _plain_text(raw)
+        ):
             raise ValueError(self.describe_rule())
         if self.kind == "str" and (
-            not raw.strip() or (self.max_length is not None and len(raw) > self.max_length)
+            not raw.strip()
+            or not _plain_text(raw)
+            or (self.max_length is not None and len(raw) > self.max_length)
         ):
             raise ValueError(self.describe_rule())
         return raw
@@ -100,7 +128,9 @@ def parse_room_ids(raw: str) -> list[tuple[int, int]]:
         raise ValueError(Param("room_ids", "room_ids", "").describe_rule())
     pairs = []
     for entry in entries:
-        if not _ROOM_ID_ENTRY.match(entry):
+        if not _ROOM_ID_ENTRY.fullmatch(entry) or any(
+            int(part) > INT64_MAX for part in entry.split("-")
+        ):
             raise ValueError(
                 f"bad entry {entry!r}; expected '{{room_id}}' or '{{room_id}}-{{session_id}}'"
             )
@@ -333,7 +363,7 @@ CREATE_KEY = Endpoint(
     "partner",
     "获取或重置 partner_key (get or reset the partner_key)",
     (
-        Param("secret_key", "str", "secret_key (console secret)", required=True),
+        Param("secret_key", "str", "secret_key (console secret)", required=True, max_length=128),
         Param("regenerate", "int", "1 强制生成新的 partner_key (1 = rotate)", choices=(0, 1)),
     ),
     retry_safe=False,

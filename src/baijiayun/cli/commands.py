@@ -717,6 +717,26 @@ def emulator() -> None:
     show_default=True,
     help="Seconds before an automatic recording goes to 10, 20 and 100 (three numbers).",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another Host name the admin API accepts (e.g. a container's service name).",
+)
+@click.option(
+    "--admin-token",
+    envvar="BAIJIAYUN_EMULATOR_ADMIN_TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' on the admin API; needed beyond loopback.",
+)
+@click.option("--public-url", help="Where play_url points (default: the served address).")
+@click.option(
+    "--max-body",
+    type=click.IntRange(min=1),
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest request body in bytes.",
+)
 def serve(
     host: str,
     port: int,
@@ -726,10 +746,15 @@ def serve(
     timestamp_window: int,
     debug_signatures: bool,
     lifecycle_delays: str,
+    allowed_hosts: tuple[str, ...],
+    admin_token: str | None,
+    public_url: str | None,
+    max_body: int,
 ) -> None:
     """Run the emulator on a real port (uvicorn)."""
     from ..emulator import Emulator, EmulatorConfig
     from ..emulator.seed import DEMO_ACCOUNTS, seed_demo
+    from ..emulator.server import ExposedWithoutToken, check_exposure
     from ..emulator.server import serve as run
 
     try:
@@ -743,7 +768,15 @@ def serve(
         rate_limit=rate_limit or None,
         timestamp_window=timestamp_window,
         debug_signatures=debug_signatures,
+        allowed_hosts=allowed_hosts,
+        admin_token=admin_token,
+        public_url=public_url,
+        max_body=max_body,
     )
+    try:
+        check_exposure(host, admin_token)
+    except ExposedWithoutToken as exc:
+        raise click.BadParameter(str(exc), param_hint="--host") from None
     from sqlalchemy.exc import ArgumentError, OperationalError
 
     try:

@@ -24,6 +24,7 @@ __all__ = ["AdminGuard", "routes"]
 logger = logging.getLogger("baijiayun.emulator")
 
 INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
@@ -42,6 +43,7 @@ class Field:
     kind: type
     max_length: int = 200
     minimum: int = 0
+    maximum: int = INT64_MAX
 
     def check(self, name: str, value: Any) -> Any:
         """The value if it fits; ValueError naming the field if not."""
@@ -54,8 +56,8 @@ class Field:
         if self.kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise FieldError(name, f"{name} must be an integer")
-            if not self.minimum <= value <= INT64_MAX:
-                raise FieldError(name, f"{name} must be from {self.minimum} to {INT64_MAX}")
+            if not self.minimum <= value <= self.maximum:
+                raise FieldError(name, f"{name} must be from {self.minimum} to {self.maximum}")
             return value
         if self.kind is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -73,6 +75,7 @@ class Field:
 
 
 _ID, _TEXT, _FLAG = Field(int, minimum=1), Field(str), Field(bool)
+_SMALL = Field(int, maximum=INT32_MAX)
 _SESSION = {"session_id": Field(int)}
 SCHEMAS: dict[str, dict[str, Field]] = {
     "account": {
@@ -85,28 +88,33 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "partner_id": _ID,
         "room_id": _ID,
         "title": _TEXT,
-        "product_type": Field(int, minimum=1),
+        "product_type": Field(int, minimum=1, maximum=INT32_MAX),
         "long_term": _FLAG,
     },
     "recording": {
         "room_id": _ID,
         "name": _TEXT,
-        "status": Field(int),
-        "length": Field(int),
+        "status": _SMALL,
+        "length": _SMALL,
         "create_time": Field(int),
         "auto": _FLAG,
         "fail": _FLAG,
         **_SESSION,
     },
-    "advance": {"room_id": _ID, "status": Field(int), **_SESSION},
+    "advance": {"room_id": _ID, "status": _SMALL, **_SESSION},
     "finish": {"room_id": _ID, "fail": _FLAG, **_SESSION},
-    "crop": {"room_id": _ID, "length": Field(int, minimum=1), "name": _TEXT, **_SESSION},
+    "crop": {
+        "room_id": _ID,
+        "length": Field(int, minimum=1, maximum=INT32_MAX),
+        "name": _TEXT,
+        **_SESSION,
+    },
     "ppt": {"room_id": _ID, "name": _TEXT, "date": Field(str, 10), **_SESSION},
     "fault": {
         "endpoint": Field(str, 100),
         "kind": Field(str, 16),
         "value": Field(float),
-        "times": Field(int, minimum=1),
+        "times": Field(int, minimum=1, maximum=INT32_MAX),
         "probability": Field(float),
     },
     "room_id": {"room_id": _ID},

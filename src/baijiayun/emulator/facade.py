@@ -155,7 +155,8 @@ class Emulator:
 
     def context(self, public_url: str) -> Context:
         """What the response functions need, with play_url starting at ``public_url``."""
-        return Context(self.playbacks, self.partners, self.config.public_url or public_url)
+        base = (self.config.public_url or public_url).rstrip("/")
+        return Context(self.playbacks, self.partners, base)
 
     def __repr__(self) -> str:
         return f"Emulator(database={self.db.describe()!r})"

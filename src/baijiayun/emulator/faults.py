@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from dataclasses import asdict, dataclass
@@ -47,6 +48,14 @@ class FaultBook:
 
     def add(self, fault: Fault) -> Fault:
         """Add a rule, checking it names a known kind and sane numbers."""
+        if not isinstance(fault.value, int | float) or not math.isfinite(fault.value):
+            raise ValueError("value must be a finite number")
+        if fault.probability is not None and not math.isfinite(fault.probability):
+            raise ValueError("probability must be in (0, 1]")
+        if fault.kind == "error" and not -(2**31) <= fault.value < 2**31:
+            raise ValueError("an error fault needs value = a BaijiaYun code (a 32-bit integer)")
+        if fault.kind == "latency" and fault.value > 600:
+            raise ValueError("latency must be at most 600 seconds")
         if fault.kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}; got {fault.kind!r}")
         if fault.times is not None and fault.times < 1:

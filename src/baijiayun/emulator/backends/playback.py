@@ -46,6 +46,7 @@ CALLBACK_STATUSES = (TRANSCODING, FAILED, READY)
 FIRST_ROOM_ID = 21000000000001
 FIRST_VIDEO_ID = 150001
 BLOCKED = 2
+INT64_MAX = 2**63 - 1
 
 # Statements of the hot read paths, built once (building a select costs more than running it).
 _ROOM = select(t.rooms).where(t.rooms.c.room_id == bindparam("room_id"))
@@ -404,17 +405,20 @@ class PlaybackBackend:
         if room_id is not None:
             where.append(p.c.room_id == room_id)
         joined = p.join(r, r.c.room_id == p.c.room_id)
+        offset = (page - 1) * page_size
         with self.db.read() as conn:
             total = conn.execute(
                 select(func.count()).select_from(joined).where(*where)
             ).scalar_one()
+            if offset >= total:  # also keeps a huge page number from overflowing the database
+                return int(total), []
             rows = conn.execute(
                 select(p)
                 .select_from(joined)
                 .where(*where)
                 .order_by(p.c.create_time.desc(), p.c.id.desc())
                 .limit(page_size)
-                .offset((page - 1) * page_size)
+                .offset(offset)
             ).all()
         return int(total), [Playback(**x._mapping) for x in rows]
 
@@ -436,7 +440,7 @@ class PlaybackBackend:
                         partner_id=partner_id,
                         room_id=room_id,
                         session_id=session,
-                        expires_at=now + expires_in if expires_in else None,
+                        expires_at=min(now + expires_in, INT64_MAX) if expires_in else None,
                         created_at=now,
                     )
                 )

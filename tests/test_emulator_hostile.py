@@ -1,0 +1,268 @@
+"""Hostile and mistaken input: every OpenAPI reply an envelope, bad input a 1001 naming the parameter,
+the player page a 403, the admin API a 400 naming the field; limits, public URL and admin guard."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from baijiayun.emulator import Emulator, EmulatorConfig, create_app
+from baijiayun.emulator.admin import AdminGuard
+from baijiayun.emulator.server import BackgroundServer, ExposedWithoutToken, check_exposure
+from baijiayun.testing import EmulatorTransport
+
+from .emulator_helpers import Raw
+
+
+@pytest.fixture
+def raw(bjy_emulator: Emulator, bjy_account: dict[str, Any]) -> Iterator[Raw]:
+    client = Raw(bjy_emulator, bjy_account)
+    yield client
+    client.http.close()
+
+
+@pytest.fixture
+def room(bjy_emulator: Emulator, bjy_account: dict[str, Any]) -> int:
+    room_id = int(bjy_emulator.create_room(bjy_account["partner_id"])["room_id"])
+    bjy_emulator.create_recording(room_id, status=100)
+    return room_id
+
+
+@pytest.mark.parametrize(
+    ("action", "extra", "named"),
+    [
+        ("getBasicInfo", {"room_id": "９"}, "room_id"),  # a full-width digit
+        ("getBasicInfo", {"room_id": "١٠"}, "room_id"),  # Arabic-Indic digits
+        ("getBasicInfo", {"room_id": str(2**63)}, "room_id"),
+        ("getBasicInfo", {"room_id": "1" * 5000}, "room_id"),
+        ("getBasicInfo", {"room_id": "1\n"}, "room_id"),
+        ("getBasicInfo", {"room_id": "7", "session_id": "-1"}, "session_id"),
+        ("update", {"room_id": "7", "name": "a\x00b"}, "name"),
+        ("getPlaybackPptUrlList", {"room_id": "7", "date": "2026-01-01\n"}, "date"),
+        ("getPlaybackPptUrlList", {"room_id": "7", "date": "2026-02-30"}, "date"),
+        ("getPlayerTokenBatch", {"room_ids": f"{2**63}", "expires_in": "0"}, "room_ids"),
+        ("getList", {"page": "1", "page_size": "1001"}, "page_size"),
+    ],
+)
+def test_bad_input_is_1001_naming_the_parameter(
+    raw: Raw, action: str, extra: dict[str, str], named: str
+) -> None:
+    body = raw.post(action, extra)
+    assert body["code"] == 1001 and named in body["msg"], body
+
+
+def test_non_ascii_partner_id_does_not_authenticate(raw: Raw) -> None:
+    form = raw.form({"room_id": "7"})
+    form["partner_id"] = "".join(chr(0x0660 + int(d)) for d in form["partner_id"])
+    body = raw.http.post("/openapi/playback/getBasicInfo", data=form).json()
+    assert body["code"] == 1001 and "partner_id" in body["msg"]
+
+
+def test_unknown_extra_parameters_are_ignored(raw: Raw, room: int) -> None:
+    body = raw.post("getBasicInfo", {"room_id": room, "colour": "\x00blue"})
+    assert body["code"] == 0 and body["data"]["status"] == 100
+
+
+def test_a_page_far_beyond_the_end_is_empty(raw: Raw, room: int) -> None:
+    body = raw.post("getList", {"page": str(2**63 - 1), "page_size": "1000"})
+    assert body["code"] == 0 and body["data"] == {"total": 1, "list": []}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"classid": "²", "token": "x"},
+        {"classid": "1" * 5000, "token": "x"},
+        {"classid": "7", "token": "a\x00b"},
+        {"classid": "7", "session_id": "٣", "token": "x"},
+        {"classid": "7", "token": "x" * 5000},
+    ],
+)
+def test_player_page_refuses_bad_input_with_403(raw: Raw, query: dict[str, str]) -> None:
+    assert raw.http.get("/web/playback/index", params=query).status_code == 403
+
+
+def test_play_url_comes_from_the_configured_public_url(database_url: str) -> None:
+    config = EmulatorConfig(public_url="https://emu.example/")
+    with Emulator(database_url, config) as emulator:
+        emulator.reset()
+        account = emulator.create_account()
+        room_id = emulator.create_room(account["partner_id"])["room_id"]
+        emulator.create_recording(room_id, status=100)
+        client = Raw(emulator, account)
+        client.http.headers["host"] = "evil.example"
+        item = client.post("getList", {"page": 1, "page_size": 10})["data"]["list"][0]
+        client.http.close()
+    assert item["play_url"] == f"https://emu.example/web/playback/index?classid={room_id}"
+
+
+def test_play_url_never_reflects_the_host_header(raw: Raw, room: int) -> None:
+    raw.http.headers["host"] = "evil.example"
+    item = raw.post("getList", {"page": 1, "page_size": 10})["data"]["list"][0]
+    assert "evil" not in item["play_url"]
+
+
+def test_version_numbers_are_never_reused(raw: Raw, room: int, bjy_emulator: Emulator) -> None:
+    assert bjy_emulator.create_crop(room)["version"] == 1
+    assert bjy_emulator.create_crop(room)["version"] == 2
+    assert raw.post("delete", {"room_id": room, "version": 2})["code"] == 0
+    assert bjy_emulator.create_crop(room)["version"] == 3
+    assert (
+        raw.post("replacePlayback", {"type": 2, "source_room_id": room, "target_room_id": room})[
+            "code"
+        ]
+        == 0
+    )
+    versions = [r["version"] for r in bjy_emulator.playback_rows(room, include_deleted=True)]
+    assert versions == [0, 1, 2, 3, 4]
+
+
+# -- the admin API ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(bjy_emulator: Emulator) -> Iterator[httpx.Client]:
+    with httpx.Client(transport=EmulatorTransport(bjy_emulator), base_url="http://e") as http:
+        yield http
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/_emulator/faults", b'{"endpoint": "getList", "kind": "latency", "value": NaN}', None),
+        (
+            "/_emulator/faults",
+            b'{"endpoint": "getList", "kind": "latency", "value": 1e999}',
+            "value",
+        ),
+        ("/_emulator/rooms", b'{"partner_id": 1, "title": ["a"]}', "title"),
+        ("/_emulator/rooms", b'{"partner_id": {"a": 1}}', "partner_id"),
+        ("/_emulator/rooms", json.dumps({"partner_id": 1, "title": "x" * 201}).encode(), "title"),
+        ("/_emulator/rooms", b'{"partner_id": 9223372036854775808}', "partner_id"),
+        ("/_emulator/rooms", b'{"partner_id": 1, "colour": "blue"}', "colour"),
+        ("/_emulator/rooms", b"[" * 100_000, None),
+        ("/_emulator/recordings", b'{"room_id": 1, "name": "a\\u0000b"}', "name"),
+    ],
+)
+def test_admin_api_refuses_bad_fields_with_400(
+    admin: httpx.Client, bjy_emulator: Emulator, path: str, body: bytes, field: str | None
+) -> None:
+    response = admin.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json().get("field") == field
+    assert admin.get("/_emulator/faults").json()["result"] == []
+
+
+def test_admin_path_parameters_win_over_the_body(
+    admin: httpx.Client, bjy_emulator: Emulator, bjy_account: dict[str, Any]
+) -> None:
+    a = bjy_emulator.create_room(bjy_account["partner_id"])["room_id"]
+    b = bjy_emulator.create_room(bjy_account["partner_id"])["room_id"]
+    assert admin.post(f"/_emulator/rooms/{a}/delete", json={"room_id": b}).status_code == 200
+    client = Raw(bjy_emulator, bjy_account)
+    assert client.post("getBasicInfo", {"room_id": a})["code"] == 3002
+    assert client.post("getBasicInfo", {"room_id": b})["code"] == 1  # exists, no playback
+    client.http.close()
+
+
+def _guarded(emulator: Emulator, token: str | None = None) -> httpx.AsyncClient:
+    guard = AdminGuard.for_server("127.0.0.1", ("emulator",), token)
+    transport = httpx.ASGITransport(app=create_app(emulator, admin_guard=guard))
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
+
+
+@pytest.mark.anyio
+async def test_admin_api_refuses_foreign_hosts_and_origins(bjy_emulator: Emulator) -> None:
+    async with _guarded(bjy_emulator) as http:
+        assert (await http.post("/_emulator/accounts", json={})).status_code == 200
+        for host in ("localhost:8000", "emulator:8000", "[::1]:8000"):
+            assert (await http.get("/_emulator/faults", headers={"host": host})).status_code == 200
+        rebinding = await http.get("/_emulator/accounts/1", headers={"host": "attacker.example"})
+        assert rebinding.status_code == 403 and "Host" in rebinding.json()["error"]
+        page = await http.post(
+            "/_emulator/reset",
+            content=b"x",
+            headers={"origin": "https://attacker.example", "content-type": "text/plain"},
+        )
+        assert page.status_code == 403
+        assert (await http.post("/_emulator/reset", headers={"origin": "null"})).status_code == 403
+        assert bjy_emulator.account(30000001) is not None  # nothing was reset
+        # the OpenAPI is not the admin API: a foreign Host gets the envelope as usual
+        reply = await http.post("/openapi/playback/getBasicInfo", headers={"host": "x.example"})
+        assert reply.json()["code"] == 1001
+
+
+@pytest.mark.anyio
+async def test_admin_token_when_set(bjy_emulator: Emulator) -> None:
+    async with _guarded(bjy_emulator, "s3cret") as http:
+        assert (await http.get("/_emulator/faults")).status_code == 403
+        wrong = {"authorization": "Bearer nope"}
+        assert (await http.get("/_emulator/faults", headers=wrong)).status_code == 403
+        right = {"authorization": "Bearer s3cret"}
+        assert (await http.get("/_emulator/faults", headers=right)).status_code == 200
+
+
+def test_binding_beyond_loopback_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
+    check_exposure("127.0.0.1", None)
+    with pytest.raises(ExposedWithoutToken, match="--admin-token"):
+        check_exposure("0.0.0.0", None)
+    check_exposure("0.0.0.0", "s3cret")
+    assert "WARNING" in capsys.readouterr().err
+
+
+# -- a real port: body limit, unexpected errors, keep-alive -----------------------------------
+
+
+def _post(conn: http.client.HTTPConnection, path: str, body: bytes) -> dict[str, Any]:
+    conn.request(
+        "POST", path, body=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    response = conn.getresponse()
+    assert response.status == 200
+    loaded: dict[str, Any] = json.loads(response.read())
+    return loaded
+
+
+def test_oversize_body_and_internal_errors_keep_the_connection(
+    database_url: str,
+) -> None:
+    config = EmulatorConfig(max_body=1024)
+    with Emulator(database_url, config) as emulator:
+        emulator.reset()
+        account = emulator.create_account()
+        form = Raw(emulator, account)
+        with BackgroundServer(emulator) as server:
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+            big = _post(conn, "/openapi/playback/getBasicInfo", b"room_id=" + b"1" * 4096)
+            assert big["code"] == 413 and big["data"] is None
+            signed = httpx.QueryParams(form.form({"room_id": "7"})).__str__().encode()
+            assert _post(conn, "/openapi/playback/getBasicInfo", signed)["code"] == 3001
+            with emulator.db.tx() as db:  # break the database behind the emulator's back
+                db.execute(text("DROP TABLE bjy_rooms"))
+            broken = _post(conn, "/openapi/playback/getBasicInfo", signed)
+            assert broken["code"] == 500 and "internal" in broken["msg"]
+            assert _post(conn, "/openapi/playback/nothing", b"")["code"] == 404  # still alive
+            conn.close()
+        form.http.close()
+
+
+def test_the_sdk_refuses_what_the_emulator_refuses(bjy_emulator: Emulator) -> None:
+    from baijiayun import BaiJiaYunClient, InvalidArgumentError
+
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500))
+    with BaiJiaYunClient(
+        1, "key", base_url="http://e", http_client=httpx.Client(transport=transport)
+    ) as client:
+        with pytest.raises(InvalidArgumentError) as caught:
+            client.playback.get_basic_info(2**63)
+        assert caught.value.argument == "room_id"
+        with pytest.raises(InvalidArgumentError):
+            client.playback.update(7, "a\x00b")
+    assert sent == []

@@ -1,0 +1,57 @@
+"""The emulator counts calls per partner and endpoint: served, and refused by each check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from baijiayun.emulator import Emulator, EmulatorConfig
+from baijiayun.testing import EmulatorTransport
+
+from .emulator_helpers import Raw
+
+
+def test_stats_count_served_and_each_refusal(database_url: str) -> None:
+    now = [100.0]
+    config = EmulatorConfig(rate_limit=3)
+    with Emulator(database_url, config, rate_clock=lambda: now[0]) as emulator:
+        emulator.reset()
+        account, other = emulator.create_account(), emulator.create_account()
+        room = emulator.create_room(account["partner_id"])["room_id"]
+        emulator.create_recording(room, status=100)
+        client, neighbour = Raw(emulator, account), Raw(emulator, other)
+        assert client.post("getBasicInfo", {"room_id": room})["code"] == 0
+        assert client.post("getBasicInfo", {"room_id": 1})["code"] == 3001  # served: an answer
+        assert client.post("getBasicInfo", {"room_id": room}, key="wrong")["code"] == 1002
+        assert client.post("getBasicInfo", {"room_id": room}, ts=1)["code"] == 1001
+        emulator.inject_fault("getBasicInfo", "error", 5000, times=1)
+        assert client.post("getBasicInfo", {"room_id": room})["code"] == 5000
+        assert client.post("getList", {"page": 1, "page_size": 5})["code"] == 0
+        assert client.post("getBasicInfo", {"room_id": room})["code"] == 429
+        assert neighbour.post("getBasicInfo", {"room_id": room})["code"] == 3001
+        stats = emulator.stats()
+        with httpx.Client(transport=EmulatorTransport(emulator), base_url="http://e") as http:
+            over_http = http.get("/_emulator/stats").json()["result"]
+        client.http.close()
+        neighbour.http.close()
+    zero = {"served": 0, "rate_limited": 0, "auth": 0, "fault": 0}
+
+    def entry(partner: dict[str, Any], endpoint: str, **counts: int) -> dict[str, Any]:
+        return {"partner_id": partner["partner_id"], "endpoint": endpoint, **zero, **counts}
+
+    assert stats == [
+        entry(account, "getBasicInfo", served=2, rate_limited=1, auth=2, fault=1),
+        entry(account, "getList", served=1),
+        entry(other, "getBasicInfo", served=1),
+    ]
+    assert over_http == stats
+
+
+def test_reset_forgets_the_stats(bjy_emulator: Emulator, bjy_account: dict[str, Any]) -> None:
+    client = Raw(bjy_emulator, bjy_account)
+    client.post("getBasicInfo", {"room_id": 1})
+    assert bjy_emulator.stats()[0]["served"] == 1
+    bjy_emulator.reset()
+    assert bjy_emulator.stats() == []
+    client.http.close()
