@@ -6,10 +6,17 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from baijiayun.emulator import Emulator, EmulatorConfig
+
+# Property and fuzz suites: a small profile by default (and in CI), a large one on request.
+_QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile("small", max_examples=30, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("large", max_examples=2000, deadline=None, suppress_health_check=_QUIET)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "small"))
 
 SERVER_URL = os.environ.get(
     "BAIJIAYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
