@@ -108,15 +108,6 @@ class Database:
         conn.execute(update(t.counters).where(t.counters.c.name == name).values(value=current + 1))
         return int(current) + 1
 
-    @staticmethod
-    def raise_counter(conn: Connection, name: str, at_least: int) -> None:
-        """Make sure counter ``name`` is at least ``at_least`` (after bulk inserts)."""
-        current = conn.execute(select(t.counters.c.value).where(t.counters.c.name == name)).scalar()
-        if current is None:
-            conn.execute(insert(t.counters).values(name=name, value=at_least))
-        elif current < at_least:
-            conn.execute(update(t.counters).where(t.counters.c.name == name).values(value=at_least))
-
     def bulk_insert(self, rows: Mapping[Any, list[dict[str, Any]]]) -> None:
         """Insert many rows into several tables in one transaction (the demo seed)."""
         with self.tx() as conn:

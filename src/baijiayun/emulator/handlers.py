@@ -149,7 +149,9 @@ async def _authenticate(
             f"参数错误: timestamp {timestamp} is {skew} s off the server time (limit {window} s)",
             "timestamp",
         )
-    account = await emulator.db.run(emulator.partners.account, partner_id)
+    account = emulator.partners.cached(partner_id) or await emulator.db.run(
+        emulator.partners.account, partner_id
+    )
     if account is None:
         raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
     if endpoint.signed:

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Account", "Delivery", "Playback", "PptFile", "Room", "Token", "as_dict"]
+__all__ = ["Account", "Playback", "PptFile", "Room", "Token", "as_dict"]
 
 
 def as_dict(row: Any) -> dict[str, Any]:
@@ -91,16 +91,3 @@ class PptFile:
     date: str
     name: str
     url: str
-
-
-@dataclass
-class Delivery:
-    """A transcode callback to send (or sent) to a partner's URL."""
-
-    id: int
-    partner_id: int
-    url: str
-    qid: str
-    payload: str
-    state: str
-    created_at: float

@@ -30,6 +30,10 @@ class PartnerBackend:
         """Drop the account cache (after a reset)."""
         self._cache.clear()
 
+    def cached(self, partner_id: int) -> Account | None:
+        """The account if this process has it cached (no I/O), else None."""
+        return self._cache.get(partner_id)
+
     def account(self, partner_id: int) -> Account | None:
         """The account, or None."""
         cached = self._cache.get(partner_id)

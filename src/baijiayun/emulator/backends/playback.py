@@ -24,7 +24,7 @@ from ..exceptions import (
     RoomDeleted,
     RoomNotFound,
 )
-from ..rows import Playback, PptFile, Room
+from ..rows import Playback, PptFile, Room, Token
 
 __all__ = [
     "BEIJING",
@@ -601,7 +601,8 @@ class PlaybackBackend:
     def open_player(self, room_id: int, session_id: int | None, token: str) -> Playback:
         """Check a token for the web player and count the play; PlayerRefused says why not."""
         with self.db.tx() as conn:
-            found = conn.execute(select(t.tokens).where(t.tokens.c.token == token)).first()
+            row = conn.execute(select(t.tokens).where(t.tokens.c.token == token)).first()
+            found = None if row is None else Token(**row._mapping)
             if found is None or found.room_id != room_id:
                 raise PlayerRefused("token is not valid for this room")
             room = _room_row(conn, room_id)
