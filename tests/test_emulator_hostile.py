@@ -216,6 +216,18 @@ def test_binding_beyond_loopback_needs_a_token(capsys: pytest.CaptureFixture[str
     assert "WARNING" in capsys.readouterr().err
 
 
+def test_serve_refuses_a_public_bind_without_a_token(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from baijiayun.cli.commands import cli
+
+    database = f"sqlite:///{tmp_path / 'e.sqlite3'}"
+    args = ["emulator", "serve", "--host", "0.0.0.0", "--database", database]
+    result = CliRunner().invoke(cli, args, env={"BAIJIAYUN_EMULATOR_ADMIN_TOKEN": ""})
+    assert result.exit_code == 2 and "--admin-token" in result.output
+    assert not (tmp_path / "e.sqlite3").exists()  # refused before anything was opened
+
+
 # -- a real port: body limit, unexpected errors, keep-alive -----------------------------------
 
 
@@ -266,3 +278,25 @@ def test_the_sdk_refuses_what_the_emulator_refuses(bjy_emulator: Emulator) -> No
         with pytest.raises(InvalidArgumentError):
             client.playback.update(7, "a\x00b")
     assert sent == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["/openapi/playback/getBasicInfo", "/_emulator/rooms"])
+async def test_an_endless_body_is_refused_after_the_limit_unread(
+    bjy_emulator: Emulator, path: str
+) -> None:
+    produced = [0]
+
+    async def endless() -> Any:
+        while produced[0] < 2000:  # 128 MB if it were all read
+            produced[0] += 1
+            yield b"x" * 65536
+
+    transport = httpx.ASGITransport(app=create_app(bjy_emulator))
+    async with httpx.AsyncClient(transport=transport, base_url="http://e") as http:
+        response = await http.post(path, content=endless())
+    if path.startswith("/openapi"):
+        assert response.status_code == 200 and response.json()["code"] == 413
+    else:
+        assert response.status_code == 413
+    assert produced[0] <= 1024 * 1024 // 65536 + 2  # read up to the 1 MiB limit, not beyond

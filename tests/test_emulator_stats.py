@@ -31,6 +31,9 @@ def test_stats_count_served_and_each_refusal(database_url: str) -> None:
         assert client.post("getBasicInfo", {"room_id": room})["code"] == 429
         assert neighbour.post("getBasicInfo", {"room_id": room})["code"] == 3001
         stats = emulator.stats()
+        assert emulator.calls(account["partner_id"]) == 3
+        assert emulator.calls(account["partner_id"], "getBasicInfo", "auth") == 2
+        assert emulator.calls(other["partner_id"], "getList") == 0
         with httpx.Client(transport=EmulatorTransport(emulator), base_url="http://e") as http:
             over_http = http.get("/_emulator/stats").json()["result"]
         client.http.close()

@@ -94,13 +94,17 @@ def test_retries_give_up(bjy_emulator: Emulator, bjy_account: dict[str, Any], ro
 def test_probability_fault_is_deterministic_with_a_seed(database_url: str) -> None:
     from baijiayun.emulator import EmulatorConfig
 
+    from .emulator_helpers import Raw
+
     fired = []
     for _ in range(2):
         with Emulator(database_url, EmulatorConfig(fault_seed=7)) as emulator:
-            rule = emulator.inject_fault("*", "error", 1, probability=0.5)
-            fired.append(
-                [bool(emulator.faults.draw("/openapi/playback/getList")) for _ in range(20)]
-            )
+            emulator.reset()
+            raw = Raw(emulator, emulator.create_account())
+            rule = emulator.inject_fault("*", "error", 4321, probability=0.5)
+            codes = [raw.post("getList", {"page": 1, "page_size": 5})["code"] for _ in range(20)]
+            raw.http.close()
+            fired.append([code == 4321 for code in codes])
             assert rule.hits == sum(fired[-1])
     assert fired[0] == fired[1] and 0 < sum(fired[0]) < 20
 

@@ -290,3 +290,12 @@ class Emulator:
         """Per partner and endpoint: calls ``served``, and those refused as ``rate_limited``,
         by ``auth`` (partner, timestamp or sign checks) and by an injected ``fault``."""
         return self.call_stats.report()
+
+    def calls(self, partner_id: int, endpoint: str | None = None, outcome: str = "served") -> int:
+        """How many calls of an account (to one ``endpoint`` action, e.g. ``getBasicInfo``, or to
+        all) ended with ``outcome``: ``served``, ``rate_limited``, ``auth`` or ``fault``."""
+        return sum(
+            int(row[outcome])
+            for row in self.stats()
+            if row["partner_id"] == partner_id and endpoint in (None, row["endpoint"])
+        )
