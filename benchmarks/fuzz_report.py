@@ -5,7 +5,8 @@ when reachable), seeds an account with a playback through the admin API, then se
 requests: every OpenAPI endpoint with valid, hostile and missing parameters (signed, so the
 rules are reached), unsigned and oversize bodies, the player page and the admin API. Prints
 requests, 5xx answers, OpenAPI replies that are not the JSON envelope, code 0 for input that
-breaks a rule declared in ``_endpoints.py``, and the server process's RSS before and after.
+breaks a rule declared in ``_endpoints.py``, envelopes reporting an unexpected server error, and
+the server process's RSS before and after.
 
 Targets (issue 9): 0, 0, 0, and memory within 50 MB of the start.
 Run: .venv/bin/python benchmarks/fuzz_report.py [--requests 10000] [--seed 1]
@@ -49,6 +50,7 @@ ADMIN = [
     ("POST", "/_emulator/ppt"), ("GET", "/_emulator/rooms/{id}/playbacks"),
     ("GET", "/_emulator/callbacks"), ("GET", "/_emulator/stats"), ("GET", "/_emulator/faults"),
 ]  # fmt: skip
+INTERNAL_ERROR = 500  # the envelope code of an unexpected exception (logged by the server)
 FIELDS = ["partner_id", "room_id", "session_id", "title", "name", "status", "length", "long_term",
           "product_type", "date", "auto", "include_deleted", "create_time", "x"]  # fmt: skip
 
@@ -96,6 +98,7 @@ class Tally:
     server_errors: int = 0
     not_envelope: int = 0
     code0_invalid: int = 0
+    internal_errors: int = 0
     transport_errors: int = 0
 
 
@@ -174,6 +177,8 @@ class Fuzzer:
         if response.status_code != 200 or not envelope:
             self.tally.not_envelope += 1
             return
+        if body["code"] == INTERNAL_ERROR:
+            self.tally.internal_errors += 1
         if judge and body["code"] == 0 and invalid(endpoint, sent):
             self.tally.code0_invalid += 1
 
@@ -254,6 +259,7 @@ def run_one(label: str, database: str, count: int, seed: int) -> None:
     print(
         f"{label:<11} requests {tally.requests:>6}  5xx {tally.server_errors}  "
         f"not envelope {tally.not_envelope}  code 0 for invalid {tally.code0_invalid}  "
+        f"internal errors {tally.internal_errors}  "
         f"dropped {tally.transport_errors}  RSS {before:.0f} -> {after:.0f} MB "
         f"({after - before:+.0f})  {tally.requests / elapsed:.0f} req/s"
     )

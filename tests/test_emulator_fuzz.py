@@ -99,6 +99,7 @@ def _envelope(response: httpx.Response) -> dict[str, Any]:
     body: dict[str, Any] = response.json()
     assert set(body) == {"code", "msg", "data", "ts"}
     assert isinstance(body["code"], int) and isinstance(body["msg"], str)
+    assert body["code"] != 500, body  # an unexpected exception on the server
     return body
 
 

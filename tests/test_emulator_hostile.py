@@ -300,3 +300,12 @@ async def test_an_endless_body_is_refused_after_the_limit_unread(
     else:
         assert response.status_code == 413
     assert produced[0] <= 1024 * 1024 // 65536 + 2  # read up to the 1 MiB limit, not beyond
+
+
+def test_fault_rules_refuse_numbers_that_cannot_be_answered(bjy_emulator: Emulator) -> None:
+    for value in (float("nan"), float("inf"), 2**40):
+        with pytest.raises(ValueError, match=r"value|code"):
+            bjy_emulator.inject_fault("getList", "error", value)
+    with pytest.raises(ValueError, match="probability"):
+        bjy_emulator.inject_fault("getList", "error", 1, probability=float("nan"))
+    assert bjy_emulator.fault_rules() == []

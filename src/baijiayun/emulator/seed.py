@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import schema as t
 from .backends.playback import READY, beijing_date, media, session_id_for
 from .db import Database
 
-if TYPE_CHECKING:
-    from .facade import Emulator, LegacyState
+
+class HasDatabase(Protocol):
+    """An Emulator (or its ``state`` view): anything holding the emulator's database."""
+
+    @property
+    def db(self) -> Database: ...
+
 
 __all__ = ["DEMO_ACCOUNTS", "seed_demo"]
 
@@ -57,7 +62,7 @@ def _status(rng: random.Random) -> int:
     return 100
 
 
-def seed_demo(target: Database | Emulator | LegacyState) -> dict[str, int]:
+def seed_demo(target: Database | HasDatabase) -> dict[str, int]:
     """Load the demo data set into an empty emulator (or its database); return what it created.
 
     Ids, sessions and media follow the playback backend's rules; rows go in by bulk insert.
