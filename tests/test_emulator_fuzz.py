@@ -1,5 +1,4 @@
-"""Fuzzing every OpenAPI endpoint, the player page and the admin API (SQLite and PostgreSQL):
-never a 5xx, always the envelope on the OpenAPI, and input breaking a declared rule never code 0."""
+"""Fuzz the OpenAPI, player page and admin API: no 5xx, the envelope, no code 0 for invalid input."""
 
 from __future__ import annotations
 

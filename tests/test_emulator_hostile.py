@@ -1,5 +1,4 @@
-"""Hostile and mistaken input: every OpenAPI reply an envelope, bad input a 1001 naming the parameter,
-the player page a 403, the admin API a 400 naming the field; limits, public URL and admin guard."""
+"""Hostile and mistaken input get clear answers; body limit, public URL and the admin API's guard."""
 
 from __future__ import annotations
 

@@ -51,10 +51,20 @@ def test_stats_count_served_and_each_refusal(database_url: str) -> None:
     assert over_http == stats
 
 
-def test_reset_forgets_the_stats(bjy_emulator: Emulator, bjy_account: dict[str, Any]) -> None:
+def test_reset_forgets_stats_and_state_and_restarts_ids(
+    bjy_emulator: Emulator, bjy_account: dict[str, Any]
+) -> None:
+    def first_playback_id() -> int:
+        account = bjy_emulator.create_account()
+        room = bjy_emulator.create_room(account["partner_id"])["room_id"]
+        return int(bjy_emulator.create_recording(room)["id"])
+
     client = Raw(bjy_emulator, bjy_account)
     client.post("getBasicInfo", {"room_id": 1})
     assert bjy_emulator.stats()[0]["served"] == 1
+    before = first_playback_id()
     bjy_emulator.reset()
     assert bjy_emulator.stats() == []
+    assert bjy_emulator.account(bjy_account["partner_id"]) is None
+    assert first_playback_id() == before == 1
     client.http.close()

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
 from sqlalchemy.pool import StaticPool
 
 from . import schema as t
@@ -89,10 +89,19 @@ class Database:
         return work(*args)
 
     def reset(self) -> None:
-        """Forget everything: drop and recreate all tables."""
+        """Forget everything: empty every table and restart its ids (faster than dropping)."""
         with self._lock:
-            t.metadata.drop_all(self.engine)
-            t.metadata.create_all(self.engine)
+            t.metadata.create_all(self.engine)  # a table dropped behind our back comes back
+            with self.engine.begin() as conn:
+                for table in reversed(t.metadata.sorted_tables):
+                    conn.execute(table.delete())
+                if self.postgres:
+                    for table in t.metadata.sorted_tables:
+                        if "id" in table.c and table.c.id.autoincrement is True:
+                            conn.execute(
+                                text("SELECT setval(pg_get_serial_sequence(:t, 'id'), 1, false)"),
+                                {"t": table.name},
+                            )
 
     def dispose(self) -> None:
         """Close every pooled connection."""

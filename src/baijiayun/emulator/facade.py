@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from .stats import StatsBook
 from .worker import Scheduler
 
 __all__ = ["DEFAULT_DATABASE", "Emulator", "EmulatorConfig", "LegacyState", "RateWindow"]
+
+logger = logging.getLogger("baijiayun.emulator")
 
 DEFAULT_DATABASE = "sqlite://"
 Record = dict[str, Any]
@@ -165,7 +168,10 @@ class Emulator:
         """Stop background jobs and release the database and HTTP connections."""
         self.jobs.stop()
         self.notifier.close()
-        self.call_stats.flush()
+        try:
+            self.call_stats.flush()
+        except Exception:  # the database may be gone already; closing must still release it
+            logger.warning("emulator: could not save the last call statistics", exc_info=True)
         self.db.dispose()
 
     def __enter__(self) -> Emulator:

@@ -1,8 +1,7 @@
-"""The OpenAPI's responses: one function per action (validate, call the backend, shape the reply).
+"""The OpenAPI's responses: one function per action (validate, call the backend, shape the reply)."""
 
-A new endpoint is declared in ``_endpoints.py``, gets its rules in ``backends/`` and one
-``@action(...)`` function in the module's file here.
-"""
+# A new endpoint: declare it in ``_endpoints.py``, put its rules in ``backends/`` and add one
+# ``@action(...)`` function to the module's file here.
 
 from . import partner, playback
 from ._shared import ACTIONS, Action, Context
