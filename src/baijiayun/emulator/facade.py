@@ -101,6 +101,27 @@ class LegacyState:
         """Same as :meth:`Emulator.playback_rows`."""
         return self.emulator.playback_rows(room_id, include_deleted=include_deleted)
 
+    def account(self, partner_id: int) -> Record | None:
+        """Same as :meth:`Emulator.account`."""
+        return self.emulator.account(partner_id)
+
+    def rotate_key(self, partner_id: int, secret_key: str, regenerate: bool) -> str:
+        """Same as :meth:`Emulator.rotate_key`."""
+        return self.emulator.rotate_key(partner_id, secret_key, regenerate)
+
+    def set_callback_url(self, partner_id: int, url: str) -> None:
+        """Same as :meth:`Emulator.set_callback_url`."""
+        self.emulator.set_callback_url(partner_id, url)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The emulator's wall clock (assigning it sets :attr:`Emulator.clock`)."""
+        return self.emulator.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self.emulator.clock = clock
+
 
 class Emulator:
     """A local BaijiaYun playback service. ``create_app(emulator)`` serves it over HTTP.
