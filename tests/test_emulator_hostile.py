@@ -158,6 +158,17 @@ def test_admin_api_refuses_bad_fields_with_400(
     assert admin.get("/_emulator/faults").json()["result"] == []
 
 
+def test_admin_flags_from_the_query_string(
+    admin: httpx.Client, bjy_emulator: Emulator, room: int, raw: Raw
+) -> None:
+    assert raw.post("delete", {"room_id": room})["code"] == 0
+    path = f"/_emulator/rooms/{room}/playbacks"
+    assert admin.get(path).json()["result"] == []
+    for flag in ("1", "true"):
+        assert len(admin.get(path, params={"include_deleted": flag}).json()["result"]) == 1
+    assert admin.get(path, params={"include_deleted": "maybe"}).json()["field"] == "include_deleted"
+
+
 def test_admin_path_parameters_win_over_the_body(
     admin: httpx.Client, bjy_emulator: Emulator, bjy_account: dict[str, Any]
 ) -> None:

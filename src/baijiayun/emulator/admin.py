@@ -50,8 +50,10 @@ class Field:
         if value is None:
             return None
         if self.kind is bool:
-            if isinstance(value, bool) or value in (0, 1):
+            if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
                 return bool(value)
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"  # from a query string
             raise FieldError(name, f"{name} must be true or false")
         if self.kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
