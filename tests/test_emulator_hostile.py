@@ -63,6 +63,12 @@ def test_non_ascii_partner_id_does_not_authenticate(raw: Raw) -> None:
     assert body["code"] == 1001 and "partner_id" in body["msg"]
 
 
+def test_other_methods_get_the_envelope_too(raw: Raw) -> None:
+    for method in ("PUT", "PATCH", "DELETE", "OPTIONS"):
+        reply = raw.http.request(method, "/openapi/playback/getBasicInfo")
+        assert reply.status_code == 200 and reply.json()["code"] == 405
+
+
 def test_unknown_extra_parameters_are_ignored(raw: Raw, room: int) -> None:
     body = raw.post("getBasicInfo", {"room_id": room, "colour": "\x00blue"})
     assert body["code"] == 0 and body["data"]["status"] == 100

@@ -66,7 +66,7 @@ def create_app(
         routes=[
             *admin.routes(),
             Route("/web/playback/index", player.player_page, methods=["GET"]),
-            Route("/{path:path}", handlers.openapi, methods=["GET", "POST"]),
+            Route("/{path:path}", handlers.openapi, methods=handlers.ANY_METHOD),
         ],
         middleware=[Middleware(LastResort)],
     )

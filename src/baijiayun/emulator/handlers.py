@@ -32,6 +32,8 @@ logger = logging.getLogger("baijiayun.emulator")
 
 RATE_LIMIT_MSG = "请求过于频繁"
 INTERNAL_ERROR = 500
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+"""The catch-all answers every method with the envelope (only GET and POST reach an action)."""
 TOO_LARGE = 413
 _PARTNER_ID = ep.Param("partner_id", "int", "partner id", required=True, minimum=1)
 _TIMESTAMP = ep.Param("timestamp", "int", "unix seconds", required=True, minimum=0)
@@ -193,6 +195,8 @@ async def openapi(request: Request) -> Response:
     endpoint = ep.ENDPOINTS.get(request.url.path)
     if endpoint is None:
         return envelope(404, f"请求路径不存在: {request.url.path}", None, now)
+    if request.method not in ("GET", "POST"):
+        return envelope(405, f"请求方法不支持: {request.method}; use POST", None, now)
     stats, name = emulator.call_stats, endpoint.action
     try:
         params = await _params(request, emulator.config.max_body)
