@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from baijiayun import _signing
-from baijiayun.cli.commands import cli
+from baijiayun.cli.main import cli
 from baijiayun.emulator import Emulator
 from baijiayun.emulator.server import BackgroundServer, free_port
 
