@@ -181,7 +181,7 @@ class Settings:
         if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
             raise click.BadParameter(
                 f"{value!r} is not an integer (from {self.sources[name]})",
-                param_hint="--" + name.replace("_", "-"),
+                param_hint="'--" + name.replace("_", "-") + "'",
             )
         return int(text)
 

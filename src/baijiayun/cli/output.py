@@ -123,6 +123,8 @@ def emit(
 def _csv_cell(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat()
+    if isinstance(value, bool):
+        return str(value)
     return _cell(value)
 
 
@@ -166,7 +168,7 @@ def _table(
 
     console = Console(soft_wrap=False)
     if listing is None:
-        table = Table("field", "value", box=box.SIMPLE_HEAD)
+        table = Table("field", "value", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
         for key, value in rows[0].items():
             table.add_row(key, _word(value, words.get(key)))
     else:
@@ -178,7 +180,7 @@ def _table(
             for i, name in enumerate(fields)
         ]
         if "name" in fields:  # the one column that gives way, so a row stays on one line
-            others = [w for n, w in zip(fields, widths) if n != "name"]
+            others = [w for n, w in zip(fields, widths, strict=True) if n != "name"]
             spare = console.width - sum(others) - len(others)  # one space between columns
             at = fields.index("name")
             widths[at] = max(8, min(widths[at], spare))
