@@ -8,6 +8,7 @@ import io
 import json
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,27 @@ from click.testing import CliRunner, Result
 from baijiayun import _signing
 from baijiayun.cli.context import MissingExtra, Settings, require_extra
 from baijiayun.cli.main import cli
-from baijiayun.emulator import Emulator
+from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.server import BackgroundServer, free_port
 
 
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Emulator, BackgroundServer]]:
+    """One real server for the module; each test starts from a reset emulator.
+
+    The CLI is a thin layer over the SDK, whose end-to-end tests cover both databases.
+    """
+    emulator = Emulator("sqlite://", EmulatorConfig(callback_backoff=0.05))
+    with emulator, BackgroundServer(emulator) as server:
+        yield emulator, server
+
+
 @pytest.fixture
-def setup(
-    bjy_emulator: Emulator, bjy_account: dict[str, Any], bjy_server: BackgroundServer
-) -> dict[str, Any]:
-    emu, pid = bjy_emulator, bjy_account["partner_id"]
+def setup(served: tuple[Emulator, BackgroundServer]) -> dict[str, Any]:
+    emu, server = served
+    emu.reset()
+    account = emu.create_account()
+    pid = account["partner_id"]
     short = emu.create_room(pid, title="第1讲")["room_id"]
     emu.create_recording(short, status=100)
     emu.create_crop(short)
@@ -34,8 +47,8 @@ def setup(
     emu.add_ppt(short, name="s.pdf", date="2026-11-25")
     env = {
         "BAIJIAYUN_PARTNER_ID": str(pid),
-        "BAIJIAYUN_PARTNER_KEY": bjy_account["partner_key"],
-        "BAIJIAYUN_BASE_URL": bjy_server.base_url,
+        "BAIJIAYUN_PARTNER_KEY": account["partner_key"],
+        "BAIJIAYUN_BASE_URL": server.base_url,
         "BAIJIAYUN_CONFIG": "/nonexistent/config.toml",
         "COLUMNS": "120",
     }
@@ -45,7 +58,7 @@ def setup(
         "sessions": sessions,
         "env": env,
         "emu": emu,
-        "key": bjy_account["partner_key"],
+        "key": account["partner_key"],
     }
 
 
