@@ -8,24 +8,18 @@ import io
 import json
 import sys
 from collections.abc import Mapping
-from enum import IntEnum
 from typing import Any
 
 import click
-
-from ..models import BEIJING, PlaybackStatus, PublishStatus
 
 __all__ = ["FORMATS", "PLAYBACK_WORDS", "PUBLISH_WORDS", "emit", "pick_format", "to_rows"]
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
-PLAYBACK_WORDS: dict[str, type[IntEnum]] = {
-    "status": PlaybackStatus,
-    "publish_status": PublishStatus,
-}
-"""Which fields hold which status codes, for a playback, a version or a session."""
+PLAYBACK_WORDS = {"status": "PlaybackStatus", "publish_status": "PublishStatus"}
+"""Which fields hold which status codes (enums of ``baijiayun.models``), for a playback or session."""
 
-PUBLISH_WORDS: dict[str, type[IntEnum]] = {"status": PublishStatus}
+PUBLISH_WORDS = {"status": "PublishStatus"}
 """setPublishStatus answers with ``status``, a publish status."""
 
 
@@ -37,6 +31,8 @@ def pick_format(requested: str | None) -> str:
 
 
 def _plain(value: Any) -> Any:
+    from ..models import BEIJING  # the models load pydantic: not needed for --help
+
     if isinstance(value, dt.datetime):
         return value.astimezone(BEIJING) if value.tzinfo else value.replace(tzinfo=BEIJING)
     if isinstance(value, list | tuple):
@@ -77,11 +73,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _word(value: Any, kind: type[IntEnum] | None) -> str:
+def _word(value: Any, kind: str | None) -> str:
+    from .. import models
+
     if kind is None or isinstance(value, bool) or not isinstance(value, int):
         return _cell(value)
     try:
-        name = kind(value).name.lower().replace("_", " ")
+        name = getattr(models, kind)(value).name.lower().replace("_", " ")
     except ValueError:
         return str(value)
     return f"{name} ({value})"
@@ -93,7 +91,7 @@ def emit(
     *,
     caption: str | None = None,
     hint: str | None = None,
-    words: Mapping[str, type[IntEnum]] = PLAYBACK_WORDS,
+    words: Mapping[str, str] = PLAYBACK_WORDS,
 ) -> None:
     """Write ``data`` (a mapping or a list of mappings) to stdout in ``fmt``.
 
@@ -158,9 +156,7 @@ _KEEP_WHOLE = {"id", "room_id", "session_id", "token", "url", "create_time"}
 """Columns never shortened: ids, tokens and URLs are copied from the table."""
 
 
-def _table(
-    rows: list[dict[str, Any]], words: Mapping[str, type[IntEnum]], listing: list[Any] | None
-) -> None:
+def _table(rows: list[dict[str, Any]], words: Mapping[str, str], listing: list[Any] | None) -> None:
     from rich import box
     from rich.cells import cell_len
     from rich.console import Console
