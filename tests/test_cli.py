@@ -246,7 +246,7 @@ def test_api_error_exit_1(setup: dict[str, Any]) -> None:
     ("args", "named"),
     [
         (["playback", "list", "--page-size", "5000"], "'--page-size'"),
-        (["playback", "tokens", "1,abc"], "'[ROOM_IDS]...'"),
+        (["playback", "tokens", "1,abc"], "'ROOM_IDS'"),
         (["playback", "rename", "1", ""], "'NAME'"),
         (["playback", "ppt-urls", "1", "--date", "yesterday"], "'--date'"),
         (["playback", "info", "1", "--base-url", "ftp://x"], "'--base-url'"),

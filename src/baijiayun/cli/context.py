@@ -253,8 +253,13 @@ def _bad_argument(ctx: click.Context, settings: Settings, error: InvalidArgument
     """Re-raise the SDK's refusal naming the option or ARGUMENT that carried the value."""
     for param in ctx.command.params:
         if param.name == error.argument:
+            hint = (
+                f"'{param.human_readable_name}'"
+                if isinstance(param, click.Argument)
+                else param.get_error_hint(ctx)
+            )
             raise click.BadParameter(
-                error.problem + _where(settings, error.argument), ctx=ctx, param=param
+                error.problem + _where(settings, error.argument), ctx=ctx, param_hint=hint
             )
     raise click.UsageError(f"invalid {error.argument}: {error.problem}", ctx=ctx)
 
