@@ -19,8 +19,8 @@ def callback() -> None:
     """Callbacks BaijiaYun posts to your server."""
 
 
-@callback.command()
 @global_options
+@callback.command()
 @click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
 @click.option(
     "--max-skew",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
@@ -40,8 +39,6 @@ EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 
-F = TypeVar("F", bound=Callable[..., Any])
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 _TYPED = "baijiayun.typed"
 """Key in the root context's ``meta``: global options the user typed, by name."""
@@ -64,39 +61,43 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
-def _global(*decls: str, **attrs: Any) -> Decorator:
-    return click.option(*decls, expose_value=False, callback=_remember, **attrs)
+def _global(*decls: str, **attrs: Any) -> click.Option:
+    return click.Option(list(decls), expose_value=False, callback=_remember, **attrs)
 
 
-_GLOBAL_OPTIONS: tuple[Decorator, ...] = (
-    _global("--partner-id", type=int, help="Account id (BAIJIAYUN_PARTNER_ID)."),
-    _global("--partner-key", help="Signing key (BAIJIAYUN_PARTNER_KEY); never echoed."),
-    _global("--secret-key", help="Fetch the partner key with this secret (BAIJIAYUN_SECRET_KEY)."),
-    _global("--private-domain", help="Account domain (BAIJIAYUN_PRIVATE_DOMAIN)."),
-    _global("--base-url", help="API base URL, e.g. an emulator (BAIJIAYUN_BASE_URL)."),
-    _global("--profile", help="Named profile of the config file (BAIJIAYUN_PROFILE)."),
-    _global("--timeout", type=click.FloatRange(min=0.1), help="Seconds per request [10]."),
-    _global("--max-retries", type=click.IntRange(min=0), help="Retries of a failed call [2]."),
-    _global(
-        "-o",
-        "--output",
-        type=click.Choice(FORMATS),
-        help="Output format (default: table on a terminal, else json).",
-    ),
-    _global(
-        "--dry-run",
-        is_flag=True,
-        help="Print the request that would be sent (sign masked); send nothing.",
-    ),
-)
+def _global_params() -> list[click.Option]:
+    return [
+        _global("--partner-id", type=int, help="Account id (BAIJIAYUN_PARTNER_ID)."),
+        _global("--partner-key", help="Signing key (BAIJIAYUN_PARTNER_KEY); never echoed."),
+        _global(
+            "--secret-key", help="Fetch the partner key with this secret (BAIJIAYUN_SECRET_KEY)."
+        ),
+        _global("--private-domain", help="Account domain (BAIJIAYUN_PRIVATE_DOMAIN)."),
+        _global("--base-url", help="API base URL, e.g. an emulator (BAIJIAYUN_BASE_URL)."),
+        _global("--profile", help="Named profile of the config file (BAIJIAYUN_PROFILE)."),
+        _global("--timeout", type=click.FloatRange(min=0.1), help="Seconds per request [10]."),
+        _global("--max-retries", type=click.IntRange(min=0), help="Retries of a failed call [2]."),
+        _global(
+            "-o",
+            "--output",
+            type=click.Choice(FORMATS),
+            help="Output format (default: table on a terminal, else json).",
+        ),
+        _global(
+            "--dry-run",
+            is_flag=True,
+            help="Print the request that would be sent (sign masked); send nothing.",
+        ),
+    ]
 
 
-def global_options(command: F) -> F:
-    """Accept the global options on ``command`` too, so they may follow the subcommand."""
-    decorated: Callable[..., Any] = command
-    for option in reversed(_GLOBAL_OPTIONS):
-        decorated = option(decorated)
-    return decorated  # type: ignore[return-value]
+C = TypeVar("C", bound=click.Command)
+
+
+def global_options(command: C) -> C:
+    """Accept the global options on ``command`` too (listed after its own), so they may follow it."""
+    command.params.extend(_global_params())
+    return command
 
 
 @dataclass

@@ -15,8 +15,8 @@ from .playback import playback
 __all__ = ["cli"]
 
 
-@click.group(cls=Group)
 @global_options
+@click.group(cls=Group)
 @click.version_option(package_name="baijiayun")
 @click.pass_context
 def cli(ctx: click.Context) -> None:

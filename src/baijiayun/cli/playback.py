@@ -27,7 +27,7 @@ def command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Com
     """A playback subcommand that also takes the global options."""
 
     def decorate(function: Callable[..., Any]) -> click.Command:
-        return playback.command(name)(global_options(function))
+        return global_options(playback.command(name)(function))
 
     return decorate
 
