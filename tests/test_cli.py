@@ -344,6 +344,17 @@ def test_precedence_typed_then_typed_profile_then_environment_then_profile(
     assert fixed.exit_code == 0, fixed.output
 
 
+def test_a_typed_profile_host_beats_the_environment(setup: dict[str, Any], tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.prod]\npartner_id = 7\nprivate_domain = "e7"\n', encoding="utf-8")
+    env = {"BAIJIAYUN_CONFIG": str(config)}
+    result = run(setup, "playback", "info", "1", "--profile", "prod", "--dry-run", env=env)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["url"] == "https://e7.at.baijiayun.com/openapi/playback/getBasicInfo"
+    assert shown["form"]["partner_id"] == "7"
+
+
 def test_profile_with_a_bad_partner_id_names_the_option(
     setup: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -204,15 +204,20 @@ class Settings:
     def client(self) -> BaiJiaYunClient:
         """The SDK client, built on first use and closed when the command ends."""
         if self._client is None:
-            from ..client import BaiJiaYunClient
+            from ..client import BaiJiaYunClient, resolve_base_url
 
             self.resolve()
+            base_url = self.base_url
+            if base_url is None and self.private_domain:
+                # pass the host itself, or the client would prefer BAIJIAYUN_BASE_URL to a
+                # private_domain that won by precedence (a typed --profile)
+                base_url = resolve_base_url(self.private_domain, None)
             self._client = BaiJiaYunClient(
                 self.partner_id,
                 self.partner_key,
                 secret_key=self.secret_key,
                 private_domain=self.private_domain,
-                base_url=self.base_url,
+                base_url=base_url,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
                 dry_run=self.dry_run,
