@@ -36,10 +36,18 @@ class _Steps:
     def table(self, rows: list[dict[str, Any]], *fields: str) -> None:
         from rich.table import Table
 
+        from .output import display
+
         table = Table(*fields)
         for row in rows:
-            table.add_row(*(str(row.get(f, "")) for f in fields))
+            table.add_row(*(display(f, row.get(f)) for f in fields))
         self.console.print(table)
+
+    def fields(self, row: dict[str, Any]) -> None:
+        from .output import display
+
+        for key, value in row.items():
+            self.console.print(f"  {key}: {display(key, value)}")
 
 
 def _populate(emulator: Emulator, account: dict[str, Any]) -> dict[str, int]:
@@ -154,7 +162,7 @@ def _walk(client: BaiJiaYunClient, s: _Steps) -> str:
 
     s.step("查询直播回放信息 — one playback's state", f"pb.get_basic_info({short.room_id})")
     info = pb.get_basic_info(short.room_id)
-    s.console.print(info.model_dump())
+    s.fields(info.model_dump())
 
     s.step(
         "获取长期房间的序列号列表 — sessions of a long-term room",

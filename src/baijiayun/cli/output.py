@@ -12,7 +12,15 @@ from typing import Any
 
 import click
 
-__all__ = ["FORMATS", "PLAYBACK_WORDS", "PUBLISH_WORDS", "emit", "pick_format", "to_rows"]
+__all__ = [
+    "FORMATS",
+    "PLAYBACK_WORDS",
+    "PUBLISH_WORDS",
+    "display",
+    "emit",
+    "pick_format",
+    "to_rows",
+]
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -83,6 +91,11 @@ def _word(value: Any, kind: str | None) -> str:
     except ValueError:
         return str(value)
     return f"{name} ({value})"
+
+
+def display(field: str, value: Any, words: Mapping[str, str] = PLAYBACK_WORDS) -> str:
+    """One value as a table shows it: status words with the code, times in Beijing time."""
+    return _word(_plain(value), words.get(field))
 
 
 def emit(
