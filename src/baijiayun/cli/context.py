@@ -172,7 +172,7 @@ class Settings:
             value = values[name]
             if layer != "typed":
                 self.sources[name] = self._source_text(layer, name)
-            if name == "partner_id" and not isinstance(value, int):
+            if name == "partner_id" and (isinstance(value, bool) or not isinstance(value, int)):
                 value = self._integer(name, value)
             setattr(self, name, value)
             return
