@@ -224,3 +224,25 @@ def test_pytest_plugin_example_passes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_the_plugin_loads_nothing_optional_until_a_fixture_is_used() -> None:
+    # every pytest run imports the plugin: with an SDK-only install these are not there
+    optional = [
+        "baijiayun.emulator",
+        "baijiayun.cli",
+        "sqlalchemy",
+        "starlette",
+        "uvicorn",
+        "anyio",
+    ]
+    probe = (
+        "import sys, baijiayun.testing\n"
+        f"for name in {optional!r}:\n"
+        "    if any(m == name or m.startswith(name + '.') for m in sys.modules):\n"
+        "        print(name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == []
