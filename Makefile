@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install bench
+.PHONY: demo test lint install bench check-installs
 
 $(BIN)/baijiayun: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# Fresh venvs with `pip install .` and `.[cli]`: the plugin and the CLI behave without the extras.
+check-installs:
+	PYTHON=$(PYTHON) .ci/check-installs
 
 bench: install
 	$(BIN)/python benchmarks/sdk_overhead.py

@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
 from baijiayun import _signing
-from baijiayun.cli.commands import cli
-from baijiayun.emulator import Emulator
+from baijiayun.cli.context import MissingExtra, Settings, require_extra
+from baijiayun.cli.main import cli
+from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.server import BackgroundServer, free_port
 
 
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Emulator, BackgroundServer]]:
+    """One real server for the module; each test starts from a reset emulator.
+
+    The CLI is a thin layer over the SDK, whose end-to-end tests cover both databases.
+    """
+    emulator = Emulator("sqlite://", EmulatorConfig(callback_backoff=0.05))
+    with emulator, BackgroundServer(emulator) as server:
+        yield emulator, server
+
+
 @pytest.fixture
-def setup(
-    bjy_emulator: Emulator, bjy_account: dict[str, Any], bjy_server: BackgroundServer
-) -> dict[str, Any]:
-    emu, pid = bjy_emulator, bjy_account["partner_id"]
+def setup(served: tuple[Emulator, BackgroundServer]) -> dict[str, Any]:
+    emu, server = served
+    emu.reset()
+    account = emu.create_account()
+    pid = account["partner_id"]
     short = emu.create_room(pid, title="第1讲")["room_id"]
     emu.create_recording(short, status=100)
     emu.create_crop(short)
@@ -31,9 +48,10 @@ def setup(
     emu.add_ppt(short, name="s.pdf", date="2026-11-25")
     env = {
         "BAIJIAYUN_PARTNER_ID": str(pid),
-        "BAIJIAYUN_PARTNER_KEY": bjy_account["partner_key"],
-        "BAIJIAYUN_BASE_URL": bjy_server.base_url,
+        "BAIJIAYUN_PARTNER_KEY": account["partner_key"],
+        "BAIJIAYUN_BASE_URL": server.base_url,
         "BAIJIAYUN_CONFIG": "/nonexistent/config.toml",
+        "COLUMNS": "120",
     }
     return {
         "short": short,
@@ -41,7 +59,7 @@ def setup(
         "sessions": sessions,
         "env": env,
         "emu": emu,
-        "key": bjy_account["partner_key"],
+        "key": account["partner_key"],
     }
 
 
@@ -52,6 +70,13 @@ def run(
     return runner.invoke(
         cli, list(args), env={**setup["env"], **(env or {})}, input=input, catch_exceptions=False
     )
+
+
+def playbacks(setup: dict[str, Any], room_id: int) -> list[dict[str, Any]]:
+    """Every version row of a room, as the emulator's admin API reports it."""
+    url = f"{setup['env']['BAIJIAYUN_BASE_URL']}/_emulator/rooms/{room_id}/playbacks"
+    result: list[dict[str, Any]] = httpx.get(url).json()["result"]
+    return result
 
 
 def rows(result: Result) -> Any:
@@ -86,7 +111,11 @@ def test_output_formats(setup: dict[str, Any], fmt: str) -> None:
         parsed = list(csv.DictReader(io.StringIO(out)))
         assert [(r["version"], r["is_main"]) for r in parsed] == [("0", "True"), ("1", "False")]
     else:
-        assert "is_main" in out and "第1讲" in out and "┃" in out
+        header, _, first, second, caption = out.splitlines()[:5]
+        assert header.split()[:4] == ["room_id", "session", "version", "main"]
+        assert "第1讲" in first and "ready (100)" in first and "published (1)" in first
+        assert "yes" in first.split() and "yes" not in second.split()
+        assert caption == f"page 1 of 1: 2 of 2 versions of room {setup['short']}"
 
 
 def test_info_sessions_token_tokens(setup: dict[str, Any]) -> None:
@@ -119,26 +148,26 @@ def test_tokens_from_file_and_arguments(setup: dict[str, Any], tmp_path: Path) -
 
 
 def test_publish_block_rename_set_main(setup: dict[str, Any]) -> None:
-    short, emu = setup["short"], setup["emu"]
+    short = setup["short"]
     assert run(setup, "playback", "block", str(short), "--yes").exit_code == 0
-    assert {r["publish_status"] for r in emu.state.playback_rows(short)} == {2}
+    assert {r["publish_status"] for r in playbacks(setup, short)} == {2}
     assert rows(run(setup, "playback", "publish", str(short))) == {"status": 1}
     assert run(setup, "playback", "rename", str(short), "新 名字").exit_code == 0
-    assert {r["name"] for r in emu.state.playback_rows(short)} == {"新 名字"}
+    assert {r["name"] for r in playbacks(setup, short)} == {"新 名字"}
     assert run(setup, "playback", "set-main", str(short), "1").exit_code == 0
-    assert [r["version"] for r in emu.state.playback_rows(short) if r["is_main"]] == [1]
+    assert [r["version"] for r in playbacks(setup, short) if r["is_main"]] == [1]
 
 
 def test_delete_asks_for_confirmation(setup: dict[str, Any]) -> None:
-    short, emu = setup["short"], setup["emu"]
+    short = setup["short"]
     refused = run(setup, "playback", "delete", str(short), "--version", "1", input="n\n")
     assert refused.exit_code == 1 and "Aborted" in refused.output
-    assert len(emu.state.playback_rows(short)) == 2
+    assert len(playbacks(setup, short)) == 2
     accepted = run(setup, "playback", "delete", str(short), "--version", "1", input="y\n")
     assert accepted.exit_code == 0
-    assert [r["version"] for r in emu.state.playback_rows(short)] == [0]
+    assert [r["version"] for r in playbacks(setup, short)] == [0]
     assert run(setup, "playback", "delete", str(short), "-y").exit_code == 0
-    assert emu.state.playback_rows(short) == []
+    assert playbacks(setup, short) == []
 
 
 def test_replace_and_ppt(setup: dict[str, Any]) -> None:
@@ -157,7 +186,7 @@ def test_replace_and_ppt(setup: dict[str, Any]) -> None:
         "--yes",
     )
     assert result.exit_code == 0, result.output
-    assert [r["version"] for r in setup["emu"].state.playback_rows(short) if r["is_main"]] == [2]
+    assert [r["version"] for r in playbacks(setup, short) if r["is_main"]] == [2]
     assert [
         p["name"]
         for p in rows(run(setup, "playback", "ppt-urls", str(short), "--date", "2026-11-25"))
@@ -166,7 +195,6 @@ def test_replace_and_ppt(setup: dict[str, Any]) -> None:
 
 
 def test_player_url_works(setup: dict[str, Any]) -> None:
-    import httpx
 
     result = run(
         setup,
@@ -185,23 +213,30 @@ def test_player_url_works(setup: dict[str, Any]) -> None:
 
 
 def test_dry_run_sends_nothing_and_masks(setup: dict[str, Any]) -> None:
-    short, emu = setup["short"], setup["emu"]
-    result = run(setup, "--dry-run", "playback", "delete", str(short))
-    assert result.exit_code == 0
-    shown = json.loads(result.stdout)
-    assert shown["url"].endswith("/openapi/playback/delete")
-    assert shown["form"] == {
-        "room_id": str(short),
-        "partner_id": setup["env"]["BAIJIAYUN_PARTNER_ID"],
-        "timestamp": "<now>",
-        "sign": "***",
-    }
-    assert setup["key"] not in result.output
-    assert len(emu.state.playback_rows(short)) == 2
+    short = setup["short"]
+    for args in (
+        ("--dry-run", "playback", "delete", str(short)),
+        ("playback", "delete", str(short), "--dry-run"),
+    ):
+        result = run(setup, *args)
+        assert result.exit_code == 0, result.output
+        shown = json.loads(result.stdout)
+        assert (shown["method"], shown["url"]) == (
+            "POST",
+            f"{setup['env']['BAIJIAYUN_BASE_URL']}/openapi/playback/delete",
+        )
+        form = shown["form"]
+        assert (form["room_id"], form["partner_id"], form["sign"]) == (
+            str(short),
+            setup["env"]["BAIJIAYUN_PARTNER_ID"],
+            "***",
+        )
+        assert form["timestamp"].isdigit()
+        assert setup["key"] not in result.output
+    assert len(playbacks(setup, short)) == 2
     batch = run(setup, "--dry-run", "playback", "tokens", *[str(10**13 + i) for i in range(150)])
-    assert [
-        len(json.loads(line)["form"]["room_ids"].split(",")) for line in batch.stdout.splitlines()
-    ] == [100, 50]
+    (first,) = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert len(first["form"]["room_ids"].split(",")) == 100  # the first of two calls
 
 
 def test_api_error_exit_1(setup: dict[str, Any]) -> None:
@@ -214,54 +249,170 @@ def test_api_error_exit_1(setup: dict[str, Any]) -> None:
     )
 
 
-def test_bad_usage_exit_2_names_the_option(setup: dict[str, Any]) -> None:
-    result = run(setup, "playback", "list", "--page-size", "5000")
-    assert result.exit_code == 2 and "--page-size" in result.stderr
-    result = run(setup, "playback", "tokens", "1,abc")
-    assert result.exit_code == 2 and "--room-ids" in result.stderr
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["playback", "list", "--page-size", "5000"], "'--page-size'"),
+        (["playback", "tokens", "1,abc"], "'ROOM_IDS'"),
+        (["playback", "rename", "1", ""], "'NAME'"),
+        (["playback", "ppt-urls", "1", "--date", "yesterday"], "'--date'"),
+        (["playback", "info", "1", "--base-url", "ftp://x"], "'--base-url'"),
+    ],
+)
+def test_bad_usage_exit_2_names_the_option(
+    setup: dict[str, Any], args: list[str], named: str
+) -> None:
+    result = run(setup, *args)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {named}" in result.stderr
+    assert "--room-ids" not in result.stderr and "--name" not in result.stderr
+
+
+def test_missing_credentials_name_the_option(setup: dict[str, Any]) -> None:
     missing = run(setup, "playback", "info", "1", env={"BAIJIAYUN_PARTNER_KEY": ""})
-    assert missing.exit_code == 2 and "--partner-key" in missing.stderr
+    assert missing.exit_code == 2 and "'--partner-key'" in missing.stderr
+    bad_id = run(setup, "playback", "info", "1", env={"BAIJIAYUN_PARTNER_ID": "abc"})
+    assert bad_id.exit_code == 2
+    assert "'--partner-id'" in bad_id.stderr and "BAIJIAYUN_PARTNER_ID" in bad_id.stderr
 
 
-def test_unreachable_exit_3(setup: dict[str, Any]) -> None:
+def test_unreachable_exit_3_names_host_and_port(setup: dict[str, Any]) -> None:
+    port = free_port()
     result = run(
         setup,
-        "--max-retries",
-        "0",
         "playback",
         "info",
         "1",
-        env={"BAIJIAYUN_BASE_URL": f"http://127.0.0.1:{free_port()}"},
+        "--max-retries",
+        "0",
+        env={"BAIJIAYUN_BASE_URL": f"http://127.0.0.1:{port}"},
     )
-    assert result.exit_code == 3 and "cannot reach" in result.stderr
+    assert result.exit_code == 3
+    assert f"cannot reach 127.0.0.1:{port}" in result.stderr
 
 
 def test_secrets_never_echoed(setup: dict[str, Any]) -> None:
     for args in (("playback", "info", "99999999999999"), ("--help",), ("playback", "list")):
         assert setup["key"] not in run(setup, *args).output
+    settings = Settings(partner_id=1, partner_key=setup["key"], secret_key="s3cret-value")
+    assert setup["key"] not in repr(settings) and "s3cret-value" not in repr(settings)
+    assert "partner_key=***" in repr(settings)
 
 
-def test_profiles(setup: dict[str, Any], tmp_path: Path) -> None:
+def _profile(setup: dict[str, Any], tmp_path: Path, partner_id: str, key: str) -> dict[str, str]:
     config = tmp_path / "config.toml"
     env = setup["env"]
     config.write_text(
-        f'[profiles.emu]\npartner_id = {env["BAIJIAYUN_PARTNER_ID"]}\npartner_key = "{setup["key"]}"\n'
-        f'base_url = "{env["BAIJIAYUN_BASE_URL"]}"\n'
+        f'[profiles.emu]\npartner_id = {partner_id}\npartner_key = "{key}"\n'
+        f'base_url = "{env["BAIJIAYUN_BASE_URL"]}"\n',
+        encoding="utf-8",
     )
+    return {"BAIJIAYUN_CONFIG": str(config)}
+
+
+def test_profiles(setup: dict[str, Any], tmp_path: Path) -> None:
+    env = _profile(setup, tmp_path, setup["env"]["BAIJIAYUN_PARTNER_ID"], setup["key"])
     bare = {
+        **env,
         "BAIJIAYUN_PARTNER_ID": "",
         "BAIJIAYUN_PARTNER_KEY": "",
         "BAIJIAYUN_BASE_URL": "",
-        "BAIJIAYUN_CONFIG": str(config),
     }
-    assert (
-        rows(run(setup, "--profile", "emu", "playback", "info", str(setup["short"]), env=bare))[
-            "status"
-        ]
-        == 100
-    )
+    info = rows(run(setup, "--profile", "emu", "playback", "info", str(setup["short"]), env=bare))
+    assert info["status"] == 100
     unknown = run(setup, "--profile", "nope", "playback", "info", "1", env=bare)
     assert unknown.exit_code == 2 and "nope" in unknown.stderr and "emu" in unknown.stderr
+
+
+def test_precedence_typed_then_typed_profile_then_environment_then_profile(
+    setup: dict[str, Any], tmp_path: Path
+) -> None:
+    short = str(setup["short"])
+    env = {**_profile(setup, tmp_path, setup["env"]["BAIJIAYUN_PARTNER_ID"], "wrong-key")}
+    # the environment's right key beats the profile chosen by BAIJIAYUN_PROFILE
+    assert (
+        run(setup, "playback", "info", short, env={**env, "BAIJIAYUN_PROFILE": "emu"}).exit_code
+        == 0
+    )
+    # a --profile the user typed beats the environment: its wrong key is used (code 1002)
+    typed = run(setup, "playback", "info", short, "--profile", "emu", env=env)
+    assert typed.exit_code == 1 and "1002" in typed.stderr
+    # an option the user typed beats the typed profile
+    fixed = run(
+        setup, "--profile", "emu", "playback", "info", short, "--partner-key", setup["key"], env=env
+    )
+    assert fixed.exit_code == 0, fixed.output
+
+
+def test_a_typed_profile_host_beats_the_environment(setup: dict[str, Any], tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.prod]\npartner_id = 7\nprivate_domain = "e7"\n', encoding="utf-8")
+    env = {"BAIJIAYUN_CONFIG": str(config)}
+    result = run(setup, "playback", "info", "1", "--profile", "prod", "--dry-run", env=env)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["url"] == "https://e7.at.baijiayun.com/openapi/playback/getBasicInfo"
+    assert shown["form"]["partner_id"] == "7"
+
+
+def test_profile_with_a_bad_partner_id_names_the_option(
+    setup: dict[str, Any], tmp_path: Path
+) -> None:
+    env = _profile(setup, tmp_path, '"abc"', setup["key"])
+    result = run(setup, "--profile", "emu", "playback", "info", "1", env=env)
+    assert result.exit_code == 2
+    assert "'--partner-id'" in result.stderr and "profile 'emu'" in result.stderr
+
+
+def test_global_options_after_the_subcommand(setup: dict[str, Any]) -> None:
+    result = run(setup, "playback", "list", "-o", "csv", "--page-size", "2")
+    assert result.exit_code == 0, result.output
+    assert [r["room_id"] for r in csv.DictReader(io.StringIO(result.stdout))] == [
+        str(setup["long"])
+    ] * 2
+    wrong = run(setup, "playback", "info", str(setup["short"]), "--partner-key", "not-the-key")
+    assert wrong.exit_code == 1 and "1002" in wrong.stderr
+
+
+def test_table_reads_at_a_glance(setup: dict[str, Any]) -> None:
+    emu = setup["emu"]
+    emu.create_crop(setup["short"], name="第1讲 " + "很长的名字" * 20)
+    result = run(setup, "-o", "table", "playback", "list", "--crops", "--page-size", "2")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 120 for line in lines)
+    assert lines[0].split()[:2] == ["room_id", "session"] and "created (UTC+8)" in lines[0]
+    assert len(lines) == 2 + 2 + 2  # header, rule, one line per playback, caption, hint
+    assert lines[-2] == "page 1 of 3: 2 of 5 playbacks"
+    assert lines[-1] == "next: --page 2; everything: --all"
+    info = run(setup, "-o", "table", "playback", "info", str(setup["short"])).stdout
+    created = playbacks(setup, setup["short"])[0]["create_time"]
+    beijing = dt.datetime.fromtimestamp(created, dt.timezone(dt.timedelta(hours=8)))
+    shown = dict(line.split(None, 1) for line in info.splitlines()[2:-1])
+    assert shown["create_time"].strip() == f"{beijing:%Y-%m-%d %H:%M:%S}"
+    assert shown["status"].strip() == "ready (100)"
+    assert shown["publish_status"].strip() == "published (1)"
+    as_json = rows(run(setup, "playback", "info", str(setup["short"])))
+    assert as_json["create_time"] == beijing.isoformat()
+
+
+def test_delete_without_a_terminal_asks_for_yes(setup: dict[str, Any]) -> None:
+    short = setup["short"]
+    result = run(setup, "playback", "delete", str(short))
+    assert result.exit_code == 2 and "--yes" in result.stderr
+    assert len(playbacks(setup, short)) == 2
+
+
+def test_replace_says_what_it_did(setup: dict[str, Any]) -> None:
+    args = ("playback", "replace", str(setup["long"]), str(setup["short"]), "--yes")
+    source = ("--source-session-id", str(setup["sessions"][0]))
+    added = run(setup, *args, "--type", "add", *source)
+    assert (
+        added.exit_code == 0
+        and f"added: room {setup['long']} -> room {setup['short']}" in added.stderr
+    )
+    replaced = run(setup, *args, "--type", "replace", *source, "--target-version", "1")
+    assert replaced.exit_code == 0 and "replaced: room" in replaced.stderr
 
 
 def test_callback_verify(setup: dict[str, Any]) -> None:
@@ -280,6 +431,8 @@ def test_callback_verify(setup: dict[str, Any]) -> None:
     assert as_json.exit_code == 0
     bad = run(setup, "callback", "verify", input=body.replace("status=100", "status=30"))
     assert bad.exit_code == 1 and "invalid: callback sign does not match" in bad.stdout
+    for result in (good, as_json, bad):
+        assert fields["sign"] not in result.output
 
 
 def test_help_lists_every_command(setup: dict[str, Any]) -> None:
@@ -305,14 +458,46 @@ def test_help_lists_every_command(setup: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "option"),
+    ("args", "option", "said"),
     [
-        (["--database", "nosuch://x"], "--database"),
-        (["--database", "postgresql://nobody@127.0.0.1:1/none"], "--database"),
-        (["--lifecycle-delays", "1,2"], "--lifecycle-delays"),
+        (["--database", "nosuch://x"], "--database", "is not supported"),
+        (["--database", "mysql://root:hunter2@db/x"], "--database", "mysql://root:***@db/x"),
+        (
+            ["--database", "postgresql://nobody:hunter2@127.0.0.1:1/none"],
+            "--database",
+            "postgresql://nobody:***@127.0.0.1:1/none",
+        ),
+        (["--lifecycle-delays", "1,2"], "--lifecycle-delays", "three comma-separated"),
     ],
 )
-def test_serve_refuses_bad_options(args: list[str], option: str) -> None:
+def test_serve_refuses_bad_options(
+    args: list[str], option: str, said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["emulator", "serve", "--port", str(free_port()), *args])
     assert result.exit_code == 2
-    assert option in result.output
+    assert option in result.output and said in result.output
+    assert "hunter2" not in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_on_a_busy_port_fails_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["emulator", "serve", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"127.0.0.1:{port} is already in use" in result.output and "--port" in result.output
+    assert "emulator on" not in result.output
+    assert list(tmp_path.iterdir()) == []  # no empty SQLite file left behind
+
+
+def test_a_missing_extra_is_named() -> None:
+    with pytest.raises(MissingExtra) as caught:
+        require_extra("emulator", "baijiayun demo", "json", "baijiayun_no_such_module")
+    assert caught.value.exit_code == 2
+    assert caught.value.message == (
+        "baijiayun demo needs the 'emulator' extra: pip install 'baijiayun[emulator]'"
+    )

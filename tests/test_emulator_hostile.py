@@ -235,7 +235,7 @@ def test_binding_beyond_loopback_needs_a_token(capsys: pytest.CaptureFixture[str
 def test_serve_refuses_a_public_bind_without_a_token(tmp_path: Any) -> None:
     from click.testing import CliRunner
 
-    from baijiayun.cli.commands import cli
+    from baijiayun.cli.main import cli
 
     database = f"sqlite:///{tmp_path / 'e.sqlite3'}"
     args = ["emulator", "serve", "--host", "0.0.0.0", "--database", database]

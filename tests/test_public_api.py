@@ -63,6 +63,7 @@ def test_public_names_are_pinned() -> None:
             "CallbackVerificationError",
             "CropItem",
             "CropPage",
+            "DryRunRequest",
             "InvalidArgumentError",
             "ParameterError",
             "PathNotFoundError",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import re
 import shlex
@@ -14,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from baijiayun import BaiJiaYunClient
 from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.seed import DEMO_ACCOUNTS, seed_demo
 from baijiayun.emulator.server import BackgroundServer, free_port
@@ -43,14 +46,20 @@ def demo_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
             yield emulator, env
 
 
-def test_readme_has_the_expected_examples() -> None:
-    assert len(blocks("python")) == 5
-    assert blocks("sh") == [
-        "make demo   # installs into .venv, starts the emulator with demo data, walks through all "
-        "13 operations\nmake test   # installs into .venv, runs ruff, mypy --strict and the whole "
-        "test suite\n"
-    ]
-    assert len(blocks("bash")) == 2
+RUNNERS = {
+    "python": "test_python_examples_run, test_pytest_plugin_example_passes",
+    "bash": "test_cli_examples_run, test_emulator_serve_examples_start",
+    "sh": "test_setup_commands_are_the_makefile_targets_ci_runs",
+    "toml": "test_profile_example_is_a_valid_profile",
+}
+
+
+def test_every_code_block_is_run_by_a_test() -> None:
+    fences = re.findall(r"^```(\S*)$", README, flags=re.M)
+    openings = fences[::2]
+    assert all(fence == "" for fence in fences[1::2]), "a code block is not closed"
+    unchecked = [language for language in openings if language not in RUNNERS]
+    assert unchecked == [], f"no test runs these README blocks: {unchecked}"
 
 
 def test_profile_example_is_a_valid_profile(tmp_path: Path) -> None:
@@ -70,17 +79,33 @@ def test_setup_commands_are_the_makefile_targets_ci_runs() -> None:
     root = Path(__file__).parent.parent
     (setup,) = blocks("sh")
     assert [line.split("#")[0].strip() for line in setup.splitlines()] == ["make demo", "make test"]
-    for target in ("demo", "test"):
-        dry = subprocess.run(
-            ["make", "-n", target], cwd=root, capture_output=True, text=True, check=True
-        )
-        assert "pip install" in dry.stdout or (root / ".venv/bin/baijiayun").exists()
-    assert "make test" in (root / ".ci/run").read_text()
+
+    def planned(target: str) -> str:
+        # -B plans every step as on a fresh clone, where .venv does not exist yet
+        outer = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")  # when the suite itself runs under make
+        env = {k: v for k, v in os.environ.items() if k not in outer}
+        return subprocess.run(
+            ["make", "-n", "-B", target],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    demo, test = planned("demo"), planned("test")
+    for plan in (demo, test):
+        assert "-m venv .venv" in plan and "pip install --quiet -e '.[dev]'" in plan
+    assert demo.splitlines()[-1] == ".venv/bin/baijiayun demo"
+    for step in ("ruff check", "ruff format --check", "mypy --strict src", ".venv/bin/pytest"):
+        assert step in test, step
+    assert "make test" in (root / ".ci/run").read_text(encoding="utf-8")
 
 
 @pytest.mark.usefixtures("demo_env")
 def test_python_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
-    for index, code in enumerate(blocks("python")[:4]):
+    examples = [code for code in blocks("python") if "def test_" not in code]
+    for index, code in enumerate(examples):
         exec(compile(code, f"README.md python block {index + 1}", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out
     assert "100 高等数学 第1讲 6060" in out  # the demo data set is deterministic
@@ -89,26 +114,56 @@ def test_python_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert "1 回放版本不存在: version 7 not found" in out
 
 
-def test_cli_examples_run(demo_env: Any) -> None:
-    emulator, env = demo_env
-    lines = [line for line in blocks("bash")[0].splitlines() if line.strip()]
-    assert len(lines) == 17
-    full_env = {**os.environ, **env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+def _run_line(line: str, env: dict[str, str], folder: Path) -> None:
+    """Run one README shell line in-process: ``echo … |`` feeds stdin, ``> FILE`` takes stdout."""
+    from click.testing import CliRunner
+
+    from baijiayun.cli.main import cli
+
+    given: str | None = None
+    if "|" in line:
+        feed, line = (part.strip() for part in line.split("|", 1))
+        given = " ".join(shlex.split(feed)[1:]) + "\n"
+    target = None
+    if ">" in line:
+        line, target = (part.strip() for part in line.split(">", 1))
+    args = shlex.split(line)
+    assert args[0] == "baijiayun", line
+    result = CliRunner().invoke(cli, args[1:], env=env, input=given, catch_exceptions=False)
+    assert result.exit_code == 0, (line, result.output)
+    if target is not None:
+        (folder / target).write_text(result.stdout, encoding="utf-8")
+
+
+def test_cli_examples_run(demo_env: Any, tmp_path: Path) -> None:
+    _, env = demo_env
+    lines = [line.split("  #")[0] for line in blocks("bash")[0].splitlines() if line.strip()]
     for line in lines:
-        result = subprocess.run(
-            ["bash", "-o", "pipefail", "-c", line],
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=Path(__file__).parent.parent if "csv" not in line else "/tmp",
-        )
-        assert result.returncode == 0, (line, result.stderr)
-    rows = emulator.state.playback_rows(26010100000001, include_deleted=True)
+        _run_line(line, env, tmp_path)
+    admin = f"{env['BAIJIAYUN_BASE_URL']}/_emulator/rooms"
+    rows = httpx.get(f"{admin}/26010100000001/playbacks?include_deleted=1").json()["result"]
     assert [(r["version"], r["deleted"]) for r in rows] == [(0, False), (1, True)]
-    assert {r["name"] for r in emulator.state.playback_rows(26010100000003)} == {
+    assert {r["name"] for r in httpx.get(f"{admin}/26010100000003/playbacks").json()["result"]} == {
         "Python 编程 第3讲（重录）"
     }
+    with (tmp_path / "playbacks.csv").open(encoding="utf-8") as file:
+        listed = list(csv.DictReader(file))
+    assert len({(r["room_id"], r["session_id"]) for r in listed}) == 500  # all the account's
+
+
+def test_the_installed_command_runs_a_readme_line(demo_env: Any) -> None:
+    _, env = demo_env
+    (line,) = [line for line in blocks("bash")[0].splitlines() if "|" in line]
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", line],
+        env={**os.environ, **env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    tokens = json.loads(result.stdout)
+    assert [t["id"] for t in tokens] == ["26010100000001", "26010100000021-202601211"]
 
 
 @pytest.mark.parametrize("line_number", [0, 1], ids=["sqlite-file", "postgresql"])
@@ -129,36 +184,37 @@ def test_emulator_serve_examples_start(
         text=True,
     )
     try:
+        assert process.stderr is not None
+        said = []
+        while not said or "emulator on" not in said[-1]:  # it prints this just before serving
+            said.append(process.stderr.readline())
+            assert said[-1], "".join(said)
+        printed = re.search(
+            r"BAIJIAYUN_PARTNER_ID=(\d+) BAIJIAYUN_PARTNER_KEY='([^']+)' BAIJIAYUN_BASE_URL=(\S+)",
+            "".join(said),
+        )
+        assert printed is not None, said
         deadline = time.monotonic() + 20
         while True:
             try:
-                answer = httpx.post(f"http://127.0.0.1:{port}/openapi/playback/getBasicInfo").json()
+                httpx.post(f"{printed[3]}/openapi/playback/getBasicInfo")
                 break
             except httpx.TransportError:
                 assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
-        assert answer["code"] == 1001
-        demo = DEMO_ACCOUNTS[0]
-        listing = httpx.post(
-            f"http://127.0.0.1:{port}/_emulator/accounts/{demo['partner_id']}".replace(
-                "/accounts/", "/accounts/"
-            )
-        )
-        assert listing.status_code == 405 or listing.json()
-        info = httpx.get(f"http://127.0.0.1:{port}/_emulator/accounts/{demo['partner_id']}").json()[
-            "result"
-        ]
-        assert info["partner_key"] == demo["partner_key"]
+                time.sleep(0.05)
+        # the credentials it printed work: the README sends users to them
+        with BaiJiaYunClient(int(printed[1]), printed[2], base_url=printed[3]) as client:
+            assert client.playback.get_basic_info(26010100000001).name == "高等数学 第1讲"
         if line_number == 0:
             assert (tmp_path / "baijiayun-emulator.sqlite3").exists()
     finally:
         process.terminate()
-        _, err = process.communicate(timeout=10)
-    assert f"BAIJIAYUN_PARTNER_ID={demo['partner_id']}" in err
+        process.communicate(timeout=10)
 
 
 def test_pytest_plugin_example_passes(tmp_path: Path) -> None:
-    (tmp_path / "test_example.py").write_text(blocks("python")[4], encoding="utf-8")
+    (example,) = [code for code in blocks("python") if "def test_" in code]
+    (tmp_path / "test_example.py").write_text(example, encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         capture_output=True,
@@ -168,3 +224,25 @@ def test_pytest_plugin_example_passes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_the_plugin_loads_nothing_optional_until_a_fixture_is_used() -> None:
+    # every pytest run imports the plugin: with an SDK-only install these are not there
+    optional = [
+        "baijiayun.emulator",
+        "baijiayun.cli",
+        "sqlalchemy",
+        "starlette",
+        "uvicorn",
+        "anyio",
+    ]
+    probe = (
+        "import sys, baijiayun.testing\n"
+        f"for name in {optional!r}:\n"
+        "    if any(m == name or m.startswith(name + '.') for m in sys.modules):\n"
+        "        print(name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == []

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         APITimeoutError,
         BaiJiaYunError,
         CallbackVerificationError,
+        DryRunRequest,
         InvalidArgumentError,
         ParameterError,
         PathNotFoundError,
@@ -68,6 +69,7 @@ __all__ = [
     "CallbackVerificationError",
     "CropItem",
     "CropPage",
+    "DryRunRequest",
     "InvalidArgumentError",
     "ParameterError",
     "PathNotFoundError",
@@ -104,6 +106,7 @@ _HOMES = {
     "PlayBack": ".client.api",
     "AsyncPlayBack": ".client.api",
     "player_url": ".player",
+    "DryRunRequest": ".errors",
     "RedisRateGovernor": ".redis_ratelimit",
 }
 

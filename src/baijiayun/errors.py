@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = [
     "CODE_MEANINGS",
     "RATE_LIMIT_CODE",
@@ -13,6 +18,7 @@ __all__ = [
     "AccountNotFoundError",
     "BaiJiaYunError",
     "CallbackVerificationError",
+    "DryRunRequest",
     "InvalidArgumentError",
     "ParameterError",
     "PathNotFoundError",
@@ -139,6 +145,20 @@ class PathNotFoundError(APIError):
 
 class RateLimitError(APIError):
     """The account went over its call limit (200 per 10 s); safe to retry later."""
+
+
+class DryRunRequest(BaiJiaYunError):
+    """Raised instead of sending when a client runs with ``dry_run=True``.
+
+    ``request`` is the :class:`httpx.Request` that would have been sent (signed as for a real call;
+    the sign is a placeholder when the partner_key is not known yet) and ``form`` its form fields
+    with ``sign``, ``partner_key`` and ``secret_key`` masked as ``"***"``.
+    """
+
+    def __init__(self, request: httpx.Request, form: dict[str, str]) -> None:
+        self.request = request
+        self.form = form
+        super().__init__(f"dry run: {request.method} {request.url} (nothing sent)")
 
 
 class CallbackVerificationError(BaiJiaYunError):

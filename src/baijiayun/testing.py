@@ -11,15 +11,21 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
-from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
-from .emulator import Emulator, EmulatorConfig, create_app
-from .emulator.server import BackgroundServer
+
+if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
+    from .emulator import Emulator
+    from .emulator.server import BackgroundServer
+
+# Installing the package registers this plugin in every pytest run, with or without the emulator
+# extra: nothing optional is imported until a fixture (or helper) is used.
 
 __all__ = [
     "AsyncEmulatorTransport",
@@ -34,6 +40,16 @@ __all__ = [
 ]
 
 IN_PROCESS_URL = "http://emulator.local"
+EMULATOR_EXTRA = (
+    "the baijiayun pytest fixtures need the 'emulator' extra: pip install 'baijiayun[emulator]'"
+)
+
+
+def _require_emulator() -> None:
+    from importlib.util import find_spec
+
+    if any(find_spec(name) is None for name in ("starlette", "sqlalchemy", "uvicorn")):
+        pytest.fail(EMULATOR_EXTRA, pytrace=False)
 
 
 def _broken(request: httpx.Request, exc: Exception) -> httpx.RemoteProtocolError:
@@ -44,6 +60,8 @@ class AsyncEmulatorTransport(httpx.AsyncBaseTransport):
     """Serve requests from an emulator app in-process; a dropped connection looks like one."""
 
     def __init__(self, emulator: Emulator) -> None:
+        from .emulator import create_app
+
         self._inner = httpx.ASGITransport(app=create_app(emulator))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -65,6 +83,8 @@ class EmulatorTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self._portal is None:
+            from anyio.from_thread import start_blocking_portal
+
             self._portal_cm = start_blocking_portal()
             self._portal = self._portal_cm.__enter__()
         body = request.read()
@@ -116,6 +136,9 @@ def _database_url() -> str:
 @pytest.fixture
 def bjy_emulator() -> Iterator[Emulator]:
     """A fresh emulator with empty state (fast lifecycle and callback timings)."""
+    _require_emulator()
+    from .emulator import Emulator, EmulatorConfig
+
     config = EmulatorConfig(lifecycle_delays=(0.05, 0.05, 0.05), callback_backoff=0.05)
     emulator = Emulator(_database_url(), config)
     emulator.reset()
@@ -150,5 +173,7 @@ async def bjy_async_client(
 @pytest.fixture
 def bjy_server(bjy_emulator: Emulator) -> Iterator[BackgroundServer]:
     """``bjy_emulator`` served by uvicorn on a free loopback port (``.base_url``)."""
+    from .emulator.server import BackgroundServer
+
     with BackgroundServer(bjy_emulator) as server:
         yield server

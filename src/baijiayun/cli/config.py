@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +15,21 @@ __all__ = ["config_path", "load_profile"]
 PROFILE_KEYS = ("partner_id", "partner_key", "secret_key", "private_domain", "base_url")
 
 
-def config_path() -> Path:
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
     """``$BAIJIAYUN_CONFIG``, else ``$XDG_CONFIG_HOME/baijiayun/config.toml`` (``~/.config/…``)."""
-    explicit = os.environ.get("BAIJIAYUN_CONFIG")
+    environ = os.environ if environ is None else environ
+    explicit = environ.get("BAIJIAYUN_CONFIG")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "baijiayun" / "config.toml"
 
 
-def load_profile(name: str | None, path: Path | None = None) -> dict[str, Any]:
+def load_profile(
+    name: str | None, path: Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The settings of profile ``name`` (``[profiles.NAME]``); ``default`` if present and no name."""
-    path = path or config_path()
+    path = path or config_path(environ)
     if not path.exists():
         if name:
             raise click.BadParameter(
@@ -41,6 +45,10 @@ def load_profile(name: str | None, path: Path | None = None) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--profile") from None
     profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
+        raise click.BadParameter(
+            f"{path}: profiles must be tables, e.g. [profiles.prod]", param_hint="--profile"
+        )
     wanted = name or "default"
     if wanted not in profiles:
         if name:
@@ -53,6 +61,8 @@ def load_profile(name: str | None, path: Path | None = None) -> dict[str, Any]:
     unknown = set(profile) - set(PROFILE_KEYS)
     if unknown:
         raise click.BadParameter(
-            f"profile {wanted!r} has unknown keys: {', '.join(sorted(unknown))}"
+            f"profile {wanted!r} in {path} has unknown keys: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(PROFILE_KEYS)})",
+            param_hint="--profile",
         )
     return dict(profile)

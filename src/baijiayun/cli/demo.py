@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import select
+import click
 
-from ..client import BaiJiaYunClient
-from ..emulator import Emulator
-from ..emulator import schema as t
-from ..emulator.seed import DEMO_ACCOUNTS, seed_demo
-from ..emulator.server import BackgroundServer
-from ..errors import APIError
+from .emulator import require_emulator
 
-__all__ = ["run_demo"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..client import BaiJiaYunClient
+    from ..emulator import Emulator
+
+__all__ = ["demo", "run_demo"]
+
+_DAY = 86400
+_START = 1767225600  # 2026-01-01 00:00 UTC: fixed times keep the demo's output the same each run
 
 
 class _Steps:
@@ -32,41 +34,86 @@ class _Steps:
         self.console.print(f"[dim]>>> {call}")
 
     def table(self, rows: list[dict[str, Any]], *fields: str) -> None:
+        from rich.table import Table
+
+        from .output import display
+
         table = Table(*fields)
         for row in rows:
-            table.add_row(*(str(row.get(f, "")) for f in fields))
+            table.add_row(*(display(f, row.get(f)) for f in fields))
         self.console.print(table)
 
+    def fields(self, row: dict[str, Any]) -> None:
+        from .output import display
 
-def _ppt_room(emulator: Emulator, partner_id: int) -> tuple[int, int]:
-    with emulator.state.tx() as conn:
-        row = conn.execute(
-            select(t.ppt_files.c.room_id, t.ppt_files.c.session_id)
-            .join(t.rooms, t.rooms.c.room_id == t.ppt_files.c.room_id)
-            .where(t.rooms.c.partner_id == partner_id, t.rooms.c.is_long_term.is_(True))
-            .order_by(t.ppt_files.c.id)
-            .limit(1)
-        ).one()
-    return int(row.room_id), int(row.session_id)
+        for key, value in row.items():
+            self.console.print(f"  {key}: {display(key, value)}")
+
+
+def _populate(emulator: Emulator, account: dict[str, Any]) -> dict[str, int]:
+    """A small demo data set, made through the emulator's admin methods."""
+    partner_id = emulator.create_account(**account)["partner_id"]
+    counts = {"accounts": 1, "rooms": 0, "playbacks": 0}
+    lessons = ("高等数学 第1讲", "高等数学 第2讲", "大学英语 第1讲", "Python 编程 第1讲")
+    for number, title in enumerate(lessons):
+        room = emulator.create_room(partner_id, title=title)["room_id"]
+        emulator.create_recording(
+            room, name=title, status=100, length=3600 + 60 * number, create_time=_START + number
+        )
+        counts["rooms"] += 1
+        counts["playbacks"] += 1
+        if number == 1:
+            for _ in range(2):
+                emulator.create_crop(room)
+                counts["playbacks"] += 1
+    failed = emulator.create_room(partner_id, title="物理实验 第1讲")["room_id"]
+    emulator.create_recording(failed, name="物理实验 第1讲", status=30, create_time=_START + 9)
+    long_room = emulator.create_room(partner_id, title="线性代数 (长期)", long_term=True)
+    for day in range(3):
+        session = emulator.create_recording(
+            long_room["room_id"],
+            name=f"线性代数 第{day + 1}次课",
+            status=100,
+            create_time=_START + 10 + day * _DAY,
+        )["session_id"]
+        for part in (1, 2):
+            emulator.add_ppt(
+                long_room["room_id"],
+                session,
+                name=f"线性代数-{day + 1}-{part}.pdf",
+                date=f"2026-01-{day + 1:02d}",
+            )
+    counts["rooms"] += 2
+    counts["playbacks"] += 4
+    return counts
 
 
 def run_demo(*, wait: bool = False, console: Console | None = None) -> None:
-    """Seed a temporary emulator, serve it on a loopback port and walk through the 13 operations."""
+    """Start a temporary emulator, serve it on a loopback port and walk through the 13 operations."""
+    import httpx
+    from rich.console import Console
+
+    from ..client import BaiJiaYunClient
+    from ..emulator import Emulator
+    from ..emulator.seed import DEMO_ACCOUNTS
+    from ..emulator.server import BackgroundServer
+
     console = console or Console()
     with tempfile.TemporaryDirectory(prefix="baijiayun-demo-") as folder:
         database = f"sqlite:///{Path(folder) / 'emulator.sqlite3'}"
         with Emulator(database) as emulator:
-            counts = seed_demo(emulator.state)
+            account = dict(DEMO_ACCOUNTS[0])
+            counts = _populate(emulator, account)
             with BackgroundServer(emulator) as server:
                 console.print(
                     f"[bold green]BaijiaYun playback emulator[/] on {server.base_url} — demo data: "
-                    f"{counts['accounts']} accounts, {counts['rooms']} rooms, {counts['playbacks']} playbacks"
+                    f"{counts['accounts']} account, {counts['rooms']} rooms, "
+                    f"{counts['playbacks']} playbacks"
                 )
-                account = DEMO_ACCOUNTS[0]
                 with BaiJiaYunClient(
                     account["partner_id"], account["partner_key"], base_url=server.base_url
                 ) as client:
-                    url = _walk(client, emulator, _Steps(console))
+                    url = _walk(client, _Steps(console))
                 ok = httpx.get(url).status_code == 200
                 console.rule("[bold]Done")
                 console.print(
@@ -77,9 +124,24 @@ def run_demo(*, wait: bool = False, console: Console | None = None) -> None:
                     console.input("[dim]Press Enter to stop the emulator… ")
 
 
-def _walk(client: BaiJiaYunClient, emulator: Emulator, s: _Steps) -> str:
+@click.command()
+@click.option(
+    "--wait/--no-wait",
+    default=None,
+    help="Keep the emulator running at the end until Enter (default: when interactive).",
+)
+def demo(wait: bool | None) -> None:
+    """Walk through all 13 playback operations against a local emulator; no account needed."""
+    require_emulator("baijiayun demo")
+    run_demo(wait=sys.stdin.isatty() if wait is None else wait)
+
+
+def _walk(client: BaiJiaYunClient, s: _Steps) -> str:
+    import httpx
+
+    from ..errors import APIError
+
     pb = client.playback
-    partner_id = client.partner_id
 
     s.step("获取回放列表 — newest playbacks", "pb.get_list(None, page=1, page_size=5)")
     page = pb.get_list(None, 1, 5)
@@ -100,7 +162,7 @@ def _walk(client: BaiJiaYunClient, emulator: Emulator, s: _Steps) -> str:
 
     s.step("查询直播回放信息 — one playback's state", f"pb.get_basic_info({short.room_id})")
     info = pb.get_basic_info(short.room_id)
-    s.console.print(info.model_dump())
+    s.fields(info.model_dump())
 
     s.step(
         "获取长期房间的序列号列表 — sessions of a long-term room",
@@ -154,17 +216,14 @@ def _walk(client: BaiJiaYunClient, emulator: Emulator, s: _Steps) -> str:
     pb.update(short.room_id, "期末复习（回放）")
     s.console.print(f"name is now {pb.get_basic_info(short.room_id).name!r}")
 
-    ppt_room, ppt_session = _ppt_room(emulator, partner_id)
+    ppt_room = long_room.room_id
     s.step(
         "获取ppt转成的pdf的路径列表 — slide PDFs of a room",
         f"pb.get_playback_ppt_url_list({ppt_room})",
     )
-    s.table(
-        [f.model_dump() for f in pb.get_playback_ppt_url_list(ppt_room).items[:4]],
-        "session_id",
-        "date",
-        "name",
-    )
+    pdfs = pb.get_playback_ppt_url_list(ppt_room).items
+    s.table([f.model_dump() for f in pdfs[:4]], "session_id", "date", "name")
+    ppt_session = pdfs[0].session_id
 
     s.step(
         "获取ppt转成的pdf具体路径 — PDFs of one session",

@@ -1,8 +1,9 @@
-"""Render results as a table (terminal), JSON, JSON lines or CSV (pipes)."""
+"""Render results as a table (terminal), JSON, JSON lines or CSV (pipes); times in Beijing time."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import sys
@@ -11,9 +12,23 @@ from typing import Any
 
 import click
 
-__all__ = ["FORMATS", "emit", "pick_format", "to_rows"]
+__all__ = [
+    "FORMATS",
+    "PLAYBACK_WORDS",
+    "PUBLISH_WORDS",
+    "display",
+    "emit",
+    "pick_format",
+    "to_rows",
+]
 
 FORMATS = ("table", "json", "jsonl", "csv")
+
+PLAYBACK_WORDS = {"status": "PlaybackStatus", "publish_status": "PublishStatus"}
+"""Which fields hold which status codes (enums of ``baijiayun.models``), for a playback or session."""
+
+PUBLISH_WORDS = {"status": "PublishStatus"}
+"""setPublishStatus answers with ``status``, a publish status."""
 
 
 def pick_format(requested: str | None) -> str:
@@ -23,43 +38,105 @@ def pick_format(requested: str | None) -> str:
     return "table" if sys.stdout.isatty() else "json"
 
 
+def _plain(value: Any) -> Any:
+    from ..models import BEIJING  # the models load pydantic: not needed for --help
+
+    if isinstance(value, dt.datetime):
+        return value.astimezone(BEIJING) if value.tzinfo else value.replace(tzinfo=BEIJING)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def to_rows(value: Any) -> Any:
-    """Plain JSON-ready data from models, lists of models and mappings."""
+    """Plain data from models, lists of models and mappings; datetimes in Beijing time."""
     if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
+        return _plain(value.model_dump(mode="python"))
     if isinstance(value, list):
         return [to_rows(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: to_rows(v) for k, v in value.items()}
-    return value
+    return _plain(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _dumps(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, bool):
+        return "yes" if value else ""
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
+        return _dumps(value)
     return str(value)
 
 
-def emit(data: Any, fmt: str, *, title: str | None = None) -> None:
-    """Write ``data`` (a mapping or a list of mappings) to stdout in ``fmt``."""
+def _word(value: Any, kind: str | None) -> str:
+    from .. import models
+
+    if kind is None or isinstance(value, bool) or not isinstance(value, int):
+        return _cell(value)
+    try:
+        name = getattr(models, kind)(value).name.lower().replace("_", " ")
+    except ValueError:
+        return str(value)
+    return f"{name} ({value})"
+
+
+def display(field: str, value: Any, words: Mapping[str, str] = PLAYBACK_WORDS) -> str:
+    """One value as a table shows it: status words with the code, times in Beijing time."""
+    return _word(_plain(value), words.get(field))
+
+
+def emit(
+    data: Any,
+    fmt: str,
+    *,
+    caption: str | None = None,
+    hint: str | None = None,
+    words: Mapping[str, str] = PLAYBACK_WORDS,
+) -> None:
+    """Write ``data`` (a mapping or a list of mappings) to stdout in ``fmt``.
+
+    A table shows status codes as words (``ready (100)``), then ``caption`` and ``hint``.
+    """
     data = to_rows(data)
     rows: list[dict[str, Any]] = data if isinstance(data, list) else [data]
     if fmt == "json":
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(_dumps(data, indent=2))
     elif fmt == "jsonl":
         for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            click.echo(_dumps(row))
     elif fmt == "csv":
         buffer = io.StringIO()
         fields = list(dict.fromkeys(k for row in rows for k in row))
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+        writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
         click.echo(buffer.getvalue(), nl=False)
     else:
-        _table(rows, title)
+        _table(rows, words, data if isinstance(data, list) else None)
+        for line in (caption, hint):
+            if line:
+                click.echo(line)
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value)
+    return _cell(value)
 
 
 TABLE_COLUMNS = (
@@ -67,10 +144,10 @@ TABLE_COLUMNS = (
     "room_id",
     "session_id",
     "version",
+    "is_main",
     "name",
     "status",
     "publish_status",
-    "is_main",
     "length",
     "play_times",
     "create_time",
@@ -80,21 +157,47 @@ TABLE_COLUMNS = (
 )
 """Columns a table shows for a list (every field is in json/jsonl/csv)."""
 
+_HEADERS = {
+    "session_id": "session",
+    "publish_status": "publish",
+    "is_main": "main",
+    "play_times": "plays",
+    "create_time": "created (UTC+8)",
+}
 
-def _table(rows: list[dict[str, Any]], title: str | None) -> None:
+_KEEP_WHOLE = {"id", "room_id", "session_id", "token", "url", "create_time"}
+"""Columns never shortened: ids, tokens and URLs are copied from the table."""
+
+
+def _table(rows: list[dict[str, Any]], words: Mapping[str, str], listing: list[Any] | None) -> None:
+    from rich import box
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
 
-    if len(rows) == 1:
-        table = Table("field", "value", title=title)
+    console = Console(soft_wrap=False)
+    if listing is None:
+        table = Table("field", "value", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
         for key, value in rows[0].items():
-            table.add_row(key, _cell(value))
+            table.add_row(key, _word(value, words.get(key)))
     else:
         present = {k for row in rows for k in row}
         fields = [c for c in TABLE_COLUMNS if c in present] or sorted(present)
-        table = Table(title=title)
-        for field in fields:
-            table.add_column(field, min_width=len(field), overflow="fold")
-        for row in rows:
-            table.add_row(*(_cell(row.get(f)) for f in fields))
-    Console().print(table)
+        cells = [[_word(row.get(name), words.get(name)) for name in fields] for row in rows]
+        widths = [
+            max([cell_len(_HEADERS.get(name, name)), *(cell_len(row[i]) for row in cells)])
+            for i, name in enumerate(fields)
+        ]
+        if "name" in fields:  # the one column that gives way, so a row stays on one line
+            others = [w for n, w in zip(fields, widths, strict=True) if n != "name"]
+            spare = console.width - sum(others) - len(others)  # one space between columns
+            at = fields.index("name")
+            widths[at] = max(8, min(widths[at], spare))
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=0)
+        for name, width in zip(fields, widths, strict=True):
+            table.add_column(
+                _HEADERS.get(name, name), no_wrap=True, overflow="ellipsis", width=width
+            )
+        for row in cells:
+            table.add_row(*row)
+    console.print(table)

@@ -16,7 +16,7 @@ import httpx
 from .. import _core, _transport
 from .._endpoints import CREATE_KEY, Endpoint
 from .._ratelimit import Governor, RateGovernor
-from ..errors import BaiJiaYunError, InvalidArgumentError, ResponseDecodeError
+from ..errors import BaiJiaYunError, DryRunRequest, InvalidArgumentError, ResponseDecodeError
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -31,6 +31,7 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(10.0, connect=5.0)
 DEFAULT_RATE_LIMIT: Final = (200, 10.0)
 """BaijiaYun allows 200 calls per 10 s per account."""
 _UNSET: Final[Any] = object()
+_MASKED: Final = ("sign", "partner_key", "secret_key")
 
 
 def _env_int(name: str) -> int | None:
@@ -77,6 +78,7 @@ class _BaseClient:
         max_retries: int = 2,
         rate_limit: Governor | tuple[int, float] | None = _UNSET,
         retry_policy: _core.RetryPolicy | None = None,
+        dry_run: bool = False,
     ) -> None:
         if partner_id is None:
             partner_id = _env_int("BAIJIAYUN_PARTNER_ID")
@@ -106,6 +108,7 @@ class _BaseClient:
         if isinstance(rate_limit, tuple):
             rate_limit = RateGovernor(*rate_limit)
         self.rate_governor: Governor | None = rate_limit
+        self.dry_run = dry_run
         self._partner_key = partner_key
         self._secret_key = secret_key
 
@@ -119,12 +122,35 @@ class _BaseClient:
     def _form(
         self, endpoint: Endpoint, params: Mapping[str, str], key: str | None
     ) -> dict[str, str]:
-        if endpoint.signed:
-            assert key is not None
+        if endpoint.signed and key is not None:
             return _core.signed_form(params, self.partner_id, key)
         form = dict(params)
         form.update(partner_id=str(self.partner_id), timestamp=str(int(time.time())))
+        if endpoint.signed:
+            form["sign"] = "***"  # the partner_key is not known yet (only a secret_key)
         return form
+
+    def _new_request(self, url: str, form: Mapping[str, str]) -> httpx.Request:
+        raise NotImplementedError
+
+    def build_request(self, endpoint: Endpoint, arguments: Mapping[str, object]) -> httpx.Request:
+        """Validate ``arguments`` and build the signed request of one call, without sending it.
+
+        Raises :class:`~baijiayun.InvalidArgumentError` (``.argument`` names the parameter as the
+        SDK method spells it). Adds ``partner_id`` and ``timestamp`` and signs with the known
+        partner_key; when only a ``secret_key`` was given and no key was fetched yet, the sign
+        is the placeholder ``"***"``. No I/O.
+        """
+        params = _core.build_params(endpoint, arguments)
+        return self._new_request(
+            self.url_for(endpoint), self._form(endpoint, params, self._partner_key)
+        )
+
+    def _dry_run(self, endpoint: Endpoint, params: Mapping[str, str]) -> DryRunRequest:
+        form = self._form(endpoint, params, self._partner_key)
+        request = self._new_request(self.url_for(endpoint), form)
+        shown = {k: "***" if k in _MASKED else v for k, v in form.items()}
+        return DryRunRequest(request, shown)
 
     def _key_request(self, regenerate: bool) -> dict[str, str]:
         if self._secret_key is None:
@@ -169,9 +195,11 @@ class BaiJiaYunClient(_BaseClient):
 
     Credentials fall back to ``BAIJIAYUN_PARTNER_ID``, ``BAIJIAYUN_PARTNER_KEY``,
     ``BAIJIAYUN_PRIVATE_DOMAIN`` and ``BAIJIAYUN_BASE_URL``. Use it as a context manager or call
-    :meth:`close`. ``rate_limit`` is a :class:`RateGovernor` (share one between clients of the
-    same account), a :class:`RedisRateGovernor` (share the budget across processes), a
-    ``(calls, seconds)`` pair, or ``None`` to turn the governor off.
+    :meth:`close`. With ``dry_run=True`` every call validates and builds its request, sends
+    nothing and raises :class:`~baijiayun.DryRunRequest`. ``rate_limit`` is a
+    :class:`RateGovernor` (share one between clients of the same account), a
+    :class:`RedisRateGovernor` (share the budget across processes), a ``(calls, seconds)`` pair,
+    or ``None`` to turn the governor off.
     """
 
     def __init__(
@@ -187,6 +215,7 @@ class BaiJiaYunClient(_BaseClient):
         rate_limit: Governor | tuple[int, float] | None = _UNSET,
         retry_policy: _core.RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
+        dry_run: bool = False,
     ) -> None:
         super().__init__(
             partner_id,
@@ -198,10 +227,14 @@ class BaiJiaYunClient(_BaseClient):
             max_retries=max_retries,
             rate_limit=rate_limit,
             retry_policy=retry_policy,
+            dry_run=dry_run,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout)
         self._key_lock = threading.Lock()
+
+    def _new_request(self, url: str, form: Mapping[str, str]) -> httpx.Request:
+        return self._http.build_request("POST", url, data=form)
 
     @property
     def playback(self) -> PlayBack:
@@ -247,6 +280,8 @@ class BaiJiaYunClient(_BaseClient):
             return self._partner_key
 
     def _send(self, endpoint: Endpoint, params: Mapping[str, str], max_retries: int | None) -> Any:
+        if self.dry_run:
+            raise self._dry_run(endpoint, params)
         retries = self.max_retries if max_retries is None else max_retries
         attempt = 0
         refreshed = False
@@ -302,6 +337,7 @@ class AsyncBaiJiaYunClient(_BaseClient):
         rate_limit: Governor | tuple[int, float] | None = _UNSET,
         retry_policy: _core.RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
+        dry_run: bool = False,
     ) -> None:
         super().__init__(
             partner_id,
@@ -313,10 +349,14 @@ class AsyncBaiJiaYunClient(_BaseClient):
             max_retries=max_retries,
             rate_limit=rate_limit,
             retry_policy=retry_policy,
+            dry_run=dry_run,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self._key_lock = asyncio.Lock()
+
+    def _new_request(self, url: str, form: Mapping[str, str]) -> httpx.Request:
+        return self._http.build_request("POST", url, data=form)
 
     @property
     def playback(self) -> AsyncPlayBack:
@@ -364,6 +404,8 @@ class AsyncBaiJiaYunClient(_BaseClient):
     async def _send(
         self, endpoint: Endpoint, params: Mapping[str, str], max_retries: int | None
     ) -> Any:
+        if self.dry_run:
+            raise self._dry_run(endpoint, params)
         retries = self.max_retries if max_retries is None else max_retries
         attempt = 0
         refreshed = False

@@ -1,0 +1,312 @@
+"""What every command shares: global options, their precedence, the client, and error mapping."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+import click
+from click.core import ParameterSource
+
+from ..errors import (
+    APIConnectionError,
+    BaiJiaYunError,
+    DryRunRequest,
+    InvalidArgumentError,
+)
+from .config import load_profile
+from .output import FORMATS, pick_format
+
+if TYPE_CHECKING:
+    from ..client import BaiJiaYunClient
+    from ..client.api.playback import PlayBack
+
+__all__ = [
+    "EXIT_API_ERROR",
+    "EXIT_UNREACHABLE",
+    "Command",
+    "Group",
+    "MissingExtra",
+    "Settings",
+    "global_options",
+    "pass_settings",
+    "require_extra",
+]
+
+EXIT_API_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+_TYPED = "baijiayun.typed"
+"""Key in the root context's ``meta``: global options the user typed, by name."""
+
+ENVIRONMENT = {
+    "partner_id": "BAIJIAYUN_PARTNER_ID",
+    "partner_key": "BAIJIAYUN_PARTNER_KEY",
+    "secret_key": "BAIJIAYUN_SECRET_KEY",
+    "private_domain": "BAIJIAYUN_PRIVATE_DOMAIN",
+    "base_url": "BAIJIAYUN_BASE_URL",
+    "profile": "BAIJIAYUN_PROFILE",
+}
+"""The environment variable of each global option that has one."""
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Record a global option the user typed; later (subcommand) spellings win."""
+    if param.name and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+        ctx.find_root().meta.setdefault(_TYPED, {})[param.name] = value
+    return value
+
+
+def _global(*decls: str, **attrs: Any) -> click.Option:
+    return click.Option(list(decls), expose_value=False, callback=_remember, **attrs)
+
+
+def _global_params() -> list[click.Option]:
+    return [
+        _global("--partner-id", type=int, help="Account id (BAIJIAYUN_PARTNER_ID)."),
+        _global("--partner-key", help="Signing key (BAIJIAYUN_PARTNER_KEY); never echoed."),
+        _global(
+            "--secret-key", help="Fetch the partner key with this secret (BAIJIAYUN_SECRET_KEY)."
+        ),
+        _global("--private-domain", help="Account domain (BAIJIAYUN_PRIVATE_DOMAIN)."),
+        _global("--base-url", help="API base URL, e.g. an emulator (BAIJIAYUN_BASE_URL)."),
+        _global("--profile", help="Named profile of the config file (BAIJIAYUN_PROFILE)."),
+        _global("--timeout", type=click.FloatRange(min=0.1), help="Seconds per request [10]."),
+        _global("--max-retries", type=click.IntRange(min=0), help="Retries of a failed call [2]."),
+        _global(
+            "-o",
+            "--output",
+            type=click.Choice(FORMATS),
+            help="Output format (default: table on a terminal, else json).",
+        ),
+        _global(
+            "--dry-run",
+            is_flag=True,
+            help="Print the request that would be sent (sign masked); send nothing.",
+        ),
+    ]
+
+
+C = TypeVar("C", bound=click.Command)
+
+
+def global_options(command: C) -> C:
+    """Accept the global options on ``command`` too (listed after its own), so they may follow it."""
+    command.params.extend(_global_params())
+    return command
+
+
+@dataclass
+class Settings:
+    """The global options resolved: typed option > typed ``--profile`` > environment > profile.
+
+    Nothing is read until :meth:`resolve` (the first command that needs it).
+    """
+
+    typed: dict[str, Any] = field(default_factory=dict)
+    environ: dict[str, str] = field(default_factory=dict, repr=False)
+    partner_id: int | None = None
+    partner_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    private_domain: str | None = None
+    base_url: str | None = None
+    timeout: float = 10.0
+    max_retries: int = 2
+    output: str | None = None
+    dry_run: bool = False
+    sources: dict[str, str] = field(default_factory=dict)
+    _resolved: bool = field(default=False, repr=False)
+    _client: BaiJiaYunClient | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in ("partner_id", "private_domain", "base_url", "output", "dry_run")
+        )
+        keys = ", ".join(
+            f"{name}={'***' if getattr(self, name) else None}"
+            for name in ("partner_key", "secret_key")
+        )
+        return f"Settings({shown}, {keys})"
+
+    def resolve(self) -> Settings:
+        """Merge typed options, the environment and the profile (once)."""
+        if self._resolved:
+            return self
+        self._resolved = True
+        typed = {k: v for k, v in self.typed.items() if v is not None}
+        env = {
+            name: self.environ[var]
+            for name, var in ENVIRONMENT.items()
+            if self.environ.get(var, "") != ""
+        }
+        profile_name = typed.get("profile") or env.get("profile")
+        profile = load_profile(profile_name, environ=self.environ)
+        where = f"profile {profile_name or 'default'!r}"
+        layers: list[tuple[str, dict[str, Any]]] = [("typed", typed)]
+        if "profile" in typed:
+            layers += [(where, profile), ("environment", env)]
+        else:
+            layers += [("environment", env), (where, profile)]
+        for name in ("partner_id", "partner_key", "secret_key", "timeout", "max_retries"):
+            self._take(name, layers)
+        for name in ("output", "dry_run"):
+            if name in typed:
+                setattr(self, name, typed[name])
+        self._take_location(layers)
+        return self
+
+    def _source_text(self, layer: str, name: str) -> str:
+        if layer == "environment":
+            return ENVIRONMENT[name]
+        return layer
+
+    def _take(self, name: str, layers: list[tuple[str, dict[str, Any]]]) -> None:
+        for layer, values in layers:
+            if name not in values:
+                continue
+            value = values[name]
+            if layer != "typed":
+                self.sources[name] = self._source_text(layer, name)
+            if name == "partner_id" and (isinstance(value, bool) or not isinstance(value, int)):
+                value = self._integer(name, value)
+            setattr(self, name, value)
+            return
+
+    def _integer(self, name: str, value: Any) -> int:
+        text = str(value).strip()
+        if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+            raise click.BadParameter(
+                f"{value!r} is not an integer (from {self.sources[name]})",
+                param_hint="'--" + name.replace("_", "-") + "'",
+            )
+        return int(text)
+
+    def _take_location(self, layers: list[tuple[str, dict[str, Any]]]) -> None:
+        """``base_url`` and ``private_domain`` name one host: the first layer with either wins."""
+        for layer, values in layers:
+            found = {k: values[k] for k in ("base_url", "private_domain") if k in values}
+            if found:
+                for name, value in found.items():
+                    setattr(self, name, value)
+                    if layer != "typed":
+                        self.sources[name] = self._source_text(layer, name)
+                return
+
+    def format(self) -> str:
+        """The output format in force."""
+        return pick_format(self.resolve().output)
+
+    def client(self) -> BaiJiaYunClient:
+        """The SDK client, built on first use and closed when the command ends."""
+        if self._client is None:
+            from ..client import BaiJiaYunClient, resolve_base_url
+
+            self.resolve()
+            base_url = self.base_url
+            if base_url is None and self.private_domain:
+                # pass the host itself, or the client would prefer BAIJIAYUN_BASE_URL to a
+                # private_domain that won by precedence (a typed --profile)
+                base_url = resolve_base_url(self.private_domain, None)
+            self._client = BaiJiaYunClient(
+                self.partner_id,
+                self.partner_key,
+                secret_key=self.secret_key,
+                private_domain=self.private_domain,
+                base_url=base_url,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                dry_run=self.dry_run,
+            )
+            click.get_current_context().call_on_close(self._client.close)
+        return self._client
+
+    def playback(self) -> PlayBack:
+        """The PlayBack API of the client."""
+        return self.client().playback
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+class MissingExtra(click.ClickException):
+    """A command needs an optional part of the package that is not installed (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, extra: str, what: str) -> None:
+        super().__init__(f"{what} needs the {extra!r} extra: pip install 'baijiayun[{extra}]'")
+
+
+def require_extra(extra: str, what: str, *modules: str) -> None:
+    """Raise :class:`MissingExtra` unless every module in ``modules`` can be imported."""
+    from importlib.util import find_spec
+
+    if any(find_spec(module) is None for module in modules):
+        raise MissingExtra(extra, what)
+
+
+def _where(settings: Settings, name: str) -> str:
+    source = settings.sources.get(name)
+    return f" (from {source})" if source else ""
+
+
+def _bad_argument(ctx: click.Context, settings: Settings, error: InvalidArgumentError) -> NoReturn:
+    """Re-raise the SDK's refusal naming the option or ARGUMENT that carried the value."""
+    for param in ctx.command.params:
+        if param.name == error.argument:
+            hint = (
+                f"'{param.human_readable_name}'"
+                if isinstance(param, click.Argument)
+                else param.get_error_hint(ctx)
+            )
+            raise click.BadParameter(
+                error.problem + _where(settings, error.argument), ctx=ctx, param_hint=hint
+            )
+    raise click.UsageError(f"invalid {error.argument}: {error.problem}", ctx=ctx)
+
+
+def _host_of(url: str | None) -> str:
+    if not url:
+        return "the service"
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
+class Command(click.Command):
+    """A command whose SDK errors become exit codes: 1 API error, 2 bad usage, 3 unreachable.
+
+    ``--dry-run`` ends in the client's :class:`~baijiayun.DryRunRequest`, printed as JSON.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        settings = ctx.find_object(Settings)
+        try:
+            return super().invoke(ctx)
+        except DryRunRequest as shown:
+            request = {"method": shown.request.method, "url": str(shown.request.url)}
+            click.echo(json.dumps({**request, "form": shown.form}, ensure_ascii=False))
+            return None
+        except InvalidArgumentError as error:
+            _bad_argument(ctx, settings or Settings(), error)
+        except APIConnectionError as error:
+            url = settings._client.base_url if settings and settings._client else None
+            click.echo(f"Error: cannot reach {_host_of(url)}: {error}", err=True)
+            ctx.exit(EXIT_UNREACHABLE)
+        except BaiJiaYunError as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(EXIT_API_ERROR)
+
+
+class Group(click.Group):
+    """A group whose commands are :class:`Command` and whose subgroups are :class:`Group`."""
+
+    command_class = Command
+
+
+Group.group_class = Group
