@@ -75,3 +75,16 @@ def test_repr_and_no_io_in_constructor() -> None:
     assert repr(governor) == "RedisRateGovernor(key='k', calls=5, period=1)"
     with pytest.raises(ValueError):
         RedisRateGovernor(key="k", calls=0)
+
+
+def test_an_unreachable_redis_is_a_baijiayun_error_and_complete_never_raises() -> None:
+    from baijiayun import SharedStateError
+    from baijiayun._ratelimit import GovernorSlot
+    from baijiayun.tokens import RedisTokenCache
+
+    governor = RedisRateGovernor("redis://127.0.0.1:1/0", key="k")
+    with pytest.raises(SharedStateError):
+        governor.acquire()
+    governor.complete(GovernorSlot("x", 0.0, 1.0))  # logged; the slot lapses at its hold
+    with pytest.raises(SharedStateError):
+        RedisTokenCache("redis://127.0.0.1:1/0").get_or_fetch("k", lambda: "t")

@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._ratelimit import RateGovernor
+    from ._ratelimit import Governor, GovernorSlot, RateGovernor, Slot
     from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
     from .client.api import AsyncPlayBack, PlayBack
     from .errors import (
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ResponseDecodeError,
         RoomDeletedError,
         RoomNotFoundError,
+        SharedStateError,
         SignatureError,
     )
     from .models import (
@@ -50,7 +51,9 @@ if TYPE_CHECKING:
         SessionList,
     )
     from .player import player_url
+    from .file_ratelimit import FileRateGovernor
     from .redis_ratelimit import RedisRateGovernor
+    from .tokens import RedisTokenCache, TokenCache
 
 __version__ = "0.1.0"
 
@@ -68,6 +71,9 @@ __all__ = [
     "CallbackVerificationError",
     "CropItem",
     "CropPage",
+    "FileRateGovernor",
+    "Governor",
+    "GovernorSlot",
     "InvalidArgumentError",
     "ParameterError",
     "PathNotFoundError",
@@ -87,12 +93,16 @@ __all__ = [
     "RateGovernor",
     "RateLimitError",
     "RedisRateGovernor",
+    "RedisTokenCache",
     "ResponseDecodeError",
     "RoomDeletedError",
     "RoomNotFoundError",
     "SessionItem",
     "SessionList",
+    "SharedStateError",
     "SignatureError",
+    "Slot",
+    "TokenCache",
     "__version__",
     "player_url",
 ]
@@ -105,6 +115,12 @@ _HOMES = {
     "AsyncPlayBack": ".client.api",
     "player_url": ".player",
     "RedisRateGovernor": ".redis_ratelimit",
+    "FileRateGovernor": ".file_ratelimit",
+    "Governor": "._ratelimit",
+    "GovernorSlot": "._ratelimit",
+    "Slot": "._ratelimit",
+    "TokenCache": ".tokens",
+    "RedisTokenCache": ".tokens",
 }
 
 

@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from .errors import SharedStateError
 
 __all__ = [
     "DEFAULT_HOLD",
@@ -107,6 +111,29 @@ def window_wait(ends: Sequence[float], now: float, limit: int, window: float) ->
     # a window after now.
     end = ends[len(ends) - limit]
     return max(min(end, now) + window - now, 0.0)
+
+
+@contextmanager
+def shared_state(where: str) -> Iterator[None]:
+    """Turn a failure of Redis or of a SQLite file into :class:`SharedStateError`."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        raise SharedStateError(where, str(exc)) from exc
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "redis":
+            raise
+        raise SharedStateError(where, f"{type(exc).__name__}: {exc}") from exc
+
+
+@contextmanager
+def lapse_on_failure(governor: object) -> Iterator[None]:
+    """A completion that cannot be recorded is logged, not raised: the slot lapses at its hold."""
+    try:
+        with shared_state(repr(governor)):
+            yield
+    except SharedStateError as exc:
+        logger.warning("%s; the slot will count until its hold has passed", exc)
 
 
 class _Waiting:

@@ -141,6 +141,14 @@ class RateLimitError(APIError):
     """The account went over its call limit (200 per 10 s); safe to retry later."""
 
 
+class SharedStateError(BaiJiaYunError):
+    """Redis or a governor's file, shared between processes, could not be used; nothing was sent."""
+
+    def __init__(self, where: str, message: str) -> None:
+        self.where = where
+        super().__init__(f"{where}: {message}")
+
+
 class CallbackVerificationError(BaiJiaYunError):
     """A callback failed verification: missing fields, stale timestamp or a wrong sign."""
 

@@ -17,6 +17,8 @@ from ._ratelimit import (
     GovernorSlot,
     Slot,
     _Waiting,
+    lapse_on_failure,
+    shared_state,
     window_wait,
 )
 
@@ -84,6 +86,10 @@ class FileRateGovernor(_Waiting):
         return conn
 
     def _try(self, hold: float) -> GovernorSlot | float:
+        with shared_state(repr(self)):
+            return self._book(hold)
+
+    def _book(self, hold: float) -> GovernorSlot | float:
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -116,6 +122,10 @@ class FileRateGovernor(_Waiting):
         if not isinstance(slot, GovernorSlot) or slot.completed:
             return
         slot.completed = True
+        with lapse_on_failure(self):
+            self._end(slot)
+
+    def _end(self, slot: GovernorSlot) -> None:
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")

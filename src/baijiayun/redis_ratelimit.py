@@ -8,7 +8,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._ratelimit import DEFAULT_GUARD, DEFAULT_HOLD, GovernorSlot, Slot, _Waiting
+from ._ratelimit import (
+    DEFAULT_GUARD,
+    DEFAULT_HOLD,
+    GovernorSlot,
+    Slot,
+    _Waiting,
+    lapse_on_failure,
+    shared_state,
+)
 
 __all__ = ["RedisRateGovernor"]
 
@@ -106,24 +114,29 @@ class RedisRateGovernor(_Waiting):
 
     def _try(self, hold: float) -> GovernorSlot | float:
         args, slot_id = self._args(hold)
-        return self._answer(self._redis().eval(_ACQUIRE, 1, self.key, *args), slot_id, hold)
+        with shared_state(repr(self)):
+            reply = self._redis().eval(_ACQUIRE, 1, self.key, *args)
+        return self._answer(reply, slot_id, hold)
 
     async def _try_async(self, hold: float) -> GovernorSlot | float:
         args, slot_id = self._args(hold)
-        reply = await self._redis_async().eval(_ACQUIRE, 1, self.key, *args)
+        with shared_state(repr(self)):
+            reply = await self._redis_async().eval(_ACQUIRE, 1, self.key, *args)
         return self._answer(reply, slot_id, hold)
 
     def complete(self, slot: Slot) -> None:
         """A response came back for ``slot``: it ends now (on the Redis server's clock)."""
         if isinstance(slot, GovernorSlot) and not slot.completed:
             slot.completed = True
-            self._redis().eval(_COMPLETE, 1, self.key, slot.id)
+            with lapse_on_failure(self):
+                self._redis().eval(_COMPLETE, 1, self.key, slot.id)
 
     async def complete_async(self, slot: Slot) -> None:
         """Async twin of :meth:`complete`."""
         if isinstance(slot, GovernorSlot) and not slot.completed:
             slot.completed = True
-            await self._redis_async().eval(_COMPLETE, 1, self.key, slot.id)
+            with lapse_on_failure(self):
+                await self._redis_async().eval(_COMPLETE, 1, self.key, slot.id)
 
     def close(self) -> None:
         """Close the synchronous Redis connection pool."""

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._ratelimit import shared_state
 from .errors import InvalidArgumentError
 
 __all__ = ["RedisTokenCache", "TokenCache"]
@@ -329,36 +330,56 @@ class RedisTokenCache(_Cache):
         ]
 
     def _load(self, slot: str) -> tuple[str, float | None] | None:
-        return self._decode(self._redis().get(self.prefix + slot))
+        with shared_state(repr(self)):
+            return self._decode(self._redis().get(self.prefix + slot))
 
     async def _load_async(self, slot: str) -> tuple[str, float | None] | None:
-        return self._decode(await self._redis_async().get(self.prefix + slot))
+        with shared_state(repr(self)):
+            return self._decode(await self._redis_async().get(self.prefix + slot))
 
     def _store(self, items: Mapping[str, str], expires_at: float | None) -> None:
-        pipe = self._redis().pipeline(transaction=False)
-        for name, value, ttl_ms in self._encoded(items, expires_at):
-            pipe.set(name, value, px=ttl_ms)
-        pipe.execute()
+        with shared_state(repr(self)):
+            pipe = self._redis().pipeline(transaction=False)
+            for name, value, ttl_ms in self._encoded(items, expires_at):
+                pipe.set(name, value, px=ttl_ms)
+            pipe.execute()
 
     async def _store_async(self, items: Mapping[str, str], expires_at: float | None) -> None:
-        pipe = self._redis_async().pipeline(transaction=False)
-        for name, value, ttl_ms in self._encoded(items, expires_at):
-            pipe.set(name, value, px=ttl_ms)
-        await pipe.execute()
+        with shared_state(repr(self)):
+            pipe = self._redis_async().pipeline(transaction=False)
+            for name, value, ttl_ms in self._encoded(items, expires_at):
+                pipe.set(name, value, px=ttl_ms)
+            await pipe.execute()
+
+    def _lock(self, lock: str, owner: str) -> bool:
+        with shared_state(repr(self)):
+            return bool(self._redis().set(lock, owner, nx=True, px=int(self.lock_ttl * 1000)))
+
+    async def _lock_async(self, lock: str, owner: str) -> bool:
+        with shared_state(repr(self)):
+            client = self._redis_async()
+            return bool(await client.set(lock, owner, nx=True, px=int(self.lock_ttl * 1000)))
+
+    def _unlock(self, lock: str, owner: str) -> None:
+        with shared_state(repr(self)):
+            self._redis().eval(_RELEASE, 1, lock, owner)
+
+    async def _unlock_async(self, lock: str, owner: str) -> None:
+        with shared_state(repr(self)):
+            await self._redis_async().eval(_RELEASE, 1, lock, owner)
 
     def _fill(self, slot: str, fetch: Fetch, expires_in: int, min_ttl: float) -> str:
-        client = self._redis()
         lock = f"{self.prefix}{slot}#lock"
         owner = uuid.uuid4().hex
         while True:
-            if client.set(lock, owner, nx=True, px=int(self.lock_ttl * 1000)):
+            if self._lock(lock, owner):
                 try:
                     token = self._fresh(self._load(slot), min_ttl)
                     if token is not None:
                         return token
                     return self._fetch_and_store(slot, fetch, expires_in)
                 finally:
-                    client.eval(_RELEASE, 1, lock, owner)
+                    self._unlock(lock, owner)
             self._sleep(self.poll)
             token = self._fresh(self._load(slot), min_ttl)
             if token is not None:
@@ -367,18 +388,17 @@ class RedisTokenCache(_Cache):
     async def _fill_async(
         self, slot: str, fetch: AsyncFetch, expires_in: int, min_ttl: float
     ) -> str:
-        client = self._redis_async()
         lock = f"{self.prefix}{slot}#lock"
         owner = uuid.uuid4().hex
         while True:
-            if await client.set(lock, owner, nx=True, px=int(self.lock_ttl * 1000)):
+            if await self._lock_async(lock, owner):
                 try:
                     token = self._fresh(await self._load_async(slot), min_ttl)
                     if token is not None:
                         return token
                     return await self._fetch_and_store_async(slot, fetch, expires_in)
                 finally:
-                    await client.eval(_RELEASE, 1, lock, owner)
+                    await self._unlock_async(lock, owner)
             await self._sleep_async(self.poll)
             token = self._fresh(await self._load_async(slot), min_ttl)
             if token is not None:
