@@ -44,7 +44,7 @@ def demo_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_readme_has_the_expected_examples() -> None:
-    assert len(blocks("python")) == 5
+    assert len(blocks("python")) == 7  # 2 in "Working under the account limit"
     assert blocks("sh") == [
         "make demo   # installs into .venv, starts the emulator with demo data, walks through all "
         "13 operations\nmake test   # installs into .venv, runs ruff, mypy --strict and the whole "

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         SharedStateError,
         SignatureError,
     )
+    from .file_ratelimit import FileRateGovernor
     from .models import (
         CropItem,
         CropPage,
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
         SessionList,
     )
     from .player import player_url
-    from .file_ratelimit import FileRateGovernor
     from .redis_ratelimit import RedisRateGovernor
     from .tokens import RedisTokenCache, TokenCache
 
