@@ -250,3 +250,23 @@ def test_redis_async_twin(redis_url: str, redis_prefix: str) -> None:
 
     assert asyncio.run(main()) == ["secret-token-1"] * 6 + ["batch-token"]
     assert fetch.calls == 1
+
+
+def test_single_and_batch_fetches_fill_the_same_keys() -> None:
+    from baijiayun.tokens import token_key
+
+    assert token_key(7, 100) == token_key(7, "100") == "7:100-0"
+    assert token_key(7, 100, 5) == token_key(7, "100-5") == "7:100-5"
+    clock = Clock()
+    cache = TokenCache(clock=clock)
+    started = cache.now()
+    clock.now += 5  # the batch call took 5 s: the lifetime counts from before it
+    cache.put_many(
+        {token_key(7, k): v for k, v in {"100": "a", "100-5": "b"}.items()},
+        expires_in=3600,
+        fetched_at=started,
+    )
+    clock.now += 3600 - 600 - 5
+    assert cache.get(token_key(7, 100, 5), expires_in=3600, min_ttl=600) == "b"
+    clock.now += 1
+    assert cache.get(token_key(7, 100), expires_in=3600, min_ttl=600) is None

@@ -20,13 +20,23 @@ from typing import Any
 from ._ratelimit import shared_state
 from .errors import InvalidArgumentError
 
-__all__ = ["RedisTokenCache", "TokenCache"]
+__all__ = ["RedisTokenCache", "TokenCache", "token_key"]
 
 Fetch = Callable[[], str]
 AsyncFetch = Callable[[], Awaitable[str]]
 
 DEFAULT_EXPIRES_IN = 3600
 DEFAULT_MIN_TTL = 600
+
+
+def token_key(partner_id: int, room_id: int | str, session_id: int | str | None = None) -> str:
+    """The cache key of a playback's token: ``"{partner_id}:{room_id}-{session_id or 0}"``.
+
+    ``room_id`` may also be an entry of a getPlayerTokenBatch answer (``"room"`` or
+    ``"room-session"``), so single and batch fetches fill the same keys.
+    """
+    room, _, session = str(room_id).partition("-")
+    return f"{partner_id}:{room}-{int(session or session_id or 0)}"
 
 
 def _check(expires_in: int, min_ttl: float) -> None:
@@ -109,6 +119,10 @@ class _Cache:
         return token
 
     # public ---------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """This cache's clock: take it before a batch fetch and pass it to :meth:`put_many`."""
+        return self._clock()
 
     def get(
         self, key: str, *, expires_in: int = DEFAULT_EXPIRES_IN, min_ttl: float = DEFAULT_MIN_TTL
