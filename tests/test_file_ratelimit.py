@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def test_keys_have_budgets_of_their_own_and_lost_slots_lapse(tmp_path: Path) -> 
     assert waits
 
 
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="XDG is the Linux convention")
 def test_user_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BAIJIAYUN_CACHE_DIR", raising=False)
     where = f"/tmp/{uuid.uuid4().hex}"
