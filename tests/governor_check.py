@@ -1,9 +1,17 @@
-"""Shared by the governor tests: the invariant checked on recorded arrival times."""
+"""Shared by the governor tests: the invariant on arrival times, and calls from real processes."""
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import time
 from bisect import bisect_right
 from collections.abc import Iterable
+from typing import Any
+
+from baijiayun._ratelimit import GovernorSlot, Slot, _Waiting
+from baijiayun.file_ratelimit import FileRateGovernor
+from baijiayun.redis_ratelimit import RedisRateGovernor
 
 
 def busiest_window(arrivals: Iterable[float], period: float) -> int:
@@ -17,15 +25,6 @@ def busiest_window(arrivals: Iterable[float], period: float) -> int:
 
 
 # --- real processes sharing a Redis or file governor ----------------------------------------------
-
-import asyncio  # noqa: E402
-import multiprocessing  # noqa: E402
-import time  # noqa: E402
-from typing import Any  # noqa: E402
-
-from baijiayun._ratelimit import GovernorSlot, Slot, _Waiting  # noqa: E402
-from baijiayun.file_ratelimit import FileRateGovernor  # noqa: E402
-from baijiayun.redis_ratelimit import RedisRateGovernor  # noqa: E402
 
 CALLS, PERIOD = 20, 0.5
 
@@ -80,9 +79,8 @@ def call_worker(
         time.sleep(0.005)
     arrivals: list[float] = []
 
-    def one(slot: GovernorSlot) -> float:
-        latency = _latency(t0)
-        time.sleep(latency * 0.9)
+    def one() -> float:
+        time.sleep(_latency(t0) * 0.9)
         return time.time()
 
     if use_async:
@@ -100,7 +98,7 @@ def call_worker(
     else:
         for _ in range(count):
             slot = governor.acquire()
-            arrivals.append(one(slot))
+            arrivals.append(one())
             time.sleep(0.005)
             governor.complete(slot)
     out.put(arrivals)
