@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import asyncio
 import uuid
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from baijiayun import BaiJiaYunClient, RedisRateGovernor
+from baijiayun import RedisRateGovernor
 
-from .sdk_helpers import BASE, KEY, PARTNER_ID, Recorder
+from .governor_check import CALLS, PERIOD, busiest_window, run_processes
 
 
 @pytest.fixture
@@ -23,59 +22,51 @@ def key(redis_url: str) -> Iterator[str]:
     redis.Redis.from_url(redis_url).delete(name)
 
 
-def _reserve_many(url: str, key: str, count: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    governor = RedisRateGovernor(url, key=key, calls=200, period=10.0)
-    queue.put([governor.reserve() for _ in range(count)])
+def test_processes_never_let_more_than_calls_arrive_in_a_period(redis_url: str, key: str) -> None:
+    arrivals = run_processes("redis", redis_url, key)
+    assert len(arrivals) == 60
+    assert busiest_window(arrivals, PERIOD) <= CALLS
+
+
+def test_the_check_catches_slots_counted_from_the_grant(redis_url: str, key: str) -> None:
+    arrivals = run_processes("redis", redis_url, key, wrong=True)
+    assert busiest_window(arrivals, PERIOD) > CALLS
+
+
+def test_a_slot_never_completed_lapses_at_grant_plus_hold(redis_url: str, key: str) -> None:
+    import redis
+
+    governor = RedisRateGovernor(redis_url, key=key, calls=1, period=0.2, guard=0.0)
+    lost = governor.acquire(hold=0.3)  # its process is killed: nobody completes it
+    score = redis.Redis.from_url(redis_url).zscore(key, lost.id)
+    assert score == pytest.approx(lost.granted_at + 0.3, abs=1e-3)
+    waits: list[float] = []
+    second = governor.acquire(hold=0.3, on_wait=waits.append)
+    assert second.granted_at >= lost.granted_at + 0.5
+    assert waits
     governor.close()
 
 
-def test_two_processes_share_one_budget(redis_url: str, key: str) -> None:
-    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    workers = [
-        multiprocessing.Process(target=_reserve_many, args=(redis_url, key, 150, queue))
-        for _ in range(2)
-    ]
-    for worker in workers:
-        worker.start()
-    waits = queue.get(timeout=30) + queue.get(timeout=30)
-    for worker in workers:
-        worker.join(10)
-    free = [w for w in waits if w == 0]
-    queued = [w for w in waits if w > 0]
-    assert len(free) == 200
-    assert len(queued) == 100
-    assert all(
-        9.0 < w <= 10.0 for w in queued
-    )  # each waits for a slot of the first second to expire
+def test_sync_and_async_share_one_book_and_complete_ends_the_slot(redis_url: str, key: str) -> None:
+    import redis
 
+    governor = RedisRateGovernor(redis_url, key=key, calls=2, period=5.0, hold=60.0)
+    first = governor.acquire()
+    governor.complete(first)
+    ended = redis.Redis.from_url(redis_url).zscore(key, first.id)
+    assert ended < first.granted_at + 1.0  # completed: no longer held until grant + 60 s
 
-def test_sync_and_async_reserve_from_the_same_book(redis_url: str, key: str) -> None:
-    import asyncio
-
-    governor = RedisRateGovernor(redis_url, key=key, calls=2, period=5.0)
-    assert governor.reserve() == 0
-
-    async def second_and_third() -> tuple[float, float]:
+    async def second_and_third() -> tuple[object, float]:
         try:
-            return await governor.reserve_async(), await governor.reserve_async()
+            second = await governor.acquire_async()
+            reply = await governor._try_async(60.0)  # the book is full: a wait, not a slot
+            await governor.complete_async(second)
+            return second, reply  # type: ignore[return-value]
         finally:
             await governor.aclose()
 
-    second, third = asyncio.run(second_and_third())
-    assert second == 0 and 4.0 < third <= 5.0
-    governor.close()
-
-
-def test_client_waits_on_the_shared_governor(redis_url: str, key: str) -> None:
-    slept: list[float] = []
-    governor = RedisRateGovernor(redis_url, key=key, calls=2, period=10.0, sleep=slept.append)
-    http = httpx.Client(transport=httpx.MockTransport(Recorder({"status": 0}).handler))
-    with BaiJiaYunClient(
-        PARTNER_ID, KEY, base_url=BASE, http_client=http, rate_limit=governor
-    ) as client:
-        for _ in range(3):
-            client.playback.get_basic_info(1)
-    assert len(slept) == 1 and 9.0 < slept[0] <= 10.0
+    _, third = asyncio.run(second_and_third())
+    assert isinstance(third, float) and 4.0 < third <= 5.1
     governor.close()
 
 
@@ -84,3 +75,16 @@ def test_repr_and_no_io_in_constructor() -> None:
     assert repr(governor) == "RedisRateGovernor(key='k', calls=5, period=1)"
     with pytest.raises(ValueError):
         RedisRateGovernor(key="k", calls=0)
+
+
+def test_an_unreachable_redis_is_a_baijiayun_error_and_complete_never_raises() -> None:
+    from baijiayun import SharedStateError
+    from baijiayun._ratelimit import GovernorSlot
+    from baijiayun.tokens import RedisTokenCache
+
+    governor = RedisRateGovernor("redis://127.0.0.1:1/0", key="k")
+    with pytest.raises(SharedStateError):
+        governor.acquire()
+    governor.complete(GovernorSlot("x", 0.0, 1.0))  # logged; the slot lapses at its hold
+    with pytest.raises(SharedStateError):
+        RedisTokenCache("redis://127.0.0.1:1/0").get_or_fetch("k", lambda: "t")

@@ -1,14 +1,13 @@
-"""Retries: what is re-sent, how often, with which delays; and the rate governor on a fake clock."""
+"""Retries: what is re-sent, how often, with which delays (the governor: test_ratelimit.py)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import httpx
 import pytest
 
-from baijiayun import AsyncBaiJiaYunClient, BaiJiaYunClient, RateGovernor, errors
+from baijiayun import AsyncBaiJiaYunClient, BaiJiaYunClient, errors
 from baijiayun._core import RetryPolicy
 
 from .sdk_helpers import BASE, KEY, PARTNER_ID, Recorder, envelope
@@ -107,83 +106,6 @@ async def test_async_client_does_not_resend_delete_after_timeout() -> None:
         with pytest.raises(errors.APITimeoutError):
             await client.playback.get_basic_info(1)
         assert len(recorder.requests) == 4
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def test_governor_admits_200_then_waits_for_the_window() -> None:
-    clock = FakeClock()
-    governor = RateGovernor(200, 10.0, clock=clock)
-    waits = [governor.acquire(clock.sleep) for _ in range(200)]
-    assert waits == [0.0] * 200
-    assert governor.acquire(clock.sleep) == pytest.approx(10.0)
-    assert clock.now == pytest.approx(1010.0)
-
-
-def test_governor_sliding_window_is_exact() -> None:
-    clock = FakeClock()
-    governor = RateGovernor(3, 10.0, clock=clock)
-    for step in (0, 1, 2):
-        clock.now = 1000.0 + step
-        assert governor.reserve() == 0
-    clock.now = 1005.0
-    assert governor.reserve() == pytest.approx(5.0)  # slot of the call at t=0 frees at t=10
-    assert governor.reserve() == pytest.approx(6.0)
-    clock.now = 1030.0
-    assert governor.reserve() == 0
-
-
-def test_governor_is_thread_safe() -> None:
-    clock = FakeClock()
-    governor = RateGovernor(100, 10.0, clock=clock)
-    results: list[float] = []
-    lock = threading.Lock()
-
-    def take() -> None:
-        for _ in range(50):
-            wait = governor.reserve()
-            with lock:
-                results.append(wait)
-
-    threads = [threading.Thread(target=take) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sum(1 for w in results if w == 0) == 100
-    assert len(results) == 400
-
-
-def test_governor_shared_by_two_clients_limits_both() -> None:
-    clock = FakeClock()
-    governor = RateGovernor(2, 10.0, clock=clock)
-    a, b = (
-        _client(Recorder({"status": 0}), rate_limit=governor),
-        _client(Recorder({"status": 0}), rate_limit=governor),
-    )
-    a.playback.get_basic_info(1)
-    b.playback.get_basic_info(1)
-    assert governor.reserve() == pytest.approx(10.0)
-
-
-def test_client_waits_on_the_governor(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr("baijiayun._ratelimit.time.sleep", clock.sleep)
-    client = _client(Recorder({"status": 0}), rate_limit=RateGovernor(2, 10.0, clock=clock))
-    for _ in range(3):
-        client.playback.get_basic_info(1)
-    assert clock.sleeps == [pytest.approx(10.0)]
 
 
 def test_rate_limit_can_be_turned_off() -> None:

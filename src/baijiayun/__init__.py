@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._ratelimit import RateGovernor
+    from ._ratelimit import Governor, GovernorSlot, RateGovernor, Slot
     from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
     from .client.api import AsyncPlayBack, PlayBack
     from .errors import (
@@ -31,8 +31,10 @@ if TYPE_CHECKING:
         ResponseDecodeError,
         RoomDeletedError,
         RoomNotFoundError,
+        SharedStateError,
         SignatureError,
     )
+    from .file_ratelimit import FileRateGovernor
     from .models import (
         CropItem,
         CropPage,
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     )
     from .player import player_url
     from .redis_ratelimit import RedisRateGovernor
+    from .tokens import RedisTokenCache, TokenCache
 
 __version__ = "0.1.0"
 
@@ -70,6 +73,9 @@ __all__ = [
     "CropItem",
     "CropPage",
     "DryRunRequest",
+    "FileRateGovernor",
+    "Governor",
+    "GovernorSlot",
     "InvalidArgumentError",
     "ParameterError",
     "PathNotFoundError",
@@ -89,12 +95,16 @@ __all__ = [
     "RateGovernor",
     "RateLimitError",
     "RedisRateGovernor",
+    "RedisTokenCache",
     "ResponseDecodeError",
     "RoomDeletedError",
     "RoomNotFoundError",
     "SessionItem",
     "SessionList",
+    "SharedStateError",
     "SignatureError",
+    "Slot",
+    "TokenCache",
     "__version__",
     "player_url",
 ]
@@ -108,6 +118,12 @@ _HOMES = {
     "player_url": ".player",
     "DryRunRequest": ".errors",
     "RedisRateGovernor": ".redis_ratelimit",
+    "FileRateGovernor": ".file_ratelimit",
+    "Governor": "._ratelimit",
+    "GovernorSlot": "._ratelimit",
+    "Slot": "._ratelimit",
+    "TokenCache": ".tokens",
+    "RedisTokenCache": ".tokens",
 }
 
 

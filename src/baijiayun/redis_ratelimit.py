@@ -5,35 +5,63 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from ._ratelimit import (
+    DEFAULT_GUARD,
+    DEFAULT_HOLD,
+    GovernorSlot,
+    Slot,
+    _Waiting,
+    lapse_on_failure,
+    shared_state,
+)
 
 __all__ = ["RedisRateGovernor"]
 
-# One atomic step: drop slots older than the window, then book the earliest free slot. Slots are
-# kept in a sorted set scored by their start time (server clock, so every machine agrees).
-_RESERVE = """
+# One atomic step on the Redis server's clock. The sorted set holds one member per slot, scored by
+# its effective end: grant + hold while pending (so a killed process's slots lapse on their own),
+# the response time once completed. This is ``window_wait`` of ``_ratelimit``, in Lua.
+_ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local period = tonumber(ARGV[1])
-local calls = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local hold = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
-local start = now
-if count >= calls then
-  local kth = redis.call('ZRANGE', KEYS[1], count - calls, count - calls, 'WITHSCORES')
-  start = math.max(now, tonumber(kth[2]) + period)
+if count < limit then
+  redis.call('ZADD', KEYS[1], now + hold, ARGV[4])
+  local ttl = math.ceil((hold + window) * 1000)
+  if redis.call('PTTL', KEYS[1]) < ttl then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
+  return {1, tostring(now)}
 end
-redis.call('ZADD', KEYS[1], start, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], math.ceil((start - now + period) * 1000))
-return tostring(start - now)
+local first = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+local wait = math.min(tonumber(first[2]), now) + window - now
+return {0, tostring(math.max(wait, 0.001))}
+"""
+
+# Completion: the slot ends now, unless it already ended (lapsed or completed).
+_COMPLETE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) > now then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+end
+return 1
 """
 
 
-class RedisRateGovernor:
-    """Like :class:`~baijiayun.RateGovernor`, but every process using the same Redis key shares
-    one budget of ``calls`` per ``period`` seconds (BaijiaYun counts per account, not per process).
+class RedisRateGovernor(_Waiting):
+    """Like :class:`~baijiayun.RateGovernor`, but every process using the same Redis ``key``
+    shares one budget of ``calls`` per ``period`` seconds (BaijiaYun counts per account).
 
+    Slots are booked and completed atomically by Lua scripts on the Redis server's clock; a
+    pending slot is scored grant + hold, so the slots of a killed process lapse by themselves.
     Needs the ``redis`` extra: ``pip install 'baijiayun[redis]'``. Connections open on first use.
     """
 
@@ -44,53 +72,71 @@ class RedisRateGovernor:
         key: str,
         calls: int = 200,
         period: float = 10.0,
+        margin: int = 0,
+        guard: float = DEFAULT_GUARD,
+        hold: float = DEFAULT_HOLD,
         sleep: Callable[[float], None] = time.sleep,
+        sleep_async: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if calls < 1 or period <= 0:
-            raise ValueError("calls must be >= 1 and period > 0")
+        self._setup(calls, period, margin, guard, hold, sleep, sleep_async)
         self.url = url
         self.key = key
-        self.calls = calls
-        self.period = period
-        self._sleep = sleep
         self._sync: Any = None
         self._async: Any = None
 
     def __repr__(self) -> str:
         return f"RedisRateGovernor(key={self.key!r}, calls={self.calls}, period={self.period})"
 
-    def _args(self) -> list[Any]:
-        return [self.period, self.calls, uuid.uuid4().hex]
-
-    def reserve(self) -> float:
-        """Book the next free slot across all processes; return the seconds to wait for it."""
+    def _redis(self) -> Any:
         if self._sync is None:
             import redis
 
             self._sync = redis.Redis.from_url(self.url)
-        return float(self._sync.eval(_RESERVE, 1, self.key, *self._args()))
+        return self._sync
 
-    async def reserve_async(self) -> float:
-        """Async twin of :meth:`reserve`."""
+    def _redis_async(self) -> Any:
         if self._async is None:
             import redis.asyncio
 
             self._async = redis.asyncio.Redis.from_url(self.url)
-        return float(await self._async.eval(_RESERVE, 1, self.key, *self._args()))
+        return self._async
 
-    def acquire(self) -> float:
-        """Wait (blocking this thread) for a slot; return the seconds waited."""
-        wait = self.reserve()
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+    def _args(self, hold: float) -> tuple[list[Any], str]:
+        slot_id = uuid.uuid4().hex
+        return [self._window, self._limit, hold, slot_id], slot_id
 
-    async def acquire_async(self) -> float:
-        """Wait (suspending this task) for a slot; return the seconds waited."""
-        wait = await self.reserve_async()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return wait
+    @staticmethod
+    def _answer(reply: list[Any], slot_id: str, hold: float) -> GovernorSlot | float:
+        granted, value = int(reply[0]), float(reply[1])
+        if granted:
+            return GovernorSlot(slot_id, value, value + hold)
+        return value
+
+    def _try(self, hold: float) -> GovernorSlot | float:
+        args, slot_id = self._args(hold)
+        with shared_state(repr(self)):
+            reply = self._redis().eval(_ACQUIRE, 1, self.key, *args)
+        return self._answer(reply, slot_id, hold)
+
+    async def _try_async(self, hold: float) -> GovernorSlot | float:
+        args, slot_id = self._args(hold)
+        with shared_state(repr(self)):
+            reply = await self._redis_async().eval(_ACQUIRE, 1, self.key, *args)
+        return self._answer(reply, slot_id, hold)
+
+    def complete(self, slot: Slot) -> None:
+        """A response came back for ``slot``: it ends now (on the Redis server's clock)."""
+        if isinstance(slot, GovernorSlot) and not slot.completed:
+            slot.completed = True
+            with lapse_on_failure(self):
+                self._redis().eval(_COMPLETE, 1, self.key, slot.id)
+
+    async def complete_async(self, slot: Slot) -> None:
+        """Async twin of :meth:`complete`."""
+        if isinstance(slot, GovernorSlot) and not slot.completed:
+            slot.completed = True
+            with lapse_on_failure(self):
+                await self._redis_async().eval(_COMPLETE, 1, self.key, slot.id)
 
     def close(self) -> None:
         """Close the synchronous Redis connection pool."""

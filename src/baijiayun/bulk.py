@@ -1,0 +1,602 @@
+"""Bulk writes from a file: every row validated first, then each sent once under a SQLite journal.
+
+``load_rows(op, source)`` reads CSV (with a header) or JSON lines for one of :data:`OPS`
+(``publish``, ``block``, ``rename``, ``set-main``, ``delete``) and raises :class:`BulkInputError`
+listing every bad row with its line number. ``run_bulk(playback, rows, journal)`` then sends the
+rows through a ``PlayBack`` (only its seed methods), recording each row's outcome in the journal,
+keyed by the row's content (op and arguments). A run killed anywhere and started again — even on an
+edited file — sends only what is not done; a row whose outcome is unknown (sent, then a timeout or a
+lost connection) is checked with a read before anything is re-sent, and a ``delete`` is never sent
+twice. ``bulk(playback, op, source)`` does both, with the journal beside the input.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, TextIO
+
+from ._endpoints import DELETE, SET_MAIN_VERSION, SET_PUBLISH_STATUS, UPDATE, Endpoint
+from .errors import (
+    APIError,
+    BaiJiaYunError,
+    InvalidArgumentError,
+    RateLimitError,
+    RoomDeletedError,
+    RoomNotFoundError,
+)
+
+__all__ = [
+    "OPS",
+    "BulkFailure",
+    "BulkInputError",
+    "BulkProgress",
+    "BulkRow",
+    "BulkSummary",
+    "RowProblem",
+    "bulk",
+    "load_rows",
+    "run_bulk",
+]
+
+Format = Literal["csv", "jsonl"]
+
+
+@dataclass(frozen=True)
+class _Op:
+    endpoint: Endpoint
+    columns: tuple[str, ...]
+    fixed: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if self.endpoint.by_name[c].required)
+
+
+OPS: Mapping[str, _Op] = {
+    "publish": _Op(SET_PUBLISH_STATUS, ("room_id", "session_id"), {"status": 1}),
+    "block": _Op(SET_PUBLISH_STATUS, ("room_id", "session_id"), {"status": 2}),
+    "rename": _Op(UPDATE, ("room_id", "session_id", "name")),
+    "set-main": _Op(SET_MAIN_VERSION, ("room_id", "session_id", "version")),
+    "delete": _Op(DELETE, ("room_id", "session_id", "version")),
+}
+"""The bulk operations, each one endpoint; columns beyond those listed are ignored."""
+
+
+class PlayBackLike(Protocol):
+    """The seed methods of ``PlayBack`` the runner uses."""
+
+    def set_publish_status(self, room_id: int, status: int, session_id: int | None = None) -> Any:
+        """Publish (1) or block (2)."""
+
+    def update(self, room_id: int, name: str, session_id: int | None = None) -> Any:
+        """Rename."""
+
+    def set_main_version(self, room_id: int, version: int, session_id: int | None = None) -> Any:
+        """Set the main version."""
+
+    def delete(
+        self, room_id: int, session_id: int | None = None, version: int | None = None
+    ) -> Any:
+        """Delete a playback or one version."""
+
+    def get_basic_info(self, room_id: int, session_id: int | None = None) -> Any:
+        """A playback's state."""
+
+    def get_crop_list(
+        self,
+        room_id: int,
+        product_type: int | None = None,
+        session_id: int | None = None,
+        page: int = 1,
+        page_size: int = 100,
+    ) -> Any:
+        """The versions of a playback."""
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one input row cannot be sent."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class BulkInputError(BaiJiaYunError, ValueError):
+    """The input has bad rows (all listed in ``problems``); nothing was sent."""
+
+    def __init__(self, problems: Sequence[RowProblem]) -> None:
+        self.problems = list(problems)
+        shown = "\n".join(str(p) for p in self.problems[:20])
+        more = len(self.problems) - 20
+        super().__init__(
+            f"{len(self.problems)} bad row(s), nothing sent:\n{shown}"
+            + (f"\n… and {more} more" if more > 0 else "")
+        )
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    """One validated row: its line in the input, the op, and the arguments to send."""
+
+    line: int
+    op: str
+    arguments: Mapping[str, int | str]
+
+    @property
+    def key(self) -> str:
+        """The row's identity in the journal: a digest of the op and its arguments."""
+        content = json.dumps([self.op, sorted(self.arguments.items())], ensure_ascii=False)
+        return hashlib.sha256(content.encode()).hexdigest()
+
+    def describe(self) -> str:
+        """``rename room_id=1 name=…`` for messages."""
+        args = " ".join(f"{k}={v}" for k, v in self.arguments.items())
+        return f"{self.op} {args}"
+
+
+def _op(op: str) -> _Op:
+    try:
+        return OPS[op]
+    except KeyError:
+        raise InvalidArgumentError("op", f"one of {', '.join(OPS)}, got {op!r}") from None
+
+
+def _check_row(op: str, line: int, raw: Mapping[str, object]) -> BulkRow | list[RowProblem]:
+    spec = _op(op)
+    problems: list[RowProblem] = []
+    arguments: dict[str, int | str] = {}
+    for column in spec.columns:
+        value = raw.get(column)
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            if column in spec.required:
+                problems.append(RowProblem(line, f"{column} is required for {op}"))
+            continue
+        param = spec.endpoint.by_name[column]
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            problems.append(RowProblem(line, f"{column} must be {param.describe_rule()}"))
+            continue
+        text = value if isinstance(value, str) else str(value)
+        if param.kind == "int":
+            text = text.strip()
+        try:
+            arguments[column] = param.check_wire(text)
+        except ValueError as exc:
+            problems.append(RowProblem(line, f"{column} must be {exc}, got {text!r}"))
+    return problems or BulkRow(line, op, arguments)
+
+
+def _sniff(text: str) -> Format:
+    first = text.lstrip()[:1]
+    return "jsonl" if first == "{" else "csv"
+
+
+def _records(text: str, fmt: Format) -> Iterator[tuple[int, Mapping[str, object] | str]]:
+    if fmt == "jsonl":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, f"not valid JSON: {exc.msg}"
+                continue
+            yield number, value if isinstance(value, dict) else "not a JSON object"
+        return
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None:
+        return
+    reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
+    for record in reader:
+        if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
+            continue
+        yield reader.line_num, record
+
+
+def load_rows(
+    op: str, source: str | os.PathLike[str] | TextIO, *, format: Format | None = None
+) -> list[BulkRow]:
+    """Read and validate every row of ``source`` (a path, ``"-"`` for stdin, or an open file).
+
+    ``format`` is ``"csv"`` (a header row: room_id, session_id, version, name as the op needs) or
+    ``"jsonl"`` (one JSON object a line); by default the file suffix decides, else the content.
+    Raises :class:`BulkInputError` with every bad row if any row is bad.
+    """
+    _op(op)
+    if isinstance(source, str | os.PathLike):
+        if str(source) == "-":
+            text = sys.stdin.read()
+        else:
+            path = Path(source)
+            text = path.read_text(encoding="utf-8-sig")
+            if format is None and path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+                format = "jsonl"
+            elif format is None and path.suffix.lower() == ".csv":
+                format = "csv"
+    else:
+        text = source.read()
+    rows: list[BulkRow] = []
+    problems: list[RowProblem] = []
+    for line, record in _records(text, format or _sniff(text)):
+        checked = (
+            [RowProblem(line, record)] if isinstance(record, str) else _check_row(op, line, record)
+        )
+        if isinstance(checked, BulkRow):
+            rows.append(checked)
+        else:
+            problems.extend(checked)
+    if problems:
+        raise BulkInputError(problems)
+    return rows
+
+
+# --- the journal ------------------------------------------------------------------------------
+
+_JOURNAL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rows (
+    key TEXT PRIMARY KEY,
+    op TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT,
+    updated_at REAL NOT NULL
+)
+"""
+
+State = Literal["sending", "done", "failed"]
+
+
+class _Journal:
+    """Each row's outcome by content key; ``sending`` means sent (or about to be), outcome unknown."""
+
+    def __init__(self, path: Path, *, read_only: bool) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        if read_only:
+            if path.exists():
+                self._conn = sqlite3.connect(
+                    f"file:{path}?mode=ro", uri=True, check_same_thread=False
+                )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(_JOURNAL_SCHEMA)
+
+    def states(self) -> dict[str, tuple[str, str | None]]:
+        if self._conn is None:
+            return {}
+        with self._lock:
+            try:
+                found = self._conn.execute("SELECT key, state, detail FROM rows").fetchall()
+            except sqlite3.OperationalError:
+                return {}
+        return {key: (state, detail) for key, state, detail in found}
+
+    def mark(self, row: BulkRow, state: State, detail: str | None = None) -> None:
+        assert self._conn is not None
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "state = excluded.state, detail = excluded.detail, updated_at = excluded.updated_at",
+                (
+                    row.key,
+                    row.op,
+                    json.dumps(dict(row.arguments), ensure_ascii=False),
+                    state,
+                    detail,
+                    time.time(),
+                ),
+            )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkFailure:
+    """A row that is not done, and why."""
+
+    line: int
+    row: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BulkProgress:
+    """Where a run is: rows finished out of ``total``, and an estimate of the time left."""
+
+    total: int
+    finished: int
+    done: int
+    skipped: int
+    failed: int
+    elapsed: float
+    eta: float | None
+
+
+@dataclass
+class BulkSummary:
+    """The outcome of a run: rows done now, skipped (done before, or duplicates), failed."""
+
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: list[BulkFailure] = field(default_factory=list)
+    sent: int = 0
+    """Write calls made by this run."""
+    checked: int = 0
+    """Reads made to settle unknown outcomes."""
+    dry_run: bool = False
+    would_send: int = 0
+    """With ``dry_run``: rows a real run would send (or check first)."""
+
+    def __str__(self) -> str:
+        if self.dry_run:
+            return (
+                f"dry run: {self.would_send} to send, {self.skipped} already done or duplicate, "
+                f"of {self.total} rows"
+            )
+        text = f"{self.done} done, {self.skipped} skipped, {len(self.failed)} failed"
+        lines = [f"  line {f.line}: {f.row}: {f.reason}" for f in self.failed[:50]]
+        return "\n".join([text, *lines])
+
+
+_UNKNOWN = "outcome unknown"
+
+
+def _send(playback: PlayBackLike, row: BulkRow) -> None:
+    a = row.arguments
+    session = a.get("session_id")
+    session_id = int(session) if session is not None else None
+    if row.op in ("publish", "block"):
+        playback.set_publish_status(int(a["room_id"]), OPS[row.op].fixed["status"], session_id)
+    elif row.op == "rename":
+        playback.update(int(a["room_id"]), str(a["name"]), session_id)
+    elif row.op == "set-main":
+        playback.set_main_version(int(a["room_id"]), int(a["version"]), session_id)
+    else:
+        version = a.get("version")
+        playback.delete(
+            int(a["room_id"]), session_id, int(version) if version is not None else None
+        )
+
+
+def _gone(error: BaiJiaYunError) -> bool:
+    # "no such playback / version" (code 1, not the rate-limit message), or the room is gone
+    if isinstance(error, RoomNotFoundError | RoomDeletedError):
+        return True
+    return isinstance(error, APIError) and not isinstance(error, RateLimitError) and error.code == 1
+
+
+def _versions(playback: PlayBackLike, row: BulkRow) -> list[Any]:
+    a = row.arguments
+    session = a.get("session_id")
+    page = playback.get_crop_list(
+        int(a["room_id"]), session_id=int(session) if session is not None else None, page_size=1000
+    )
+    return list(page.items)
+
+
+def _is_done(playback: PlayBackLike, row: BulkRow) -> bool:
+    """Read the service to see whether ``row`` took effect (for an unknown outcome)."""
+    a = row.arguments
+    session = a.get("session_id")
+    session_id = int(session) if session is not None else None
+    if row.op in ("publish", "block"):
+        info = playback.get_basic_info(int(a["room_id"]), session_id)
+        return bool(info.publish_status == OPS[row.op].fixed["status"])
+    if row.op == "rename":
+        return bool(playback.get_basic_info(int(a["room_id"]), session_id).name == a["name"])
+    if row.op == "set-main":
+        return any(v.version == a["version"] and v.is_main for v in _versions(playback, row))
+    try:
+        if "version" in a:
+            return all(v.version != a["version"] for v in _versions(playback, row))
+        playback.get_basic_info(int(a["room_id"]), session_id)
+    except BaiJiaYunError as error:
+        if _gone(error):
+            return True
+        raise
+    return False
+
+
+class _Run:
+    def __init__(
+        self,
+        playback: PlayBackLike,
+        journal: _Journal,
+        summary: BulkSummary,
+        on_progress: Callable[[BulkProgress], None] | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.playback = playback
+        self.journal = journal
+        self.summary = summary
+        self.on_progress = on_progress
+        self.clock = clock
+        self.started = clock()
+        self.finished = 0
+        self.worked = 0
+        self.lock = threading.Lock()
+
+    def report(self, *, worked: bool) -> None:
+        with self.lock:
+            self.finished += 1
+            self.worked += worked
+            if self.on_progress is None:
+                return
+            s = self.summary
+            elapsed = self.clock() - self.started
+            left = s.total - self.finished
+            eta = elapsed / self.worked * left if self.worked else None
+            progress = BulkProgress(
+                s.total, self.finished, s.done, s.skipped, len(s.failed), elapsed, eta
+            )
+        self.on_progress(progress)
+
+    def _count(self, *, sent: int = 0, checked: int = 0) -> None:
+        with self.lock:
+            self.summary.sent += sent
+            self.summary.checked += checked
+
+    def _finish(self, row: BulkRow, state: State, detail: str | None = None) -> None:
+        self.journal.mark(row, state, detail)
+        with self.lock:
+            if state == "done":
+                self.summary.done += 1
+            else:
+                self.summary.failed.append(BulkFailure(row.line, row.describe(), detail or ""))
+
+    def _check(self, row: BulkRow) -> bool | str:
+        """True if done, False if not, or the reason the check failed."""
+        self._count(checked=1)
+        try:
+            return _is_done(self.playback, row)
+        except BaiJiaYunError as error:
+            return f"{_UNKNOWN}; the check failed: {error}"
+
+    def process(self, row: BulkRow, unknown: bool) -> None:
+        attempts = 0
+        while True:
+            if unknown:
+                done = self._check(row)
+                if isinstance(done, str):
+                    self._finish(row, "sending", done)
+                    return
+                if done:
+                    self._finish(row, "done")
+                    return
+                if row.op == "delete":
+                    self._finish(
+                        row,
+                        "sending",
+                        f"{_UNKNOWN}: a delete was sent and the playback is still there; "
+                        "a delete is never sent twice, so check it by hand",
+                    )
+                    return
+                if attempts >= 2:
+                    self._finish(row, "sending", f"{_UNKNOWN} after {attempts} attempts")
+                    return
+            self.journal.mark(row, "sending")
+            attempts += 1
+            self._count(sent=1)
+            try:
+                _send(self.playback, row)
+            except (APIError, InvalidArgumentError) as error:
+                self._finish(row, "failed", str(error))  # refused, by the service or the SDK
+                return
+            except BaiJiaYunError:
+                unknown = True  # timeout, lost connection, 5xx, garbled answer
+                continue
+            self._finish(row, "done")
+            return
+
+
+def run_bulk(
+    playback: PlayBackLike,
+    rows: Sequence[BulkRow],
+    journal: str | os.PathLike[str],
+    *,
+    dry_run: bool = False,
+    workers: int = 4,
+    on_progress: Callable[[BulkProgress], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> BulkSummary:
+    """Send each row not yet done (per the journal) through ``playback``; return a summary.
+
+    ``workers`` rows are in flight at once (the client's rate governor paces them).
+    ``on_progress`` is called after each row. With ``dry_run`` nothing is sent and the journal is
+    only read (not created): the summary says how many rows a real run would send.
+    """
+    if workers < 1:
+        raise InvalidArgumentError("workers", f"must be >= 1, got {workers}")
+    book = _Journal(Path(journal), read_only=dry_run)
+    try:
+        states = book.states()
+        summary = BulkSummary(total=len(rows), dry_run=dry_run)
+        run = _Run(playback, book, summary, on_progress, clock)
+        seen: dict[str, int] = {}
+        todo: list[tuple[BulkRow, bool]] = []
+        for row in rows:
+            key = row.key
+            state = states.get(key, (None, None))[0]
+            if key in seen or state == "done":
+                summary.skipped += 1
+                run.report(worked=False)
+                continue
+            seen[key] = row.line
+            todo.append((row, state == "sending"))
+        if dry_run:
+            summary.would_send = len(todo)
+            return summary
+        if workers == 1 or len(todo) <= 1:
+            for row, unknown in todo:
+                run.process(row, unknown)
+                run.report(worked=True)
+        else:
+
+            def one(item: tuple[BulkRow, bool]) -> None:
+                run.process(*item)
+                run.report(worked=True)
+
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(one, todo))
+        summary.failed.sort(key=lambda f: f.line)
+        return summary
+    finally:
+        book.close()
+
+
+def default_journal(source: str | os.PathLike[str]) -> Path:
+    """The journal beside an input file: ``renames.csv`` → ``renames.csv.journal.sqlite3``."""
+    path = Path(source)
+    return path.with_name(path.name + ".journal.sqlite3")
+
+
+def bulk(
+    playback: PlayBackLike,
+    op: str,
+    source: str | os.PathLike[str] | TextIO,
+    *,
+    journal: str | os.PathLike[str] | None = None,
+    format: Format | None = None,
+    dry_run: bool = False,
+    workers: int = 4,
+    on_progress: Callable[[BulkProgress], None] | None = None,
+) -> BulkSummary:
+    """Validate every row of ``source`` for ``op``, then run them (see :func:`run_bulk`).
+
+    The journal defaults to a file beside the input; it is required with stdin or an open file.
+    """
+    if journal is None:
+        if not isinstance(source, str | os.PathLike) or str(source) == "-":
+            raise InvalidArgumentError("journal", "required when the rows come from stdin")
+        journal = default_journal(source)
+    rows = load_rows(op, source, format=format)
+    return run_bulk(
+        playback, rows, journal, dry_run=dry_run, workers=workers, on_progress=on_progress
+    )

@@ -1,0 +1,55 @@
+"""FileRateGovernor on real SQLite files: one budget for the processes of a machine."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from baijiayun.file_ratelimit import FileRateGovernor, user_cache_dir
+
+from .governor_check import CALLS, PERIOD, busiest_window, run_processes
+
+
+def test_processes_never_let_more_than_calls_arrive_in_a_period(tmp_path: Path) -> None:
+    arrivals = run_processes("file", str(tmp_path / "book.sqlite3"), "12345678")
+    assert len(arrivals) == 60
+    assert busiest_window(arrivals, PERIOD) <= CALLS
+
+
+def test_the_check_catches_slots_counted_from_the_grant(tmp_path: Path) -> None:
+    arrivals = run_processes("file", str(tmp_path / "book.sqlite3"), "12345678", wrong=True)
+    assert busiest_window(arrivals, PERIOD) > CALLS
+
+
+def test_the_file_is_created_on_first_use_in_the_cache_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BAIJIAYUN_CACHE_DIR", str(tmp_path / "cache"))
+    governor = FileRateGovernor("12345678", calls=2, period=5.0)
+    assert governor.path == tmp_path / "cache" / "ratelimit.sqlite3"
+    assert not (tmp_path / "cache").exists()  # the constructor touches nothing
+    governor.complete(governor.acquire())
+    assert governor.path.exists()
+
+
+def test_keys_have_budgets_of_their_own_and_lost_slots_lapse(tmp_path: Path) -> None:
+    path = tmp_path / "book.sqlite3"
+    one = FileRateGovernor("a", path=path, calls=1, period=0.2, guard=0.0)
+    other = FileRateGovernor("b", path=path, calls=1, period=0.2, guard=0.0)
+    lost = one.acquire(hold=0.2)  # never completed
+    assert other.acquire().waited == 0
+    waits: list[float] = []
+    again = one.acquire(hold=0.2, on_wait=waits.append)
+    assert again.granted_at >= lost.granted_at + 0.4
+    assert waits
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="XDG is the Linux convention")
+def test_user_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BAIJIAYUN_CACHE_DIR", raising=False)
+    where = f"/tmp/{uuid.uuid4().hex}"
+    monkeypatch.setenv("XDG_CACHE_HOME", where)
+    assert user_cache_dir() == Path(where) / "baijiayun"
