@@ -159,6 +159,8 @@ class DryRunRequest(BaiJiaYunError):
         self.request = request
         self.form = form
         super().__init__(f"dry run: {request.method} {request.url} (nothing sent)")
+
+
 class SharedStateError(BaiJiaYunError):
     """Redis or a governor's file, shared between processes, could not be used; nothing was sent."""
 
