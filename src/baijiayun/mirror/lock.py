@@ -19,6 +19,9 @@ from . import schema as s
 __all__ = ["MirrorLock", "MirrorLockedError"]
 
 
+_CLEARED = "a stale lock, just cleared"
+
+
 class MirrorLockedError(BaiJiaYunError):
     """Another sync of the same account holds the mirror's lock."""
 
@@ -75,6 +78,8 @@ class MirrorLock:
             if holder is None:
                 self._held = True
                 return
+            if holder is _CLEARED:
+                continue
             if self._clock() >= deadline:
                 raise MirrorLockedError(
                     f"another mirror sync is running ({holder}); wait for it to end, "
@@ -125,7 +130,7 @@ class MirrorLock:
                 conn.execute(
                     delete(s.locks).where(s.locks.c.name == self.name, s.locks.c.host == held.host)
                 )
-                return "a stale lock, just cleared"
+                return _CLEARED
             return f"pid {held.pid} on {host}, lease until {time.ctime(held.expires_at)}"
 
     def renew(self) -> None:

@@ -172,7 +172,9 @@ def upsert(
                     p.c.version == bindparam("k_version"),
                 )
             )
-            .values(**values, last_seen=now, seen_run=run_id, deleted_at=None)
+            .values(
+                **values, partner_id=partner_id, last_seen=now, seen_run=run_id, deleted_at=None
+            )
         )
         conn.execute(
             statement,
