@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
@@ -62,8 +62,8 @@ class CallbackHandler:
             self._engine.dispose()
             self._engine = None
 
-    def handle(self, body: bytes) -> tuple[int, dict[str, Any]]:
-        """The HTTP status and JSON reply for one callback body (form-encoded)."""
+    def handle(self, body: bytes | Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON reply for one callback: its raw form body or its fields."""
         try:
             callback = parse_transcode_callback(body, self.partner_key, max_skew=self.max_skew)
         except CallbackVerificationError as exc:
@@ -107,7 +107,12 @@ def callback_app(
     handler = CallbackHandler(partner_key, database_url, partner_id=partner_id, max_skew=max_skew)
 
     async def receive(request: Request) -> JSONResponse:
-        body = await request.body()
+        body: bytes | Mapping[str, str]
+        if request.headers.get("content-type", "").startswith("multipart/"):
+            form = await request.form()
+            body = {k: str(v) for k, v in form.items()}
+        else:
+            body = await request.body()
         status, reply = await run_in_threadpool(handler.handle, body)
         return JSONResponse(reply, status_code=status)
 
@@ -135,7 +140,9 @@ def django_view(
     def view(request: HttpRequest) -> Any:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        status, reply = handler.handle(request.body)
+        multipart = (request.content_type or "").startswith("multipart/")
+        body = {k: str(v) for k, v in request.POST.items()} if multipart else request.body
+        status, reply = handler.handle(body)
         return JsonResponse(reply, status=status)
 
     exempt: Callable[..., Any] = csrf_exempt(view)
