@@ -103,7 +103,7 @@ def test_watch_runs_until_sigterm_then_stops_cleanly(
     ended = s.sync_runs.c.ended_at.is_not(None)
     _wait_for(lambda: _count(url, s.sync_runs, ended) >= 3, proc)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=20)
+    _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "full run 1" in err and "incremental run 2" in err and "stopped" in err
     assert _count(url, s.sync_runs, s.sync_runs.c.ended_at.is_(None)) == 0

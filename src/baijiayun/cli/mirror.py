@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -56,8 +57,8 @@ class MirrorContext:
 
     def partner_key(self) -> str:
         """The partner_key that signs callbacks."""
-        key = getattr(self.settings, "partner_key", None) or self.client().fetch_partner_key()
-        return str(key)
+        key = getattr(self.settings, "partner_key", None) or os.environ.get("BAIJIAYUN_PARTNER_KEY")
+        return key or self.client().fetch_partner_key()
 
     def mirror(self, **options: Any) -> Mirror:
         """A :class:`Mirror` on this database, closed when the command ends."""
@@ -162,8 +163,8 @@ def serve_callbacks(ctx: MirrorContext, host: str, port: int) -> None:
 
     from ..mirror import callback_app
 
-    partner_id = getattr(ctx.settings, "partner_id", None)
-    app = callback_app(ctx.partner_key(), ctx.database, partner_id=partner_id)
+    key = ctx.partner_key()
+    app = callback_app(key, ctx.database, partner_id=ctx.client().partner_id)
     click.echo(f"applying callbacks to {ctx.database} at http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
