@@ -8,6 +8,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -232,36 +233,46 @@ class Mirror:
         mode: str,
         enough: Callable[[list[PlaybackItem]], bool] | None = None,
     ) -> None:
-        number, previous, step_backs, pages = 1, None, 0, 0
-        while True:
-            if stop is not None and stop.is_set():
-                raise SyncStopped
-            total, items = self._page(number)
-            pages += 1
-            rows = [item_row(i) for i in items]
-            self._store(rows, run_id, counts)
-            seen.update((r["room_id"], r["session_id"], r["version"]) for r in rows)
-            lock.renew()
-            self._report(mode, pages, seen, total)
-            if (
-                previous is not None
-                and total < previous
-                and number > 1
-                and step_backs < MAX_STEP_BACKS
-            ):
-                # Deletions above the cursor moved rows up by at most the drop in total: the
-                # rows that crossed into pages already read are read again. Between two reads
-                # whose totals did not drop, no row can slip past the boundary.
-                step_backs += 1
-                number = max(1, number - math.ceil((previous - total) / self.page_size))
+        # The next page is fetched while this one is written: the sweep costs little more than
+        # the page loop itself. What to fetch next depends only on the page just read.
+        with ThreadPoolExecutor(1, thread_name_prefix="bjy-mirror-fetch") as fetcher:
+            number, previous, step_backs, pages = 1, None, 0, 0
+            pending: Future[tuple[int, list[PlaybackItem]]] | None = fetcher.submit(
+                self._page, number
+            )
+            while pending is not None:
+                total, items = pending.result()
+                pages += 1
+                rows = [item_row(i) for i in items]
+                seen.update((r["room_id"], r["session_id"], r["version"]) for r in rows)
+                self._report(mode, pages, seen, total)
+                following: int | None = number + 1
+                if (
+                    previous is not None
+                    and total < previous
+                    and number > 1
+                    and step_backs < MAX_STEP_BACKS
+                ):
+                    # Deletions above the cursor moved rows up by at most the drop in total:
+                    # the rows that crossed into pages already read are read again. Between
+                    # two reads whose totals did not drop, no row can slip past the boundary.
+                    step_backs += 1
+                    following = max(1, number - math.ceil((previous - total) / self.page_size))
+                elif (
+                    not items
+                    or number * self.page_size >= total
+                    or (enough is not None and enough(items))
+                ):
+                    following = None
                 previous = total
-                continue
-            previous = total
-            if not items or number * self.page_size >= total:
-                return
-            if enough is not None and enough(items):
-                return
-            number += 1
+                if following is not None and stop is not None and stop.is_set():
+                    following = None
+                pending = None if following is None else fetcher.submit(self._page, following)
+                self._store(rows, run_id, counts)
+                lock.renew()
+                if following is None and stop is not None and stop.is_set():
+                    raise SyncStopped
+                number = following or number
 
     def _sweep(
         self,
