@@ -9,7 +9,7 @@ calls of an incremental run after no change and after 100 changes (50 new record
 Targets (issue 11): first full sync at most 1.3x the bare loop on SQLite; an incremental run with no
 changes at most 2 calls; mirror peak memory under 300 MB. The demo seed has 1,000 playbacks; the
 100,000-playback ``--seed large`` comes with the new emulator layout (``--seed large`` here then).
-Run: .venv/bin/python benchmarks/mirror.py [--latency 0.02] [--seed demo]
+Run: .venv/bin/python benchmarks/mirror.py [--latency 0.02] [--seed demo] [--page-size 1000]
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def start_emulator(port: int, seed: str, database: str) -> subprocess.Popen[byte
 def child(args: argparse.Namespace) -> None:
     """One measurement in this process; prints a JSON line."""
     from baijiayun import BaiJiaYunClient
+    from baijiayun.mirror import Mirror
 
     client = BaiJiaYunClient(args.partner_id, args.partner_key, base_url=args.base_url)
     started = time.perf_counter()
@@ -69,16 +70,14 @@ def child(args: argparse.Namespace) -> None:
     if args.child == "bare":
         rows, page = 0, 1
         while True:
-            listing = client.playback.get_list(None, page, 1000, crop_video=1)
+            listing = client.playback.get_list(None, page, args.page_size, crop_video=1)
             rows += len(listing.items)
-            if not listing.items or page * 1000 >= listing.total:
+            if not listing.items or page * args.page_size >= listing.total:
                 break
             page += 1
         result = {"rows": rows, "calls": page}
     else:
-        from baijiayun.mirror import Mirror
-
-        with Mirror(client, args.database) as mirror:
+        with Mirror(client, args.database, page_size=args.page_size) as mirror:
             run = mirror.sync(incremental=args.child == "incremental")
         result = {"rows": run.seen, "calls": run.calls}
     result["seconds"] = time.perf_counter() - started
@@ -90,6 +89,7 @@ def child(args: argparse.Namespace) -> None:
 
 def measure(kind: str, env: dict[str, Any], database: str = "") -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", kind, "--database", database]
+    command += ["--page-size", str(env["page_size"])]
     for key in ("partner_id", "partner_key", "base_url"):
         command += [f"--{key.replace('_', '-')}", str(env[key])]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -142,6 +142,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--seed", default="demo")
+    parser.add_argument(
+        "--page-size", type=int, default=1000, help="smaller pages make a small seed many pages"
+    )
     parser.add_argument("--child")
     parser.add_argument("--database", default="")
     parser.add_argument("--partner-id", type=int)
@@ -157,7 +160,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bjy-mirror-bench-"))
     emulator = start_emulator(port, args.seed, f"sqlite:///{work / 'emulator.db'}")
     base_url = f"http://127.0.0.1:{port}"
-    env = {**DEMO_ACCOUNTS[0], "base_url": base_url}
+    env = {**DEMO_ACCOUNTS[0], "base_url": base_url, "page_size": args.page_size}
     schema = postgres_schema()
     try:
         httpx.post(
@@ -180,7 +183,9 @@ def main() -> None:
         if schema is not None:
             drop_schema(schema)
     bare = rows[0][1]["seconds"]
-    print(f"seed {args.seed}, latency {args.latency * 1000:.0f} ms per call")
+    print(
+        f"seed {args.seed}, {args.page_size} per page, latency {args.latency * 1000:.0f} ms per call"
+    )
     print(
         f"{'run':32} {'rows':>8} {'calls':>6} {'seconds':>8} {'rows/s':>9} {'x bare':>7} {'peak MB':>8}"
     )
