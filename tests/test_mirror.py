@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -172,6 +173,19 @@ def test_a_second_sync_waits_or_says_who_holds_the_lock(
         with holder, pytest.raises(MirrorLockedError, match="another mirror sync is running"):
             mirror.sync()
         assert mirror.sync().error is None  # released: the next run goes ahead
+
+
+def test_a_second_sync_with_a_wait_runs_once_the_first_ends(
+    client: BaiJiaYunClient, mirror_url: str
+) -> None:
+    with Mirror(client, mirror_url, lock_wait=20) as mirror:
+        holder = MirrorLock(mirror.engine, f"sync:{client.partner_id}")
+        holder.acquire()
+        releaser = threading.Timer(0.2, holder.release)
+        releaser.start()
+        result = mirror.sync()
+        releaser.join()
+    assert result.error is None
 
 
 def test_a_dead_holder_never_blocks_the_next_sqlite_run(

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,7 +19,8 @@ from baijiayun.mirror import Mirror, make_engine
 from baijiayun.mirror import schema as s
 from baijiayun.testing import client_for
 
-from .mirror_helpers import assert_converged, populate
+from .conftest import SERVER_URL
+from .mirror_helpers import assert_converged, drop_schema, populate, postgres_schema_url
 
 pytestmark = pytest.mark.server
 
@@ -65,19 +67,31 @@ def _count(url: str, table: Any, *where: Any) -> int:
         engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def mirror_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A SQLite file, or a fresh schema on the PostgreSQL server (its advisory lock dies with
+    the killed process's session)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mirror.db'}"
+        return
+    request.getfixturevalue("postgres_url")
+    schema = f"bjy_mirror_{uuid.uuid4().hex[:12]}"
+    yield postgres_schema_url(SERVER_URL, schema)
+    drop_schema(SERVER_URL, schema)
+
+
 def test_killed_anywhere_then_rerun_converges_exactly(
-    bjy_emulator: Emulator, bjy_server: Any, bjy_account: dict[str, Any], tmp_path: Any
+    bjy_emulator: Emulator, bjy_server: Any, bjy_account: dict[str, Any], mirror_url: str
 ) -> None:
-    emu, account = bjy_emulator, bjy_account
-    made = populate(emu, account["partner_id"], 40)
-    emu.inject_fault("getList", "latency", 0.05)
-    emu.inject_fault("getCropList", "latency", 0.2)
-    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    emu, account, url = bjy_emulator, bjy_account, mirror_url
+    made = populate(emu, account["partner_id"], 30)
+    emu.inject_fault("getList", "latency", 0.03)
+    emu.inject_fault("getCropList", "latency", 0.15)
     with client_for(emu, account, rate_limit=None) as client:
         # Kill in the first page, in the middle of the walk, and while confirming deletions.
         points: list[Callable[[], bool]] = [
             lambda: _count(url, s.playbacks) >= 1,
-            lambda: _count(url, s.playbacks) >= 20,
+            lambda: _count(url, s.playbacks) >= 15,
             lambda: _count(url, s.changes, s.changes.c.kind == "delete") >= 1,
         ]
         for step, reached in enumerate(points):

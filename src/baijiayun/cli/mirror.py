@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..client import BaiJiaYunClient
     from ..mirror import Mirror, Progress
 
-__all__ = ["mirror"]
+__all__ = ["main", "mirror"]
 
 DEFAULT_DATABASE = "sqlite:///baijiayun-mirror.db"
 
@@ -206,5 +206,23 @@ def ls(ctx: MirrorContext, /, **filters: Any) -> None:
     emit(list_playbacks(_engine(ctx), **filters), ctx.fmt, title="mirrored playbacks")
 
 
-if __name__ == "__main__":  # pragma: no cover - ``python -m baijiayun.cli.mirror``
-    mirror(prog_name="baijiayun mirror", args=sys.argv[1:])
+def main() -> None:
+    """Run the group on its own (``python -m baijiayun.cli.mirror``), credentials from the env."""
+    from ..errors import BaiJiaYunError
+
+    try:
+        mirror.main(args=sys.argv[1:], prog_name="baijiayun mirror", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as problem:
+        problem.show()
+        sys.exit(problem.exit_code)
+    except click.Abort:
+        sys.exit(1)
+    except BaiJiaYunError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -85,7 +85,7 @@ class MirrorLock:
                     f"another mirror sync is running ({holder}); wait for it to end, "
                     "or pass a longer wait (--wait SECONDS)"
                 )
-            self._sleep(min(0.5, max(0.01, deadline - self._clock())))
+            self._sleep(min(0.1, max(0.01, deadline - self._clock())))
 
     def _try(self) -> str | None:
         if self._postgres:
