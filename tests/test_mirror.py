@@ -88,6 +88,8 @@ def test_first_sync_then_renames_blocks_crops_and_deletions(
         client.playback.delete(made[4]["room_id"])
         client.playback.delete(made[0]["room_id"], version=1)
         second = mirror.sync()
+        assert mirror.status()["by_publish_status"] == {"1": 7, "2": 1}
+        assert [r["name"] for r in mirror.ls(name="改名")] == ["改名"]
     assert (second.inserted, second.updated, second.deleted) == (1, 2, 2)
     assert_converged(client, mirror_url)
     logged = _changes(mirror_url)

@@ -13,11 +13,13 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import APIError, BaiJiaYunError, RoomDeletedError, RoomNotFoundError
 from ..models import BEIJING, PlaybackItem
 from . import schema as s
 from .lock import MirrorLock
+from .query import list_playbacks, mirror_status
 from .store import FINAL_STATUSES, Counts, Key, item_row, mark_deleted, upsert
 
 if TYPE_CHECKING:
@@ -129,6 +131,14 @@ class Mirror:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def status(self) -> dict[str, Any]:
+        """Last run, last full sweep, counts by status and publish status (no API call)."""
+        return mirror_status(self.engine, self.partner_id, now=self._clock())
+
+    def ls(self, **filters: Any) -> list[dict[str, Any]]:
+        """Mirrored playbacks, newest first; filters as :func:`list_playbacks` (no API call)."""
+        return list_playbacks(self.engine, partner_id=self.partner_id, **filters)
+
     # -- runs ---------------------------------------------------------------------------
 
     def sync(self, *, incremental: bool = False, stop: threading.Event | None = None) -> SyncResult:
@@ -214,10 +224,20 @@ class Mirror:
         return page.total, list(page.items)
 
     def _store(self, rows: Sequence[dict[str, Any]], run_id: int, counts: Counts) -> None:
-        with self.engine.begin() as conn:
-            counts.add(
-                upsert(conn, rows, partner_id=self.partner_id, now=self._clock(), run_id=run_id)
-            )
+        for attempt in (1, 2):
+            try:
+                with self.engine.begin() as conn:
+                    done = upsert(
+                        conn, rows, partner_id=self.partner_id, now=self._clock(), run_id=run_id
+                    )
+            except IntegrityError:
+                # A callback inserted one of these rows between our read and our insert: the
+                # page is written again, seeing that row this time.
+                if attempt == 2:
+                    raise
+                continue
+            counts.add(done)
+            return
 
     def _report(self, mode: str, pages: int, seen: set[Key], total: int) -> None:
         if self.on_page is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..callbacks import SUCCESS_REPLY, parse_transcode_callback
 from ..errors import CallbackVerificationError
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 __all__ = ["CallbackHandler", "callback_app", "django_view"]
+
+log = logging.getLogger("baijiayun.mirror")
 
 
 class CallbackHandler:
@@ -71,18 +74,34 @@ class CallbackHandler:
         if not callback.is_playback:
             return 200, dict(SUCCESS_REPLY)  # a plain VOD upload: not a playback
         fields = callback.model_dump(exclude_none=True)
-        now = self._clock()
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    s.callbacks_seen.insert().values(
-                        qid=callback.qid, received_at=now, payload=fields
+        for attempt in (1, 2):
+            now = self._clock()
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        s.callbacks_seen.insert().values(
+                            qid=callback.qid, received_at=now, payload=fields
+                        )
                     )
-                )
-                apply_callback(conn, fields, partner_id=self.partner_id, now=now)
-        except IntegrityError:
-            pass  # this qid was applied before: a repeated delivery changes nothing
+                    apply_callback(conn, fields, partner_id=self.partner_id, now=now)
+            except IntegrityError:
+                if self._applied(callback.qid):
+                    break  # a repeated delivery changes nothing
+                if attempt == 1:
+                    continue  # a sweep inserted the row meanwhile: apply to it
+                return 503, {"code": 1, "msg": "mirror write conflict; send again"}
+            except SQLAlchemyError as exc:
+                log.warning("callback %s not applied: %s", callback.qid, exc)
+                return 503, {"code": 1, "msg": "mirror database unavailable; send again"}
+            break
         return 200, dict(SUCCESS_REPLY)
+
+    def _applied(self, qid: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(s.callbacks_seen.c.qid).where(s.callbacks_seen.c.qid == qid)
+            ).first()
+        return found is not None
 
 
 def callback_app(
