@@ -14,7 +14,14 @@ from sqlalchemy import select
 
 from baijiayun.client import BaiJiaYunClient
 from baijiayun.emulator import Emulator, EmulatorConfig
-from baijiayun.mirror import Mirror, MirrorLock, MirrorLockedError, Progress, make_engine
+from baijiayun.mirror import (
+    Mirror,
+    MirrorLock,
+    MirrorLockedError,
+    Progress,
+    SchemaVersionError,
+    make_engine,
+)
 from baijiayun.mirror import schema as s
 from baijiayun.testing import client_for
 
@@ -206,6 +213,16 @@ def test_a_dead_holder_never_blocks_the_next_sqlite_run(
                 )
             )
         assert mirror.sync().error is None
+
+
+def test_a_database_from_a_newer_release_is_refused(client: BaiJiaYunClient, tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    with Mirror(client, url) as mirror:
+        assert mirror.sync().error is None
+        with mirror.engine.begin() as conn:
+            conn.execute(s.meta.update().values(value=str(s.SCHEMA_VERSION + 1)))
+    with Mirror(client, url) as newer, pytest.raises(SchemaVersionError, match="upgrade"):
+        newer.sync()
 
 
 def test_status_and_ls_answer_from_the_database(

@@ -22,6 +22,8 @@ from sqlalchemy import (
     select,
 )
 
+from ..errors import BaiJiaYunError
+
 __all__ = [
     "DEFAULT_DATABASE",
     "LIST_FIELDS",
@@ -152,7 +154,7 @@ MIGRATIONS: dict[int, list[str]] = {}
 """SQL to run to go from version N-1 to N (none yet: version 1 is the first)."""
 
 
-class SchemaVersionError(RuntimeError):
+class SchemaVersionError(BaiJiaYunError):
     """The database was written by a newer release of the mirror."""
 
 
