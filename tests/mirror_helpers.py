@@ -41,7 +41,7 @@ def populate(
     for n in range(rooms):
         room = emulator.create_room(partner_id, title=f"课程 {n}")
         made.append(
-            emulator.state.create_recording(
+            emulator.create_recording(
                 room["room_id"], status=100, create_time=start + n, name=f"第{n}讲"
             )
         )

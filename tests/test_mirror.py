@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -81,7 +82,7 @@ def test_first_sync_then_renames_blocks_crops_and_deletions(
 ) -> None:
     made = populate(emu, client.partner_id, 7)
     long_room = emu.create_room(client.partner_id, title="长期", long_term=True)
-    emu.state.create_recording(long_room["room_id"], status=100, create_time=1_700_000_100)
+    emu.create_recording(long_room["room_id"], status=100, create_time=1_700_000_100)
     emu.create_crop(made[0]["room_id"])
     with Mirror(client, mirror_url, page_size=3) as mirror:
         first = mirror.sync()
@@ -153,10 +154,10 @@ def test_sweep_under_churn_misses_nothing_and_deletes_nothing_alive(
 def test_incremental_reads_one_page_when_nothing_changed_and_catches_up_pending(
     emu: Emulator, client: BaiJiaYunClient, mirror_url: str
 ) -> None:
-    populate(emu, client.partner_id, 12, start=int(emu.state.now()) - 3600)
+    populate(emu, client.partner_id, 12, start=int(time.time()) - 3600)
     room = emu.create_room(client.partner_id)
     # Transcoding, and older than the first page: only the pending re-read reaches it.
-    emu.state.create_recording(room["room_id"], status=20, create_time=int(emu.state.now()) - 7200)
+    emu.create_recording(room["room_id"], status=20, create_time=int(time.time()) - 7200)
     with Mirror(client, mirror_url, page_size=5) as mirror:
         mirror.sync()
         quiet = mirror.sync(incremental=True)
@@ -164,7 +165,7 @@ def test_incremental_reads_one_page_when_nothing_changed_and_catches_up_pending(
         assert (quiet.calls, quiet.inserted, quiet.updated) == (2, 0, 0)
         emu.advance(room["room_id"], status=100)
         new_room = emu.create_room(client.partner_id)
-        emu.state.create_recording(new_room["room_id"], status=100)
+        emu.create_recording(new_room["room_id"], status=100)
         caught = mirror.sync(incremental=True)
         assert (caught.inserted, caught.updated) == (1, 1)
         assert caught.calls == 2
