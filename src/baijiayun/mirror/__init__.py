@@ -1,0 +1,24 @@
+"""Catalog mirror: the account's playbacks in your own database, kept current (sweeps, callbacks)."""
+
+from .lock import MirrorLock, MirrorLockedError
+from .query import list_playbacks, mirror_status
+from .schema import DEFAULT_DATABASE, SCHEMA_VERSION, SchemaVersionError, make_engine
+from .sync import Mirror, Progress, SyncResult
+from .web import CallbackHandler, callback_app, django_view
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "SCHEMA_VERSION",
+    "CallbackHandler",
+    "Mirror",
+    "MirrorLock",
+    "MirrorLockedError",
+    "Progress",
+    "SchemaVersionError",
+    "SyncResult",
+    "callback_app",
+    "django_view",
+    "list_playbacks",
+    "make_engine",
+    "mirror_status",
+]

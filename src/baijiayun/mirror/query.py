@@ -1,0 +1,131 @@
+"""Answers from the mirror's database alone (no API call): status and filtered listings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from . import schema as s
+
+__all__ = ["list_playbacks", "mirror_status"]
+
+
+def _run(row: Any, now: float) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    run = dict(row._mapping)
+    run["age_seconds"] = round(now - (run["ended_at"] or run["started_at"]), 1)
+    for field in ("started_at", "ended_at"):
+        if run[field] is not None:
+            run[field] = dt.datetime.fromtimestamp(run[field], dt.timezone.utc).isoformat()
+    return run
+
+
+def mirror_status(
+    engine: Engine, partner_id: int | None = None, *, now: float | None = None
+) -> dict[str, Any]:
+    """Last run, last full sweep, their age, counts by status and publish status, calls used."""
+    now = time.time() if now is None else now
+    p, r = s.playbacks, s.sync_runs
+    mine_p = [p.c.partner_id == partner_id] if partner_id is not None else []
+    mine_r = [r.c.partner_id == partner_id] if partner_id is not None else []
+    alive = [*mine_p, p.c.deleted_at.is_(None)]
+    with engine.connect() as conn:
+        last = conn.execute(select(r).where(*mine_r).order_by(r.c.id.desc()).limit(1)).first()
+        last_full = conn.execute(
+            select(r)
+            .where(*mine_r, r.c.mode == "full", r.c.error.is_(None), r.c.ended_at.is_not(None))
+            .order_by(r.c.id.desc())
+            .limit(1)
+        ).first()
+        by_status = conn.execute(
+            select(p.c.status, func.count()).where(*alive).group_by(p.c.status)
+        ).all()
+        by_publish = conn.execute(
+            select(p.c.publish_status, func.count()).where(*alive).group_by(p.c.publish_status)
+        ).all()
+        deleted = conn.execute(
+            select(func.count()).where(*mine_p, p.c.deleted_at.is_not(None))
+        ).scalar_one()
+        calls_day = conn.execute(
+            select(func.coalesce(func.sum(r.c.calls), 0)).where(
+                *mine_r, r.c.started_at >= now - 86400
+            )
+        ).scalar_one()
+        runs = conn.execute(select(func.count()).select_from(r).where(*mine_r)).scalar_one()
+    return {
+        "playbacks": sum(n for _, n in by_status),
+        "deleted": deleted,
+        "by_status": {str(k): n for k, n in sorted(by_status, key=lambda x: x[0] or 0)},
+        "by_publish_status": {str(k): n for k, n in sorted(by_publish, key=lambda x: x[0] or 0)},
+        "runs": runs,
+        "calls_last_24h": int(calls_day),
+        "last_run": _run(last, now),
+        "last_full_sweep": _run(last_full, now),
+    }
+
+
+LS_COLUMNS = (
+    "room_id",
+    "session_id",
+    "version",
+    "name",
+    "status",
+    "publish_status",
+    "length",
+    "play_times",
+    "create_time",
+    "video_id",
+    "deleted_at",
+)
+
+
+def list_playbacks(
+    engine: Engine,
+    *,
+    partner_id: int | None = None,
+    name: str | None = None,
+    room_id: int | None = None,
+    status: int | None = None,
+    publish_status: int | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    include_deleted: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Mirrored playbacks, newest first, filtered.
+
+    :param name: 名称包含 (substring of the name, case-insensitive)
+    :param since: 生成日期起 (``YYYY-MM-DD``, China time, inclusive)
+    :param until: 生成日期止 (``YYYY-MM-DD``, China time, inclusive)
+    """
+    p = s.playbacks
+    where = []
+    if partner_id is not None:
+        where.append(p.c.partner_id == partner_id)
+    if not include_deleted:
+        where.append(p.c.deleted_at.is_(None))
+    if name:
+        where.append(func.lower(p.c.name).contains(name.lower(), autoescape=True))
+    if room_id is not None:
+        where.append(p.c.room_id == room_id)
+    if status is not None:
+        where.append(p.c.status == status)
+    if publish_status is not None:
+        where.append(p.c.publish_status == publish_status)
+    if since:
+        where.append(p.c.create_time >= since)
+    if until:
+        where.append(p.c.create_time <= f"{until} 23:59:59")
+    query = (
+        select(*(p.c[c] for c in LS_COLUMNS))
+        .where(*where)
+        .order_by(p.c.create_time.desc(), p.c.room_id, p.c.session_id, p.c.version)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]

@@ -1,0 +1,169 @@
+"""Transcode callbacks applied to the mirror at once: an ASGI app (Starlette) and a Django view."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from ..callbacks import SUCCESS_REPLY, parse_transcode_callback
+from ..errors import CallbackVerificationError
+from . import schema as s
+from .store import apply_callback
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+__all__ = ["CallbackHandler", "callback_app", "django_view"]
+
+log = logging.getLogger("baijiayun.mirror")
+
+
+class CallbackHandler:
+    """Verify a transcode callback and apply it to the mirror; framework-free.
+
+    :param partner_key: 账号的 partner_key (verifies the callback's sign)
+    :param database_url: 镜像数据库地址 (the mirror's database)
+    :param partner_id: 账号 id (owner of rows a callback creates; 0 if not given)
+    """
+
+    def __init__(
+        self,
+        partner_key: str,
+        database_url: str = s.DEFAULT_DATABASE,
+        *,
+        partner_id: int | None = None,
+        max_skew: int | None = 300,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.partner_key = partner_key
+        self.database_url = database_url
+        self.partner_id = partner_id or 0
+        self.max_skew = max_skew
+        self._clock = clock
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The mirror's engine, made (and its tables created) on the first callback."""
+        with self._lock:
+            if self._engine is None:
+                engine = s.make_engine(self.database_url)
+                s.create_schema(engine)
+                self._engine = engine
+            return self._engine
+
+    def close(self) -> None:
+        """Release the database connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def handle(self, body: bytes | Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON reply for one callback: its raw form body or its fields."""
+        try:
+            callback = parse_transcode_callback(body, self.partner_key, max_skew=self.max_skew)
+        except CallbackVerificationError as exc:
+            return 400, {"code": 1, "msg": str(exc)}
+        if not callback.is_playback:
+            return 200, dict(SUCCESS_REPLY)  # a plain VOD upload: not a playback
+        fields = callback.model_dump(exclude_none=True)
+        for attempt in (1, 2):
+            now = self._clock()
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        s.callbacks_seen.insert().values(
+                            qid=callback.qid, received_at=now, payload=fields
+                        )
+                    )
+                    apply_callback(conn, fields, partner_id=self.partner_id, now=now)
+            except IntegrityError:
+                if self._applied(callback.qid):
+                    break  # a repeated delivery changes nothing
+                if attempt == 1:
+                    continue  # a sweep inserted the row meanwhile: apply to it
+                return 503, {"code": 1, "msg": "mirror write conflict; send again"}
+            except SQLAlchemyError as exc:
+                log.warning("callback %s not applied: %s", callback.qid, exc)
+                return 503, {"code": 1, "msg": "mirror database unavailable; send again"}
+            break
+        return 200, dict(SUCCESS_REPLY)
+
+    def _applied(self, qid: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(s.callbacks_seen.c.qid).where(s.callbacks_seen.c.qid == qid)
+            ).first()
+        return found is not None
+
+
+def callback_app(
+    partner_key: str,
+    database_url: str = s.DEFAULT_DATABASE,
+    *,
+    partner_id: int | None = None,
+    max_skew: int | None = 300,
+) -> Starlette:
+    """An ASGI app that applies BaijiaYun's transcode callbacks to the mirror (POST at its root).
+
+    Mount it in FastAPI or Starlette (``app.mount("/bjy/callback", callback_app(...))``). It
+    answers ``{"code": 0}`` once a callback is applied (or was already), and HTTP 400 with
+    ``{"code": 1, "msg": …}`` to a body that fails verification.
+    """
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    handler = CallbackHandler(partner_key, database_url, partner_id=partner_id, max_skew=max_skew)
+
+    async def receive(request: Request) -> JSONResponse:
+        body: bytes | Mapping[str, str]
+        if request.headers.get("content-type", "").startswith("multipart/"):
+            form = await request.form()
+            body = {k: str(v) for k, v in form.items()}
+        else:
+            body = await request.body()
+        status, reply = await run_in_threadpool(handler.handle, body)
+        return JSONResponse(reply, status_code=status)
+
+    app = Starlette(routes=[Route("/", receive, methods=["POST"])])
+    app.state.handler = handler
+    return app
+
+
+def django_view(
+    partner_key: str,
+    database_url: str = s.DEFAULT_DATABASE,
+    *,
+    partner_id: int | None = None,
+    max_skew: int | None = 300,
+) -> Callable[..., Any]:
+    """A Django view (CSRF-exempt, POST only) that applies transcode callbacks to the mirror.
+
+    ``path("bjy/callback", django_view(partner_key=…, database_url=…))`` in your urls.py.
+    """
+    from django.http import HttpRequest, HttpResponseNotAllowed, JsonResponse
+    from django.views.decorators.csrf import csrf_exempt
+
+    handler = CallbackHandler(partner_key, database_url, partner_id=partner_id, max_skew=max_skew)
+
+    def view(request: HttpRequest) -> Any:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        multipart = (request.content_type or "").startswith("multipart/")
+        body = {k: str(v) for k, v in request.POST.items()} if multipart else request.body
+        status, reply = handler.handle(body)
+        return JsonResponse(reply, status=status)
+
+    exempt: Callable[..., Any] = csrf_exempt(view)
+    exempt.handler = handler  # type: ignore[attr-defined]
+    return exempt

@@ -1,0 +1,146 @@
+"""Transcode callbacks applied to the mirror: over real HTTP from the emulator, and in Django."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from baijiayun import _endpoints as ep
+from baijiayun import _signing
+from baijiayun.client import BaiJiaYunClient
+from baijiayun.emulator import Emulator, EmulatorConfig
+from baijiayun.mirror import Mirror, callback_app, django_view
+from baijiayun.testing import client_for
+
+from .mirror_helpers import mirror_state
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    config = EmulatorConfig(lifecycle_delays=(0.05, 0.05, 0.05), callback_backoff=0.05)
+    with Emulator("sqlite://", config) as emulator:
+        emulator.reset()
+        yield emulator
+
+
+@pytest.fixture
+def account(emu: Emulator) -> dict[str, Any]:
+    return emu.create_account()
+
+
+@pytest.fixture
+def client(emu: Emulator, account: dict[str, Any]) -> Iterator[BaiJiaYunClient]:
+    with client_for(emu, account, rate_limit=None) as client:
+        yield client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    return server, thread, f"http://127.0.0.1:{port}/"
+
+
+def _callback(partner_key: str, **fields: Any) -> dict[str, str]:
+    body = {k: str(v) for k, v in fields.items()}
+    body.setdefault("qid", f"q{time.monotonic_ns()}")
+    body.setdefault("timestamp", str(int(time.time())))
+    body["sign"] = _signing.sign(body, partner_key)
+    return body
+
+
+def test_the_emulator_delivers_callbacks_over_http_and_they_apply_once(
+    emu: Emulator, client: BaiJiaYunClient, account: dict[str, Any], tmp_path: Any
+) -> None:
+    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    app = callback_app(partner_key=account["partner_key"], database_url=url, partner_id=0)
+    server, thread, address = _serve(app)
+    try:
+        client.request(ep.SET_TRANSCODE_CALLBACK_URL, {"url": address})
+        room = emu.create_room(client.partner_id)
+        emu.create_recording(room["room_id"])
+        emu.finish_recording(room["room_id"])  # posts status 20, then 100
+        deadline = time.monotonic() + 10
+        while [d["state"] for d in emu.deliveries()] != ["delivered", "delivered"]:
+            assert time.monotonic() < deadline, emu.deliveries()
+            time.sleep(0.02)
+        key = (room["room_id"], 0, 0)
+        row = mirror_state(url)[key]
+        assert (row["status"], row["length"]) == (100, 3600)
+
+        # A late "uploaded" (20) never moves the row back; a repeated qid changes nothing.
+        late = _callback(account["partner_key"], room_id=room["room_id"], video_id=1, status=20)
+        assert httpx.post(address, data=late).json() == {"code": 0}
+        assert httpx.post(address, data=late).json() == {"code": 0}
+        assert mirror_state(url)[key]["status"] == 100
+
+        forged = {**late, "qid": "other", "status": "30"}
+        refused = httpx.post(address, data=forged)
+        assert refused.status_code == 400 and refused.json()["code"] == 1
+        assert mirror_state(url)[key]["status"] == 100
+
+        # A sweep fills in what callbacks do not carry (the name) and keeps the status.
+        with Mirror(client, url) as mirror:
+            mirror.sync()
+        row = mirror_state(url)[key]
+        assert (row["status"], row["name"]) == (100, room["title"])
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.handler.close()
+
+
+def test_django_view_applies_a_callback(account: dict[str, Any], tmp_path: Any) -> None:
+    import django
+    from django.conf import settings
+
+    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    view = django_view(partner_key=account["partner_key"], database_url=url)
+    urls = types.ModuleType("bjy_mirror_test_urls")
+    if not settings.configured:
+        settings.configure(ROOT_URLCONF=urls.__name__, ALLOWED_HOSTS=["testserver"], DEBUG=False)
+        django.setup()
+    from django.test import Client
+    from django.urls import clear_url_caches, path
+
+    urls.urlpatterns = [path("bjy/callback", view)]  # type: ignore[attr-defined]
+    sys.modules[urls.__name__] = urls
+    settings.ROOT_URLCONF = urls.__name__
+    clear_url_caches()
+    try:
+        web = Client()
+        body = _callback(
+            account["partner_key"], room_id=26000000000001, video_id=7, status=100, length=60
+        )
+        answer = web.post("/bjy/callback", body)
+        assert (answer.status_code, answer.json()) == (200, {"code": 0})
+        assert web.get("/bjy/callback").status_code == 405
+        refused = web.post("/bjy/callback", {**body, "sign": "0" * 32})
+        assert refused.status_code == 400
+        row = mirror_state(url)[(26000000000001, 0, 0)]
+        assert (row["status"], row["length"], row["video_id"]) == (100, 60, 7)
+    finally:
+        sys.modules.pop(urls.__name__, None)
+        view.handler.close()  # type: ignore[attr-defined]

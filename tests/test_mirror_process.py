@@ -1,0 +1,124 @@
+"""The mirror as a real process: SIGKILL anywhere then re-run converges; watch stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from baijiayun.emulator import Emulator, EmulatorConfig
+from baijiayun.mirror import Mirror, make_engine
+from baijiayun.mirror import schema as s
+from baijiayun.testing import client_for
+
+from .conftest import SERVER_URL
+from .mirror_helpers import assert_converged, drop_schema, populate, postgres_schema_url
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def bjy_emulator() -> Iterator[Emulator]:
+    """The served emulator on SQLite only: these tests are about the mirror's process."""
+    config = EmulatorConfig(lifecycle_delays=(0.05, 0.05, 0.05), rate_limit=None)
+    with Emulator("sqlite://", config) as emulator:
+        emulator.reset()
+        yield emulator
+
+
+def _start(server: Any, account: dict[str, Any], url: str, *args: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "BAIJIAYUN_PARTNER_ID": str(account["partner_id"]),
+        "BAIJIAYUN_PARTNER_KEY": account["partner_key"],
+        "BAIJIAYUN_BASE_URL": server.base_url,
+    }
+    command = [sys.executable, "-m", "baijiayun.cli.mirror", "--database", url, "-o", "json"]
+    return subprocess.Popen(
+        [*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"process ended early: {proc.communicate()}")
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _count(url: str, table: Any, *where: Any) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar())
+    except Exception:  # the tables may not exist yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def mirror_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A SQLite file, or a fresh schema on the PostgreSQL server (its advisory lock dies with
+    the killed process's session)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mirror.db'}"
+        return
+    request.getfixturevalue("postgres_url")
+    schema = f"bjy_mirror_{uuid.uuid4().hex[:12]}"
+    yield postgres_schema_url(SERVER_URL, schema)
+    drop_schema(SERVER_URL, schema)
+
+
+def test_killed_anywhere_then_rerun_converges_exactly(
+    bjy_emulator: Emulator, bjy_server: Any, bjy_account: dict[str, Any], mirror_url: str
+) -> None:
+    emu, account, url = bjy_emulator, bjy_account, mirror_url
+    made = populate(emu, account["partner_id"], 30)
+    emu.inject_fault("getList", "latency", 0.03)
+    emu.inject_fault("getCropList", "latency", 0.15)
+    with client_for(emu, account, rate_limit=None) as client:
+        # Kill in the first page, in the middle of the walk, and while confirming deletions.
+        points: list[Callable[[], bool]] = [
+            lambda: _count(url, s.playbacks) >= 1,
+            lambda: _count(url, s.playbacks) >= 15,
+            lambda: _count(url, s.changes, s.changes.c.kind == "delete") >= 1,
+        ]
+        for step, reached in enumerate(points):
+            client.playback.update(made[step]["room_id"], f"改名 {step}")
+            client.playback.delete(made[-1 - step]["room_id"])
+            proc = _start(bjy_server, account, url, "sync", "--page-size", "5")
+            _wait_for(reached, proc)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        with Mirror(client, url, page_size=5) as mirror:
+            result = mirror.sync()
+        assert result.error is None
+        assert_converged(client, url)
+    assert _count(url, s.sync_runs, s.sync_runs.c.error == "interrupted") == 3
+
+
+def test_watch_runs_until_sigterm_then_stops_cleanly(
+    bjy_emulator: Emulator, bjy_server: Any, bjy_account: dict[str, Any], tmp_path: Any
+) -> None:
+    populate(bjy_emulator, bjy_account["partner_id"], 6)
+    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    proc = _start(bjy_server, bjy_account, url, "watch", "--every", "0.05")
+    ended = s.sync_runs.c.ended_at.is_not(None)
+    _wait_for(lambda: _count(url, s.sync_runs, ended) >= 3, proc)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "full run 1" in err and "incremental run 2" in err and "stopped" in err
+    assert _count(url, s.sync_runs, s.sync_runs.c.ended_at.is_(None)) == 0
+    assert _count(url, s.playbacks) == 6
