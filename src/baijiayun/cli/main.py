@@ -1,4 +1,4 @@
-"""The root ``baijiayun`` command: global options, then the playback, callback, emulator and demo groups."""
+"""The root ``baijiayun`` command: global options, then the playback, callback, emulator, demo and mirror groups."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .callback import callback
 from .context import _TYPED, Group, Settings, global_options
 from .demo import demo
 from .emulator import emulator
+from .mirror import mirror
 from .playback import playback
 
 __all__ = ["cli"]
@@ -33,3 +34,4 @@ cli.add_command(playback)
 cli.add_command(callback)
 cli.add_command(emulator)
 cli.add_command(demo)
+cli.add_command(mirror)

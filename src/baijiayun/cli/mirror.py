@@ -42,7 +42,8 @@ class MirrorContext:
         """The output format: this group's ``-o``, else the main CLI's, else table/json."""
         if self.output:
             return self.output
-        return str(getattr(self.settings, "fmt", None) or pick_format(None))
+        main_format = getattr(self.settings, "format", None)
+        return str(main_format()) if callable(main_format) else pick_format(None)
 
     def client(self) -> BaiJiaYunClient:
         """The SDK client of the account."""
@@ -111,7 +112,7 @@ def sync(ctx: MirrorContext, incremental: bool, wait: float, page_size: int) -> 
     with _progress("mirror " + ("incremental" if incremental else "full sweep")) as update:
         mirror = ctx.mirror(page_size=page_size, lock_wait=wait, on_page=update)
         result = mirror.sync(incremental=incremental)
-    emit(result.to_dict(), ctx.fmt, title="mirror sync")
+    emit(result.to_dict(), ctx.fmt, caption="mirror sync")
 
 
 @mirror.command()
@@ -185,7 +186,7 @@ def status(ctx: MirrorContext) -> None:
     """Last run, its age, counts by status and publish status, calls used (no API call)."""
     from ..mirror import mirror_status
 
-    emit(mirror_status(_engine(ctx)), ctx.fmt, title="mirror status")
+    emit(mirror_status(_engine(ctx)), ctx.fmt, caption="mirror status")
 
 
 @mirror.command("ls")
@@ -203,7 +204,7 @@ def ls(ctx: MirrorContext, /, **filters: Any) -> None:
     from ..mirror import list_playbacks
 
     filters["include_deleted"] = filters.pop("deleted")
-    emit(list_playbacks(_engine(ctx), **filters), ctx.fmt, title="mirrored playbacks")
+    emit(list_playbacks(_engine(ctx), **filters), ctx.fmt, caption="mirrored playbacks")
 
 
 def main() -> None:
