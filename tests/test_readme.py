@@ -51,11 +51,15 @@ RUNNERS = {
     "bash": "test_cli_examples_run, test_emulator_serve_examples_start",
     "sh": "test_setup_commands_are_the_makefile_targets_ci_runs",
     "toml": "test_profile_example_is_a_valid_profile",
+    "python limit": "tests/test_readme_limit.py",
+    "python mirror": "tests/test_mirror_readme.py",
+    "bash mirror": "tests/test_mirror_readme.py",
+    "sql mirror": "tests/test_mirror_readme.py",
 }
 
 
 def test_every_code_block_is_run_by_a_test() -> None:
-    fences = re.findall(r"^```(\S*)$", README, flags=re.M)
+    fences = re.findall(r"^```(.*)$", README, flags=re.M)
     openings = fences[::2]
     assert all(fence == "" for fence in fences[1::2]), "a code block is not closed"
     unchecked = [language for language in openings if language not in RUNNERS]

@@ -18,7 +18,7 @@ SECTION = README.split("## Working under the account limit", 1)[1].split("\n## "
 def test_limit_examples_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    examples = re.findall(r"```python\n(.*?)```", SECTION, flags=re.S)
+    examples = re.findall(r"```python limit\n(.*?)```", SECTION, flags=re.S)
     assert len(examples) == 2
     with Emulator("sqlite://", EmulatorConfig()) as emulator:
         emulator.reset()
