@@ -8,19 +8,21 @@ from typing import Any
 import httpx
 import pytest
 
-from baijiayun import AsyncBaiJiaYunClient, BaiJiaYunClient, RateGovernor, errors
-from baijiayun._core import RetryPolicy
+from baijiayun import AsyncBaiJiaYunClient, BaiJiaYunClient, RateGovernor, RetryPolicy, errors
 
-from .sdk_helpers import BASE, KEY, PARTNER_ID, Recorder, envelope
+from .sdk_helpers import BASE, KEY, PARTNER_ID, FakeClock, Recorder, envelope
 
 NO_WAIT = RetryPolicy(initial_delay=0.0, max_delay=0.0)
 
 
-def _client(recorder: Recorder, **options: Any) -> BaiJiaYunClient:
+def _client(recorder: Recorder, clock: FakeClock | None = None, **options: Any) -> BaiJiaYunClient:
     http = httpx.Client(transport=httpx.MockTransport(recorder.handler))
+    clock = clock or FakeClock()
     options.setdefault("retry_policy", NO_WAIT)
     options.setdefault("rate_limit", None)
-    return BaiJiaYunClient(PARTNER_ID, KEY, base_url=BASE, http_client=http, **options)
+    return BaiJiaYunClient(
+        PARTNER_ID, KEY, base_url=BASE, http_client=http, clock=clock, sleep=clock.sleep, **options
+    )
 
 
 CONNECT = httpx.ConnectError("refused")
@@ -75,12 +77,11 @@ def test_max_retries_per_call_overrides_the_client() -> None:
     assert len(recorder.requests) == 2
 
 
-def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
-    slept: list[float] = []
-    monkeypatch.setattr("baijiayun.client.time.sleep", slept.append)
+def test_retry_after_is_honoured() -> None:
+    clock = FakeClock()
     recorder = Recorder(httpx.Response(503, headers={"Retry-After": "7"}), {"status": 0})
-    _client(recorder, retry_policy=RetryPolicy()).playback.get_basic_info(1)
-    assert slept == [7.0]
+    _client(recorder, clock, retry_policy=RetryPolicy()).playback.get_basic_info(1)
+    assert clock.sleeps == [7.0]
 
 
 def test_backoff_grows_exponentially_with_jitter() -> None:
@@ -98,8 +99,16 @@ def test_backoff_grows_exponentially_with_jitter() -> None:
 async def test_async_client_does_not_resend_delete_after_timeout() -> None:
     recorder = Recorder(READ_TIMEOUT)
     http = httpx.AsyncClient(transport=httpx.MockTransport(recorder.async_handler))
+    clock = FakeClock()
     async with AsyncBaiJiaYunClient(
-        PARTNER_ID, KEY, base_url=BASE, http_client=http, retry_policy=NO_WAIT, rate_limit=None
+        PARTNER_ID,
+        KEY,
+        base_url=BASE,
+        http_client=http,
+        retry_policy=NO_WAIT,
+        rate_limit=None,
+        clock=clock,
+        sleep=clock.async_sleep,
     ) as client:
         with pytest.raises(errors.APITimeoutError):
             await client.playback.delete(1)
@@ -107,19 +116,6 @@ async def test_async_client_does_not_resend_delete_after_timeout() -> None:
         with pytest.raises(errors.APITimeoutError):
             await client.playback.get_basic_info(1)
         assert len(recorder.requests) == 4
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_governor_admits_200_then_waits_for_the_window() -> None:
@@ -177,13 +173,35 @@ def test_governor_shared_by_two_clients_limits_both() -> None:
     assert governor.reserve() == pytest.approx(10.0)
 
 
-def test_client_waits_on_the_governor(monkeypatch: pytest.MonkeyPatch) -> None:
+class QueueingGovernor:
+    """A governor that makes every caller queue ``wait`` seconds on the fake clock."""
+
+    def __init__(self, clock: FakeClock, wait: float) -> None:
+        self.clock, self.wait, self.calls = clock, wait, 0
+
+    def acquire(self) -> float:
+        self.calls += 1
+        self.clock.now += self.wait
+        return self.wait
+
+    async def acquire_async(self) -> float:
+        return self.acquire()
+
+
+def test_client_asks_the_governor_before_every_attempt() -> None:
     clock = FakeClock()
-    monkeypatch.setattr("baijiayun._ratelimit.time.sleep", clock.sleep)
-    client = _client(Recorder({"status": 0}), rate_limit=RateGovernor(2, 10.0, clock=clock))
-    for _ in range(3):
-        client.playback.get_basic_info(1)
-    assert clock.sleeps == [pytest.approx(10.0)]
+    governor = QueueingGovernor(clock, 0.0)
+    client = _client(Recorder(CONNECT, {"status": 0}), clock, rate_limit=governor)
+    client.playback.get_basic_info(1)
+    assert governor.calls == 2
+
+
+def test_governor_queueing_is_not_part_of_the_call_timeout() -> None:
+    clock = FakeClock()
+    governor = QueueingGovernor(clock, 100.0)  # far longer than the call's own timeout
+    client = _client(Recorder(CONNECT, {"status": 0}), clock, rate_limit=governor, timeout=2)
+    assert client.playback.get_basic_info(1).status == 0
+    assert governor.calls == 2
 
 
 def test_rate_limit_can_be_turned_off() -> None:

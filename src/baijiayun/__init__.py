@@ -10,7 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._ratelimit import RateGovernor
+    from ._core import RetryPolicy, WaitReason
+    from ._ratelimit import Governor, RateGovernor
     from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
     from .client.api import AsyncPlayBack, PlayBack
     from .errors import (
@@ -70,6 +71,7 @@ __all__ = [
     "CropItem",
     "CropPage",
     "DryRunRequest",
+    "Governor",
     "InvalidArgumentError",
     "ParameterError",
     "PathNotFoundError",
@@ -90,17 +92,22 @@ __all__ = [
     "RateLimitError",
     "RedisRateGovernor",
     "ResponseDecodeError",
+    "RetryPolicy",
     "RoomDeletedError",
     "RoomNotFoundError",
     "SessionItem",
     "SessionList",
     "SignatureError",
+    "WaitReason",
     "__version__",
     "player_url",
 ]
 
 _HOMES = {
+    "Governor": "._ratelimit",
     "RateGovernor": "._ratelimit",
+    "RetryPolicy": "._core",
+    "WaitReason": "._core",
     "BaiJiaYunClient": ".client",
     "AsyncBaiJiaYunClient": ".client",
     "PlayBack": ".client.api",

@@ -391,7 +391,7 @@ def _read_ids(ids: tuple[str, ...], file: Path | None) -> list[str]:
 @pass_settings
 def tokens(settings: Settings, ids: tuple[str, ...], file: Path | None, expires_in: int) -> None:
     """批量获取回放token: ids are ROOM or ROOM-SESSION, from arguments, --file or stdin."""
-    from ..client.api.playback import batch_entries, merge_token_batch
+    from ..client.api._shared import batch_entries, merge_token_batch
 
     entries = batch_entries(_read_ids(ids, file))
     chunks = [
