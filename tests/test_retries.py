@@ -223,3 +223,62 @@ def test_retry_after_formats() -> None:
     assert parse_retry_after("soon") is None
     later = email.utils.formatdate(_time.time() + 30, usegmt=True)
     assert 25 <= (parse_retry_after(later) or 0) <= 31
+
+
+TOO_MANY = envelope(code=429, msg="请求过于频繁")
+
+
+def test_rate_limit_answer_waits_one_full_period_then_resends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    waits: list[tuple[str, float]] = []
+    recorder = Recorder(TOO_MANY, {"status": 100})
+    client = _client(
+        recorder, clock, retry_policy=RetryPolicy(), on_wait=lambda w, s: waits.append((w, s))
+    )
+    caplog.set_level("DEBUG", logger="baijiayun")
+    assert client.playback.get_basic_info(1).status == 100
+    assert waits == [("rate_limit", 10.0)]
+    assert clock.sleeps == [10.0]
+    assert "/openapi/playback/getBasicInfo waiting 10.00 s (rate_limit)" in caplog.messages
+
+
+def test_rate_limit_wait_uses_retry_after_when_given() -> None:
+    clock = FakeClock()
+    limited = envelope(code=429, msg="请求过于频繁", **{"Retry-After": "3"})
+    _client(Recorder(limited, {"status": 1}), clock).playback.get_basic_info(1)
+    assert clock.sleeps == [3.0]
+
+
+def test_rate_limit_wait_never_passes_the_call_timeout() -> None:
+    clock = FakeClock()
+    recorder = Recorder(TOO_MANY)
+    client = _client(recorder, clock, retry_policy=RetryPolicy(), timeout=5)
+    with pytest.raises(errors.RateLimitError, match="would pass the call's timeout"):
+        client.playback.get_basic_info(1)
+    assert clock.sleeps == []
+    assert len(recorder.requests) == 1
+
+
+def test_unsafe_write_is_not_resent_after_a_rate_limit_and_says_why() -> None:
+    clock = FakeClock()
+    recorder = Recorder(TOO_MANY)
+    with pytest.raises(errors.RateLimitError, match="not re-sent: delete is not safe to repeat"):
+        _client(recorder, clock, retry_policy=RetryPolicy()).playback.delete(1)
+    assert len(recorder.requests) == 1
+    assert clock.sleeps == []
+
+
+def test_backoff_waits_are_announced() -> None:
+    clock = FakeClock()
+    waits: list[tuple[str, float]] = []
+    client = _client(
+        Recorder(CONNECT, {"status": 0}),
+        clock,
+        retry_policy=RetryPolicy(initial_delay=0.5, max_delay=0.5),
+        on_wait=lambda w, s: waits.append((w, s)),
+    )
+    client.playback.get_basic_info(1)
+    assert [w for w, _ in waits] == ["backoff"]
+    assert 0.25 <= waits[0][1] <= 0.5 and clock.sleeps == [waits[0][1]]
