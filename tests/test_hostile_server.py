@@ -175,3 +175,25 @@ def test_listing_stops_at_the_reported_total() -> None:
         items = list(client.playback.iter_crop_list(1, page_size=2))
     assert len(server.requests) == 2
     assert len(items) == 3
+
+
+@pytest.mark.parametrize("value", ["100000", "1e999", "inf", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_every_hostile_retry_after_is_refused_at_once(value: str) -> None:
+    clock = FakeClock()
+    with HostileServer(reply({}, status=503, Retry_After=value)) as server:
+        client = _client(server, timeout=30, clock=clock, sleep=clock.sleep)
+        with client, pytest.raises(errors.APIStatusError):
+            client.playback.get_basic_info(1)
+    assert clock.sleeps == []
+
+
+def test_a_walk_never_passes_its_page_cap() -> None:
+    from baijiayun.models import PlaybackPage
+    from baijiayun.pagination import PageWalk
+
+    walk = PageWalk(page_size=1, max_pages=3)
+    fetched = 0
+    while not walk.done:
+        fetched += 1
+        walk.take(PlaybackPage(total=10**9, list=[{"room_id": 1, "playback_id": fetched}]))
+    assert fetched == 3

@@ -606,3 +606,36 @@ def test_wrong_secret_key_fails_after_one_createkey_call() -> None:
     with pytest.raises(errors.SignatureError):
         client.playback.get_basic_info(1)
     assert recorder.paths == ["/openapi/partner/createkey"]
+
+
+def test_with_options_shares_key_and_connections_and_closes_nothing() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("createkey"):
+            return envelope({"partner_key": KEY})
+        return envelope({"status": 100})
+
+    recorder = Recorder(answer)
+    http = httpx.Client(transport=httpx.MockTransport(recorder.handler))
+    client = BaiJiaYunClient(
+        PARTNER_ID, secret_key="s3cret", base_url=BASE, http_client=http, rate_limit=None
+    )
+    with client.with_options(timeout=5, max_retries=0) as quick:
+        assert quick.playback.get_basic_info(1).status == 100
+        assert (quick.timeout, quick.max_retries) == (5.0, 0)
+    assert (client.timeout, client.max_retries) == (30.0, 2)
+    assert client.playback.get_basic_info(1).status == 100  # still open, key already known
+    assert recorder.paths.count("/openapi/partner/createkey") == 1
+    with pytest.raises(errors.InvalidArgumentError) as caught:
+        client.with_options(timeout=0)
+    assert caught.value.argument == "timeout"
+
+
+@pytest.mark.anyio
+async def test_async_playback_owns_the_client_it_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAIJIAYUN_PARTNER_ID", "7")
+    monkeypatch.setenv("BAIJIAYUN_PARTNER_KEY", "k")
+    monkeypatch.setenv("BAIJIAYUN_BASE_URL", "http://127.0.0.1:9")
+    async with baijiayun.AsyncPlayBack() as pb:
+        assert pb.client.partner_id == 7
+    with pytest.raises(errors.APIConnectionError, match="closed"):
+        await pb.get_basic_info(1)
