@@ -152,6 +152,8 @@ class AsyncBaiJiaYunClient(BaseClient):
     ) -> Any:
         if self.dry_run:
             raise self._dry_run(endpoint, params)
+        if self._http.is_closed:  # not worth a retry: it stays closed
+            raise APIConnectionError(endpoint.path, "the client is closed")
         attempts = _core.Attempts(
             endpoint,
             self.max_retries if max_retries is None else max_retries,
@@ -189,8 +191,6 @@ class AsyncBaiJiaYunClient(BaseClient):
     async def _attempt(self, request: httpx.Request, attempts: _core.Attempts) -> _core.Answer:
         """Send one request and read its body within the call's deadline and size limit."""
         path = attempts.endpoint.path
-        if self._http.is_closed:
-            raise APIConnectionError(path, "the client is closed")
         try:
             response = await self._http.send(request, stream=True)
             try:
