@@ -64,6 +64,8 @@ def test_public_names_are_pinned() -> None:
             "CropItem",
             "CropPage",
             "DryRunRequest",
+            "ENDPOINTS",
+            "Endpoint",
             "Governor",
             "InvalidArgumentError",
             "ParameterError",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._core import RetryPolicy, WaitReason
+    from ._endpoints import ENDPOINTS, Endpoint
     from ._ratelimit import Governor, RateGovernor
     from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
     from .client.api import AsyncPlayBack, PlayBack
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "ENDPOINTS",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -71,6 +73,7 @@ __all__ = [
     "CropItem",
     "CropPage",
     "DryRunRequest",
+    "Endpoint",
     "Governor",
     "InvalidArgumentError",
     "ParameterError",
@@ -104,6 +107,8 @@ __all__ = [
 ]
 
 _HOMES = {
+    "ENDPOINTS": "._endpoints",
+    "Endpoint": "._endpoints",
     "Governor": "._ratelimit",
     "RateGovernor": "._ratelimit",
     "RetryPolicy": "._core",
