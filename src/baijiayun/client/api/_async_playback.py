@@ -36,7 +36,7 @@ class AsyncPlayBack:
     """回放 (playback): the seed's ``baijiayun.client.api.PlayBack``.
 
     ``AsyncPlayBack(client)`` binds to a :class:`~baijiayun.AsyncBaiJiaYunClient`;
-    ``client.playback`` is the same object, built once per client. With no client, one is
+    ``client.playback`` gives the same API, built once per client. With no client, one is
     built from the ``BAIJIAYUN_*`` environment variables and owned: close it with
     :meth:`close` or use ``async with AsyncPlayBack() as playback:``. Closing never closes
     a client that was passed in.
