@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install bench check-installs
+.PHONY: demo test lint install bench check-installs generate
 
 $(BIN)/baijiayun: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,14 @@ demo: install
 	$(BIN)/baijiayun demo
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python scripts/unasync.py --check
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy --strict src
+
+# The sync client and PlayBack are generated from their async sources.
+generate: install
+	$(BIN)/python scripts/unasync.py
 
 test: lint
 	$(BIN)/pytest

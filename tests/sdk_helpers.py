@@ -75,5 +75,23 @@ def wire(form: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in form.items() if k not in ("partner_id", "timestamp", "sign")}
 
 
+class FakeClock:
+    """A monotonic clock that only moves when a client sleeps on it (or a test moves it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from baijiayun._endpoints import GET_BASIC_INFO
+from baijiayun._signing import sign
 from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.testing import EmulatorTransport
 
@@ -286,7 +288,9 @@ def test_sdk_with_secret_key_recovers_from_rotation(
             bjy_account["partner_id"], bjy_account["secret_key"], True
         )
         assert client.playback.get_basic_info(rooms["short"]).status == 100
-        assert client._partner_key == new_key
+        probe = client.build_request(GET_BASIC_INFO, {"room_id": 1})  # signed with the key held
+        form = dict(httpx.QueryParams(probe.content.decode()))
+        assert form.pop("sign") == sign(form, new_key)
 
 
 def test_transcode_callback_url_endpoints(raw: Raw) -> None:

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
-from baijiayun import AsyncBaiJiaYunClient, BaiJiaYunClient, errors
-from baijiayun._core import RetryPolicy
+from baijiayun import AsyncBaiJiaYunClient, BaiJiaYunClient, RetryPolicy, errors
 
-from .sdk_helpers import BASE, KEY, PARTNER_ID, Recorder, envelope
+from .sdk_helpers import BASE, KEY, PARTNER_ID, FakeClock, Recorder, envelope
 
 NO_WAIT = RetryPolicy(initial_delay=0.0, max_delay=0.0)
 
 
-def _client(recorder: Recorder, **options: Any) -> BaiJiaYunClient:
+def _client(recorder: Recorder, clock: FakeClock | None = None, **options: Any) -> BaiJiaYunClient:
     http = httpx.Client(transport=httpx.MockTransport(recorder.handler))
+    clock = clock or FakeClock()
     options.setdefault("retry_policy", NO_WAIT)
     options.setdefault("rate_limit", None)
-    return BaiJiaYunClient(PARTNER_ID, KEY, base_url=BASE, http_client=http, **options)
+    return BaiJiaYunClient(
+        PARTNER_ID, KEY, base_url=BASE, http_client=http, clock=clock, sleep=clock.sleep, **options
+    )
 
 
 CONNECT = httpx.ConnectError("refused")
@@ -74,12 +77,11 @@ def test_max_retries_per_call_overrides_the_client() -> None:
     assert len(recorder.requests) == 2
 
 
-def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
-    slept: list[float] = []
-    monkeypatch.setattr("baijiayun.client.time.sleep", slept.append)
+def test_retry_after_is_honoured() -> None:
+    clock = FakeClock()
     recorder = Recorder(httpx.Response(503, headers={"Retry-After": "7"}), {"status": 0})
-    _client(recorder, retry_policy=RetryPolicy()).playback.get_basic_info(1)
-    assert slept == [7.0]
+    _client(recorder, clock, retry_policy=RetryPolicy()).playback.get_basic_info(1)
+    assert clock.sleeps == [7.0]
 
 
 def test_backoff_grows_exponentially_with_jitter() -> None:
@@ -97,8 +99,16 @@ def test_backoff_grows_exponentially_with_jitter() -> None:
 async def test_async_client_does_not_resend_delete_after_timeout() -> None:
     recorder = Recorder(READ_TIMEOUT)
     http = httpx.AsyncClient(transport=httpx.MockTransport(recorder.async_handler))
+    clock = FakeClock()
     async with AsyncBaiJiaYunClient(
-        PARTNER_ID, KEY, base_url=BASE, http_client=http, retry_policy=NO_WAIT, rate_limit=None
+        PARTNER_ID,
+        KEY,
+        base_url=BASE,
+        http_client=http,
+        retry_policy=NO_WAIT,
+        rate_limit=None,
+        clock=clock,
+        sleep=clock.async_sleep,
     ) as client:
         with pytest.raises(errors.APITimeoutError):
             await client.playback.delete(1)
@@ -106,6 +116,59 @@ async def test_async_client_does_not_resend_delete_after_timeout() -> None:
         with pytest.raises(errors.APITimeoutError):
             await client.playback.get_basic_info(1)
         assert len(recorder.requests) == 4
+
+
+class QueueingGovernor:
+    """A Contract B governor that makes every caller queue ``wait`` seconds on the fake clock."""
+
+    def __init__(self, clock: FakeClock, wait: float) -> None:
+        self.clock, self.wait = clock, wait
+        self.granted: list[SimpleNamespace] = []
+        self.completed: list[SimpleNamespace] = []
+
+    def acquire(self, hold: float, on_wait: Any = None) -> SimpleNamespace:
+        if self.wait and on_wait is not None:
+            on_wait(self.wait)
+        self.clock.now += self.wait
+        slot = SimpleNamespace(waited=self.wait, hold=hold, number=len(self.granted))
+        self.granted.append(slot)
+        return slot
+
+    async def acquire_async(self, hold: float, on_wait: Any = None) -> SimpleNamespace:
+        return self.acquire(hold, on_wait)
+
+    def complete(self, slot: SimpleNamespace) -> None:
+        self.completed.append(slot)
+
+    async def complete_async(self, slot: SimpleNamespace) -> None:
+        self.complete(slot)
+
+
+def test_client_completes_only_the_slots_whose_response_came_back() -> None:
+    clock = FakeClock()
+    governor = QueueingGovernor(clock, 0.0)
+    client = _client(Recorder(CONNECT, {"status": 0}), clock, rate_limit=governor, timeout=5)
+    client.playback.get_basic_info(1)
+    assert [slot.number for slot in governor.granted] == [0, 1]
+    # the failed connection's slot lapses at grant + hold; the answered one ends now
+    assert [slot.number for slot in governor.completed] == [1]
+    assert all(slot.hold >= 5 for slot in governor.granted)
+
+
+def test_governor_queueing_is_not_part_of_the_call_timeout_and_is_announced() -> None:
+    clock = FakeClock()
+    waits: list[tuple[str, float]] = []
+    governor = QueueingGovernor(clock, 100.0)  # far longer than the call's own timeout
+    client = _client(
+        Recorder(CONNECT, {"status": 0}),
+        clock,
+        rate_limit=governor,
+        timeout=2,
+        on_wait=lambda why, seconds: waits.append((why, seconds)),
+    )
+    assert client.playback.get_basic_info(1).status == 0
+    assert len(governor.granted) == 2
+    assert ("governor", 100.0) in waits
 
 
 def test_rate_limit_can_be_turned_off() -> None:
@@ -127,3 +190,62 @@ def test_retry_after_formats() -> None:
     assert parse_retry_after("soon") is None
     later = email.utils.formatdate(_time.time() + 30, usegmt=True)
     assert 25 <= (parse_retry_after(later) or 0) <= 31
+
+
+TOO_MANY = envelope(code=429, msg="请求过于频繁")
+
+
+def test_rate_limit_answer_waits_one_full_period_then_resends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    waits: list[tuple[str, float]] = []
+    recorder = Recorder(TOO_MANY, {"status": 100})
+    client = _client(
+        recorder, clock, retry_policy=RetryPolicy(), on_wait=lambda w, s: waits.append((w, s))
+    )
+    caplog.set_level("DEBUG", logger="baijiayun")
+    assert client.playback.get_basic_info(1).status == 100
+    assert waits == [("rate_limit", 10.0)]
+    assert clock.sleeps == [10.0]
+    assert "/openapi/playback/getBasicInfo waiting 10.00 s (rate_limit)" in caplog.messages
+
+
+def test_rate_limit_wait_uses_retry_after_when_given() -> None:
+    clock = FakeClock()
+    limited = envelope(code=429, msg="请求过于频繁", **{"Retry-After": "3"})
+    _client(Recorder(limited, {"status": 1}), clock).playback.get_basic_info(1)
+    assert clock.sleeps == [3.0]
+
+
+def test_rate_limit_wait_never_passes_the_call_timeout() -> None:
+    clock = FakeClock()
+    recorder = Recorder(TOO_MANY)
+    client = _client(recorder, clock, retry_policy=RetryPolicy(), timeout=5)
+    with pytest.raises(errors.RateLimitError, match="would pass the call's timeout"):
+        client.playback.get_basic_info(1)
+    assert clock.sleeps == []
+    assert len(recorder.requests) == 1
+
+
+def test_unsafe_write_is_not_resent_after_a_rate_limit_and_says_why() -> None:
+    clock = FakeClock()
+    recorder = Recorder(TOO_MANY)
+    with pytest.raises(errors.RateLimitError, match="not re-sent: delete is not safe to repeat"):
+        _client(recorder, clock, retry_policy=RetryPolicy()).playback.delete(1)
+    assert len(recorder.requests) == 1
+    assert clock.sleeps == []
+
+
+def test_backoff_waits_are_announced() -> None:
+    clock = FakeClock()
+    waits: list[tuple[str, float]] = []
+    client = _client(
+        Recorder(CONNECT, {"status": 0}),
+        clock,
+        retry_policy=RetryPolicy(initial_delay=0.5, max_delay=0.5),
+        on_wait=lambda w, s: waits.append((w, s)),
+    )
+    client.playback.get_basic_info(1)
+    assert [w for w, _ in waits] == ["backoff"]
+    assert 0.25 <= waits[0][1] <= 0.5 and clock.sleeps == [waits[0][1]]

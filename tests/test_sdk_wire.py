@@ -521,16 +521,28 @@ def test_playback_without_client_reads_environment(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("BAIJIAYUN_PARTNER_ID", "7")
     monkeypatch.setenv("BAIJIAYUN_PARTNER_KEY", "k")
     monkeypatch.setenv("BAIJIAYUN_BASE_URL", "http://127.0.0.1:9")
-    pb = baijiayun.PlayBack()
-    assert pb.client.partner_id == 7
-    pb.client.close()
+    with baijiayun.PlayBack() as pb:
+        assert pb.client.partner_id == 7
+    with pytest.raises(errors.APIConnectionError, match="closed"):
+        pb.get_basic_info(1)  # the client it built was closed with it
+
+
+def test_playback_leaves_a_given_client_open() -> None:
+    recorder = Recorder({"status": 0})
+    client = _sync(recorder)
+    with baijiayun.PlayBack(client) as pb:
+        assert pb is not client.playback
+    assert client.playback is client.playback  # built once per client
+    assert client.playback.get_basic_info(1).status == 0
 
 
 def test_clients_share_nothing() -> None:
-    a, b = _sync(Recorder()), _sync(Recorder())
-    assert a._http is not b._http
+    first, second = Recorder({"status": 1}), Recorder({"status": 2})
+    a, b = _sync(first), _sync(second)
+    assert (a.playback.get_basic_info(1).status, b.playback.get_basic_info(1).status) == (1, 2)
+    assert len(first.requests) == len(second.requests) == 1
     c, d = BaiJiaYunClient(1, "k", base_url=BASE), BaiJiaYunClient(1, "k", base_url=BASE)
-    assert c._http is not d._http and c.rate_governor is not d.rate_governor
+    assert c.rate_governor is not d.rate_governor
     c.close()
     d.close()
 
@@ -540,9 +552,13 @@ def test_close_only_closes_what_it_owns() -> None:
     with BaiJiaYunClient(1, "k", base_url=BASE, http_client=http):
         pass
     assert not http.is_closed
+    with BaiJiaYunClient(1, "k", base_url=BASE, http_client=http, owns_http_client=True):
+        pass
+    assert http.is_closed
     owned = BaiJiaYunClient(1, "k", base_url=BASE)
     owned.close()
-    assert owned._http.is_closed
+    with pytest.raises(errors.APIConnectionError, match="closed"):
+        owned.playback.get_basic_info(1)
 
 
 def test_iter_list_pages_until_total() -> None:
@@ -590,3 +606,36 @@ def test_wrong_secret_key_fails_after_one_createkey_call() -> None:
     with pytest.raises(errors.SignatureError):
         client.playback.get_basic_info(1)
     assert recorder.paths == ["/openapi/partner/createkey"]
+
+
+def test_with_options_shares_key_and_connections_and_closes_nothing() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("createkey"):
+            return envelope({"partner_key": KEY})
+        return envelope({"status": 100})
+
+    recorder = Recorder(answer)
+    http = httpx.Client(transport=httpx.MockTransport(recorder.handler))
+    client = BaiJiaYunClient(
+        PARTNER_ID, secret_key="s3cret", base_url=BASE, http_client=http, rate_limit=None
+    )
+    with client.with_options(timeout=5, max_retries=0) as quick:
+        assert quick.playback.get_basic_info(1).status == 100
+        assert (quick.timeout, quick.max_retries) == (5.0, 0)
+    assert (client.timeout, client.max_retries) == (30.0, 2)
+    assert client.playback.get_basic_info(1).status == 100  # still open, key already known
+    assert recorder.paths.count("/openapi/partner/createkey") == 1
+    with pytest.raises(errors.InvalidArgumentError) as caught:
+        client.with_options(timeout=0)
+    assert caught.value.argument == "timeout"
+
+
+@pytest.mark.anyio
+async def test_async_playback_owns_the_client_it_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAIJIAYUN_PARTNER_ID", "7")
+    monkeypatch.setenv("BAIJIAYUN_PARTNER_KEY", "k")
+    monkeypatch.setenv("BAIJIAYUN_BASE_URL", "http://127.0.0.1:9")
+    async with baijiayun.AsyncPlayBack() as pb:
+        assert pb.client.partner_id == 7
+    with pytest.raises(errors.APIConnectionError, match="closed"):
+        await pb.get_basic_info(1)

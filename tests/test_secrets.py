@@ -7,8 +7,7 @@ import logging
 import httpx
 import pytest
 
-from baijiayun import BaiJiaYunClient, errors
-from baijiayun._core import RetryPolicy
+from baijiayun import BaiJiaYunClient, RetryPolicy, errors
 
 from .sdk_helpers import BASE, PARTNER_ID, Recorder, envelope
 
@@ -70,6 +69,7 @@ def test_one_debug_line_per_attempt(caplog: pytest.LogCaptureFixture) -> None:
     ) as c:
         c.playback.get_basic_info(1)
     lines = [r.getMessage() for r in caplog.records if r.name == "baijiayun"]
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith("/openapi/playback/getBasicInfo attempt=1 code=APIConnectionError")
-    assert lines[1].startswith("/openapi/playback/getBasicInfo attempt=2 code=0 elapsed_ms=")
+    assert lines[1] == "/openapi/playback/getBasicInfo waiting 0.00 s (backoff)"
+    assert lines[2].startswith("/openapi/playback/getBasicInfo attempt=2 code=0 elapsed_ms=")

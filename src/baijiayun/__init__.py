@@ -10,6 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._core import RetryPolicy, WaitReason
+    from ._endpoints import ENDPOINTS, Endpoint
     from ._ratelimit import Governor, GovernorSlot, RateGovernor, Slot
     from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
     from .client.api import AsyncPlayBack, PlayBack
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "ENDPOINTS",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -73,6 +76,7 @@ __all__ = [
     "CropItem",
     "CropPage",
     "DryRunRequest",
+    "Endpoint",
     "FileRateGovernor",
     "Governor",
     "GovernorSlot",
@@ -97,6 +101,7 @@ __all__ = [
     "RedisRateGovernor",
     "RedisTokenCache",
     "ResponseDecodeError",
+    "RetryPolicy",
     "RoomDeletedError",
     "RoomNotFoundError",
     "SessionItem",
@@ -105,12 +110,18 @@ __all__ = [
     "SignatureError",
     "Slot",
     "TokenCache",
+    "WaitReason",
     "__version__",
     "player_url",
 ]
 
 _HOMES = {
+    "ENDPOINTS": "._endpoints",
+    "Endpoint": "._endpoints",
+    "Governor": "._ratelimit",
     "RateGovernor": "._ratelimit",
+    "RetryPolicy": "._core",
+    "WaitReason": "._core",
     "BaiJiaYunClient": ".client",
     "AsyncBaiJiaYunClient": ".client",
     "PlayBack": ".client.api",
@@ -119,7 +130,6 @@ _HOMES = {
     "DryRunRequest": ".errors",
     "RedisRateGovernor": ".redis_ratelimit",
     "FileRateGovernor": ".file_ratelimit",
-    "Governor": "._ratelimit",
     "GovernorSlot": "._ratelimit",
     "Slot": "._ratelimit",
     "TokenCache": ".tokens",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.utils
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from . import _signing
 from ._endpoints import Endpoint, Param
@@ -17,6 +18,7 @@ from .errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
+    APITimeoutError,
     BaiJiaYunError,
     InvalidArgumentError,
     RateLimitError,
@@ -25,7 +27,11 @@ from .errors import (
 )
 
 __all__ = [
+    "MAX_BODY_BYTES",
+    "Answer",
+    "Attempts",
     "RetryPolicy",
+    "WaitReason",
     "build_params",
     "decode_envelope",
     "signed_form",
@@ -104,16 +110,17 @@ def decode_envelope(
     """Return ``data`` of a ``code == 0`` envelope; raise the matching error otherwise."""
     name = endpoint.path
     retry_after = parse_retry_after(headers.get("retry-after"))
-    text = content.decode("utf-8", "replace")
+    text = content[:400].decode("utf-8", "replace")
     if status_code == 429:
         raise RateLimitError(name, 429, text[:200] or "HTTP 429", retry_after=retry_after)
     if not 200 <= status_code < 300:
         raise APIStatusError(name, status_code, text, retry_after=retry_after)
     try:
         body = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise ResponseDecodeError(name, "body is not JSON", text[:200]) from None
-    if not isinstance(body, dict) or not isinstance(body.get("code"), int):
+    code_value = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(code_value, int) or isinstance(code_value, bool):
         raise ResponseDecodeError(name, "no integer 'code' in the body", text[:200])
     code: int = body["code"]
     if code != 0:
@@ -123,22 +130,55 @@ def decode_envelope(
     return body.get("data")
 
 
+Answer = tuple[int, Mapping[str, str], bytes]
+"""HTTP status, headers and raw body of one answer."""
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+"""A reply body larger than this is refused (ResponseDecodeError) instead of filling memory."""
+
+WaitReason = Literal["backoff", "retry_after", "rate_limit", "governor"]
+"""Why a client waits: ``backoff`` after a failure, ``retry_after`` because the server asked,
+``rate_limit`` because the service answered "too many requests" (the account limit), and
+``governor`` for the client's own rate governor."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter; which failures are retried depends on the endpoint."""
+    """How long to wait before re-sending; which failures are re-sent depends on the endpoint.
+
+    :param initial_delay: first backoff ceiling in seconds (exponential, full jitter)
+    :param max_delay: largest backoff ceiling in seconds
+    :param rate_limit_wait: wait after a rate-limit answer without ``Retry-After`` — one full
+        period of the account limit (the service sends no Retry-After, protocol §11)
+    :param max_retry_after: the longest ``Retry-After`` honoured; the call's timeout caps it too
+    """
 
     initial_delay: float = 0.5
     max_delay: float = 8.0
+    rate_limit_wait: float = 10.0
+    max_retry_after: float = 60.0
+
+    def wait(
+        self, endpoint: Endpoint, error: BaiJiaYunError, attempt: int
+    ) -> tuple[float, WaitReason] | None:
+        """Seconds to wait before attempt ``attempt + 1`` and why, or ``None`` if ``error`` is final."""
+        if not self.may_retry(endpoint, error):
+            return None
+        limited = isinstance(error, RateLimitError)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self.max_retry_after), (
+                "rate_limit" if limited else "retry_after"
+            )
+        if limited:
+            return self.rate_limit_wait, "rate_limit"
+        ceiling = min(self.max_delay, self.initial_delay * (2**attempt))
+        return random.uniform(ceiling / 2, ceiling), "backoff"
 
     def delay(self, endpoint: Endpoint, error: BaiJiaYunError, attempt: int) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or ``None`` if ``error`` is final."""
-        if not self.may_retry(endpoint, error):
-            return None
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            return float(min(retry_after, 60.0))
-        ceiling = min(self.max_delay, self.initial_delay * (2**attempt))
-        return random.uniform(ceiling / 2, ceiling)
+        decided = self.wait(endpoint, error, attempt)
+        return None if decided is None else decided[0]
 
     @staticmethod
     def may_retry(endpoint: Endpoint, error: BaiJiaYunError) -> bool:
@@ -150,6 +190,92 @@ class RetryPolicy:
         if isinstance(error, APIStatusError):
             return endpoint.retry_safe and (error.status_code >= 500 or error.status_code == 408)
         return False
+
+
+def _explain(error: BaseException, why: str) -> None:
+    error.args = (f"{error.args[0]}; {why}" if error.args else why,)
+
+
+class Attempts:
+    """One call's bookkeeping: attempts made, its deadline, and whether and how long to wait.
+
+    The deadline (``timeout`` seconds from the start) bounds connecting, sending, reading, retries,
+    backoff and Retry-After waits; time queued in the rate governor is added back (:meth:`exclude`).
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        retries: int,
+        policy: RetryPolicy,
+        timeout: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.endpoint = endpoint
+        self.retries = retries
+        self.policy = policy
+        self.timeout = timeout
+        self.clock = clock
+        self.deadline = clock() + timeout
+        self.attempt = 0
+        self.key_refreshed = False
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (may be negative)."""
+        return self.deadline - self.clock()
+
+    def exclude(self, seconds: float) -> None:
+        """Push the deadline back by time that does not count (queueing in the rate governor)."""
+        self.deadline += max(0.0, seconds)
+
+    def expired(self, *, request_sent: bool) -> APITimeoutError:
+        """The error for a call that ran out of time."""
+        return APITimeoutError(
+            self.endpoint.path,
+            f"no answer within the call's timeout of {self.timeout:g} s",
+            request_sent=request_sent,
+        )
+
+    def check(self, *, request_sent: bool) -> float:
+        """Return the seconds left; raise :class:`APITimeoutError` when none are."""
+        left = self.remaining()
+        if left <= 0:
+            raise self.expired(request_sent=request_sent)
+        return left
+
+    def next_wait(self, error: BaiJiaYunError) -> tuple[float, WaitReason] | None:
+        """Decide after a failed attempt: ``(seconds, why)`` to wait and re-send, or ``None``.
+
+        When the error is final only because re-sending is unsafe or would pass the deadline,
+        its message says so.
+        """
+        endpoint = self.endpoint
+        if not self.policy.may_retry(endpoint, error):
+            if not endpoint.retry_safe and self.policy.may_retry(_as_safe(endpoint), error):
+                _explain(
+                    error, f"not re-sent: {endpoint.method} is not safe to repeat automatically"
+                )
+            return None
+        if self.attempt >= self.retries:
+            return None
+        decided = self.policy.wait(endpoint, error, self.attempt)
+        if decided is None:
+            return None
+        seconds, reason = decided
+        left = self.remaining()
+        if seconds >= left:
+            _explain(
+                error,
+                f"not re-sent: waiting {seconds:.1f} s ({reason}) would pass the call's "
+                f"timeout ({max(left, 0.0):.1f} s left)",
+            )
+            return None
+        self.attempt += 1
+        return seconds, reason
+
+
+def _as_safe(endpoint: Endpoint) -> Endpoint:
+    return dataclasses.replace(endpoint, retry_safe=True)
 
 
 def is_signature_error(error: BaseException) -> bool:

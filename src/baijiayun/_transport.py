@@ -1,20 +1,35 @@
-"""The only code that touches the network: one POST, with httpx failures mapped to our errors."""
+"""httpx details of one attempt: per-attempt timeouts and httpx failures mapped to our errors."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import httpx
 
 from .errors import APIConnectionError, APITimeoutError
 
-__all__ = ["Answer", "post_async", "post_sync"]
+__all__ = ["CONNECT_TIMEOUT", "attempt_timeout", "shorten_reads", "translate"]
 
-Answer = tuple[int, Mapping[str, str], bytes]
-"""HTTP status, headers and raw body of one answer."""
+CONNECT_TIMEOUT = 5.0
+"""Longest wait for a connection, so a dead host leaves time to retry within the call."""
 
 
-def _translate(endpoint: str, exc: httpx.TransportError) -> APIConnectionError:
+def attempt_timeout(left: float) -> httpx.Timeout:
+    """httpx timeouts of one attempt with ``left`` seconds before the call's deadline."""
+    return httpx.Timeout(left, connect=min(CONNECT_TIMEOUT, left))
+
+
+def shorten_reads(request: httpx.Request, left: float) -> None:
+    """Let the next socket read of ``request`` wait at most ``left`` seconds.
+
+    httpcore looks the read timeout up before every read, so a body that trickles in cannot
+    stretch the call past its deadline by more than one read.
+    """
+    timeouts = request.extensions.get("timeout")
+    if isinstance(timeouts, dict):
+        timeouts["read"] = max(left, 0.001)
+
+
+def translate(endpoint: str, exc: httpx.TransportError) -> APIConnectionError:
+    """Map an httpx failure to :class:`APIConnectionError` / :class:`APITimeoutError`."""
     # Nothing reached the server if connecting failed; after that it may have.
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return APITimeoutError(endpoint, f"timed out connecting ({type(exc).__name__})")
@@ -25,23 +40,3 @@ def _translate(endpoint: str, exc: httpx.TransportError) -> APIConnectionError:
     return APIConnectionError(
         endpoint, f"connection broke ({type(exc).__name__}: {exc})", request_sent=True
     )
-
-
-def post_sync(http: httpx.Client, url: str, endpoint: str, form: Mapping[str, str]) -> Answer:
-    """POST ``form`` url-encoded and return the answer; raise APIConnectionError on failure."""
-    try:
-        response = http.post(url, data=form)
-    except httpx.TransportError as exc:
-        raise _translate(endpoint, exc) from None
-    return response.status_code, response.headers, response.content
-
-
-async def post_async(
-    http: httpx.AsyncClient, url: str, endpoint: str, form: Mapping[str, str]
-) -> Answer:
-    """Async twin of :func:`post_sync`."""
-    try:
-        response = await http.post(url, data=form)
-    except httpx.TransportError as exc:
-        raise _translate(endpoint, exc) from None
-    return response.status_code, response.headers, response.content

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "BEIJING",
-    "CallbackUrl",
     "CropItem",
     "CropPage",
     "PlaybackInfo",
@@ -50,15 +49,25 @@ class PublishStatus(IntEnum):
     BLOCKED = 2
 
 
+def _from_unix(seconds: float) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"unix time {seconds!r} is out of range") from None
+
+
 def parse_time(value: object) -> object:
-    """Accept unix seconds (int or digit string) or ``YYYY-MM-DD HH:MM:SS`` (China time)."""
+    """Accept unix seconds (int or digit string) or ``YYYY-MM-DD HH:MM:SS`` (China time).
+
+    An out-of-range time raises ValueError (pydantic reports it as a validation error).
+    """
     if value is None or value == "" or isinstance(value, dt.datetime):
         return value or None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+        return _from_unix(value)
     if isinstance(value, str):
-        if value.isdigit():
-            return dt.datetime.fromtimestamp(int(value), dt.timezone.utc)
+        if value.isascii() and value.isdigit():
+            return _from_unix(int(value))
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
@@ -203,9 +212,3 @@ class PptDatedFileList(_Listing):
     """getPlaybackPptUrlList: the PDFs of a room, optionally of one day."""
 
     items: list[PptDatedFile] = Field(default_factory=list, alias="list")
-
-
-class CallbackUrl(_Model):
-    """The transcode callback URL configured for the account (empty if none)."""
-
-    url: str = ""

@@ -1,11 +1,14 @@
-"""Walk paged listings (getList, getCropList) page after page until ``total`` is reached."""
+"""Walk paged listings (getList, getCropList) until done, whatever the service claims."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["Page", "async_pages", "pages"]
+__all__ = ["MAX_PAGES", "Page", "PageWalk", "pages"]
+
+MAX_PAGES = 10_000
+"""Hard cap on the pages one walk fetches (10 million rows at the largest page size)."""
 
 
 class Page(Protocol):
@@ -21,27 +24,46 @@ class Page(Protocol):
 P = TypeVar("P", bound=Page)
 
 
-def _last(page: Page, number: int, page_size: int) -> bool:
-    return not page.items or number * page_size >= page.total
+def _identity(item: Any) -> object:
+    dump = getattr(item, "model_dump_json", None)
+    return dump() if callable(dump) else repr(item)
+
+
+class PageWalk:
+    """Which page to fetch next, and when to stop.
+
+    A walk stops after an empty page, a page whose items were all seen before, the page that
+    reaches the reported ``total``, or ``max_pages`` pages, so a service that keeps claiming more
+    cannot keep a caller busy forever.
+    """
+
+    def __init__(self, page_size: int, max_pages: int = MAX_PAGES) -> None:
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.number = 1
+        self.done = False
+        self._seen: set[object] = set()
+
+    def take(self, page: Page) -> list[Any]:
+        """Record ``page`` (number :attr:`number`) and return its items not seen before."""
+        fresh = [item for item in page.items if _identity(item) not in self._seen]
+        self._seen.update(_identity(item) for item in fresh)
+        total = page.total if isinstance(page.total, int) else 0
+        self.done = (
+            not fresh
+            or self.number * self.page_size >= total
+            or len(self._seen) >= total
+            or self.number >= self.max_pages
+        )
+        self.number += 1
+        return fresh
 
 
 def pages(fetch: Callable[[int], P], page_size: int) -> Iterator[P]:
-    """Yield ``fetch(1)``, ``fetch(2)``, … until a page is empty or ``total`` is covered."""
-    number = 1
-    while True:
-        page = fetch(number)
-        yield page
-        if _last(page, number, page_size):
-            return
-        number += 1
-
-
-async def async_pages(fetch: Callable[[int], Awaitable[P]], page_size: int) -> AsyncIterator[P]:
-    """Async twin of :func:`pages`."""
-    number = 1
-    while True:
-        page = await fetch(number)
-        yield page
-        if _last(page, number, page_size):
-            return
-        number += 1
+    """Yield ``fetch(1)``, ``fetch(2)``, … until the :class:`PageWalk` says the listing ended."""
+    walk = PageWalk(page_size)
+    while not walk.done:
+        first = walk.number == 1
+        page = fetch(walk.number)
+        if walk.take(page) or first:
+            yield page

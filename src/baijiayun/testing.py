@@ -104,15 +104,14 @@ C = TypeVar("C", BaiJiaYunClient, AsyncBaiJiaYunClient)
 
 def _bind(cls: type[C], http: Any, account: dict[str, Any], options: dict[str, Any]) -> C:
     options.setdefault("max_retries", 0)
-    client = cls(
+    return cls(
         account["partner_id"],
         account["partner_key"],
         base_url=IN_PROCESS_URL,
         http_client=http,
+        owns_http_client=True,  # the client closes the transport made for it here
         **options,
     )
-    client._owns_http = True  # the client closes the transport made for it here
-    return client
 
 
 def client_for(emulator: Emulator, account: dict[str, Any], **options: Any) -> BaiJiaYunClient:
