@@ -717,6 +717,14 @@ def emulator() -> None:
     show_default=True,
     help="Seconds before an automatic recording goes to 10, 20 and 100 (three numbers).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes (PostgreSQL or a SQLite file); they act as one service.",
+)
+@click.option("--redis", "redis_url", help="Count the rate limit in this Redis (redis://host/0).")
 def serve(
     host: str,
     port: int,
@@ -726,6 +734,8 @@ def serve(
     timestamp_window: int,
     debug_signatures: bool,
     lifecycle_delays: str,
+    workers: int,
+    redis_url: str | None,
 ) -> None:
     """Run the emulator on a real port (uvicorn)."""
     from ..emulator import Emulator, EmulatorConfig
@@ -743,6 +753,7 @@ def serve(
         rate_limit=rate_limit or None,
         timestamp_window=timestamp_window,
         debug_signatures=debug_signatures,
+        redis_url=redis_url,
     )
     from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -768,7 +779,7 @@ def serve(
             )
     click.echo(f"emulator on http://{host}:{port} (database {emu!r}); Ctrl-C stops it", err=True)
     try:
-        run(emu, host, port)
+        run(emu, host, port, workers=workers)
     finally:
         emu.close()
 

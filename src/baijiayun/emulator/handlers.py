@@ -204,7 +204,7 @@ async def openapi(request: Request) -> Response:
         except EmulatorError:
             stats.count(partner, name, "auth")
             raise
-        if not emulator.rate_window.admit(partner_id):
+        if not await emulator.rate_window.admit(partner_id):
             stats.count(partner_id, name, "rate_limited")
             raise RateLimited(RATE_LIMIT_MSG)
         stats.count(partner_id, name, "served")

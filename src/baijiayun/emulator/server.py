@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import os
 import socket
 import sys
 import threading
@@ -11,12 +14,23 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .admin import LOOPBACK, AdminGuard
 from .app import create_app
-from .facade import Emulator
+from .facade import Emulator, EmulatorConfig
 
-__all__ = ["BackgroundServer", "ExposedWithoutToken", "check_exposure", "free_port", "serve"]
+__all__ = [
+    "BackgroundServer",
+    "ExposedWithoutToken",
+    "check_exposure",
+    "free_port",
+    "serve",
+    "worker_app",
+]
+
+SPEC_ENV = "BAIJIAYUN_EMULATOR_WORKER_SPEC"
+"""How ``serve(workers=N)`` hands the database URL and config to its worker processes."""
 
 logger = logging.getLogger("baijiayun.emulator")
 
@@ -64,10 +78,78 @@ def _config(emulator: Emulator, host: str, port: int, **options: Any) -> uvicorn
     )
 
 
-def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-    """Serve until interrupted (Ctrl-C); ExposedWithoutToken for a public bind without a token."""
+class ClosingApp:
+    """Answer ASGI lifespan events, closing the emulator at shutdown (its buffered statistics
+    reach the database, its pools close); everything else goes to the app."""
+
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.emulator.db.aclose()
+                self.emulator.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def worker_app() -> ClosingApp:
+    """The app of one worker process of ``serve(workers=N)``: an Emulator on the shared database."""
+    spec = json.loads(os.environ[SPEC_ENV])
+    fields = spec["config"]
+    fields["lifecycle_delays"] = tuple(fields["lifecycle_delays"])
+    fields["allowed_hosts"] = tuple(fields["allowed_hosts"])
+    emulator = Emulator(spec["database"], EmulatorConfig(**fields))
+    guard = AdminGuard.for_server(
+        spec["host"], emulator.config.allowed_hosts, emulator.config.admin_token
+    )
+    return ClosingApp(create_app(emulator, admin_guard=guard), emulator)
+
+
+def serve(
+    emulator: Emulator,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    **options: Any,
+) -> None:
+    """Serve until interrupted (Ctrl-C); ExposedWithoutToken for a public bind without a token.
+
+    With ``workers`` above 1, uvicorn runs that many processes, each with its own Emulator on
+    ``emulator``'s database and config (PostgreSQL, or a SQLite file); they behave as one service:
+    the rate window, statistics and keys live in the database (or Redis).
+    """
     check_exposure(host, emulator.config.admin_token)
-    uvicorn.Server(_config(emulator, host, port, **options)).run()
+    if workers <= 1:
+        uvicorn.Server(_config(emulator, host, port, **options)).run()
+        return
+    if emulator.database_url in ("sqlite://", "sqlite:///:memory:"):
+        raise ValueError("several workers need a shared database: PostgreSQL or a SQLite file")
+    spec = {
+        "database": emulator.database_url,
+        "host": host,
+        "config": dataclasses.asdict(emulator.config),
+    }
+    os.environ[SPEC_ENV] = json.dumps(spec)
+    uvicorn.run(
+        f"{__name__}:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=options.pop("log_level", "warning"),
+        access_log=False,
+        lifespan="on",
+        **options,
+    )
 
 
 class BackgroundServer:

@@ -55,6 +55,17 @@ _LIVE_ROOM = (
     .order_by(t.playbacks.c.session_id, t.playbacks.c.version)
 )
 _LIVE_SESSION = _LIVE_ROOM.where(t.playbacks.c.session_id == bindparam("session_id"))
+_LOCK_ROOM = (
+    select(t.rooms.c.room_id).where(t.rooms.c.room_id == bindparam("room_id")).with_for_update()
+)
+
+
+def _lock_rooms(conn: Connection, *room_ids: int) -> None:
+    """Take the row locks of rooms before changing their playbacks (PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already serialises writers): writers of one room queue, so version numbers
+    and the main flag stay consistent across processes. Sorted, so two writers never deadlock."""
+    for room_id in sorted(set(room_ids)):
+        conn.execute(_LOCK_ROOM, {"room_id": room_id})
 
 
 def media(video_id: int, length: int) -> dict[str, Any]:
@@ -249,6 +260,7 @@ class PlaybackBackend:
     ) -> Playback:
         """Start a new recording (version 0, main) of a room; long-term rooms get a new session."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             room = _room_row(conn, room_id)
             if room is None:
                 raise RoomNotFound(f"房间不存在 room_id={room_id}")
@@ -301,6 +313,7 @@ class PlaybackBackend:
     def advance(self, room_id: int, session_id: int = 0, status: int | None = None) -> Playback:
         """Move a recording along 0 -> 10 -> 20 -> 100 (or 30); returns the updated original."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             original = _version(_versions(conn, room_id, session_id), 0)
             allowed = LIFECYCLE.get(original.status, ())
             target = allowed[0] if status is None and allowed else status
@@ -329,6 +342,7 @@ class PlaybackBackend:
     ) -> Playback:
         """Add a crop version cut from the original recording (numbers are never reused)."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             original = _version(_versions(conn, room_id, session_id), 0)
             if original.status != READY:
                 raise NotGenerated("回放未生成: only a generated playback can be cropped")
@@ -456,6 +470,7 @@ class PlaybackBackend:
     ) -> None:
         """setPublishStatus: publish (1) or block (2) every version of a playback."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             rows = self._playback(conn, partner_id, room_id, session_id, True)
             conn.execute(
                 update(t.playbacks)
@@ -471,6 +486,7 @@ class PlaybackBackend:
     ) -> None:
         """delete: a whole playback, or one version (the main moves to the first left)."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             rows = self._playback(conn, partner_id, room_id, session_id, True)
             doomed = rows if version is None else [_version(rows, version)]
             ids = [r.id for r in doomed]
@@ -490,6 +506,7 @@ class PlaybackBackend:
     def rename(self, partner_id: int, room_id: int, name: str, session_id: int | None) -> None:
         """update: rename every live version of a playback."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             rows = self._playback(conn, partner_id, room_id, session_id, True)
             conn.execute(
                 update(t.playbacks)
@@ -522,6 +539,7 @@ class PlaybackBackend:
     ) -> None:
         """setMainVersion."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             rows = self._playback(conn, partner_id, room_id, session_id, True)
             _mark_main(conn, _version(rows, version))
 
@@ -557,6 +575,7 @@ class PlaybackBackend:
     ) -> None:
         """replacePlayback: type 1 copies the source media over the target version, type 2 adds it."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, source[0], target[0])
             picked = []
             for room_id, session_id, version in (source, target):
                 rows = self._playback(conn, partner_id, room_id, session_id, True)
@@ -597,6 +616,7 @@ class PlaybackBackend:
     def open_player(self, room_id: int, session_id: int | None, token: str) -> Playback:
         """Check a token for the web player and count the play; PlayerRefused says why not."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             found = conn.execute(select(t.tokens).where(t.tokens.c.token == token)).first()
             if found is None or found.room_id != room_id:
                 raise PlayerRefused("token is not valid for this room")
