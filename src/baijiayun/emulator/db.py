@@ -11,13 +11,24 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Engine,
+    Select,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from . import schema as t
 
-__all__ = ["Concurrency", "Database", "make_engine", "retryable"]
+__all__ = ["Concurrency", "Database", "Prepared", "make_engine", "retryable"]
 
 T = TypeVar("T")
 Concurrency = Literal["async", "thread"]
@@ -50,6 +61,52 @@ def _postgres_url(url: str, driver: str) -> str:
         if url.startswith(prefix):
             return f"postgresql+{driver}://" + url.removeprefix(prefix)
     return url
+
+
+class Prepared:
+    """A hot-path SELECT compiled once per dialect and run straight on the driver's cursor.
+
+    Building, compiling and wrapping a statement through SQLAlchemy costs several times the
+    round trip of a primary-key read; these skip all of it and return plain dicts.
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self.names = tuple(c.key for c in statement.selected_columns)
+        self._flags = tuple(
+            i for i, c in enumerate(statement.selected_columns) if isinstance(c.type, Boolean)
+        )
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def _for(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            found = self._compiled[dialect.name] = (str(compiled), order)
+        return found
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every row, as dicts keyed by column name."""
+        sql, order = self._for(conn.dialect)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, [params[n] for n in order] if order is not None else params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        names, flags = self.names, self._flags
+        found = [dict(zip(names, row)) for row in rows]
+        if flags and conn.dialect.name == "sqlite":  # SQLite answers booleans as 0/1
+            for row in found:
+                for i in flags:
+                    row[names[i]] = bool(row[names[i]])
+        return found
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The first row, or None."""
+        rows = self.all(conn, params)
+        return rows[0] if rows else None
 
 
 def make_engine(url: str) -> Engine:
@@ -93,6 +150,11 @@ class Database:
         self.postgres = engine.dialect.name == "postgresql"
         self.concurrency: Concurrency = concurrency if self.postgres else "thread"
         memory = engine.dialect.name == "sqlite" and isinstance(engine.pool, StaticPool)
+        # A SQLite file is read through one open connection per thread (autocommit, WAL: each
+        # read sees the latest commit), which saves the pool checkout on every request.
+        self._sticky = engine.dialect.name == "sqlite" and not memory
+        self._local = threading.local()
+        self._readers: list[Connection] = []
         # One shared in-memory connection: threads (the jobs thread, the loop) take turns.
         self._shared: AbstractContextManager[Any] = (
             threading.RLock() if memory else nullcontext()  # type: ignore[assignment]
@@ -153,6 +215,16 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """Reads without a transaction of their own (PostgreSQL autocommit; SQLite autocommit)."""
+        if self._sticky:
+            conn: Connection | None = getattr(self._local, "conn", None)
+            if conn is None or conn.closed:
+                conn = self._local.conn = self.engine.connect()
+                self._readers.append(conn)
+            try:
+                yield conn
+            finally:
+                conn.rollback()  # ends SQLAlchemy's logical transaction; no SQL in autocommit
+            return
         with self._shared, self._engine(reader=True).connect() as conn:
             yield conn
 
@@ -197,6 +269,9 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
+        readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
         self.engine.dispose()
         if self._async_sync_engine is not None:
             try:

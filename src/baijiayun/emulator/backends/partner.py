@@ -8,13 +8,14 @@ from collections.abc import Callable
 from sqlalchemy import bindparam, insert, select, update
 
 from .. import schema as t
-from ..db import Database
+from ..db import Database, Prepared
 from ..exceptions import AccountNotFound, AlreadyExists, SignatureError
 from ..rows import Account
 
 __all__ = ["PartnerBackend"]
 
 _ACCOUNT = select(t.accounts).where(t.accounts.c.partner_id == bindparam("partner_id"))
+_READ_ACCOUNT = Prepared(_ACCOUNT)
 FIRST_PARTNER_ID = 30000001
 
 
@@ -32,8 +33,8 @@ class PartnerBackend:
     def account(self, partner_id: int) -> Account | None:
         """The account, or None."""
         with self.db.read() as conn:
-            row = conn.execute(_ACCOUNT, {"partner_id": partner_id}).first()
-        return None if row is None else Account(**row._mapping)
+            row = _READ_ACCOUNT.first(conn, {"partner_id": partner_id})
+        return None if row is None else Account(**row)
 
     def require(self, partner_id: int) -> Account:
         """The account, or AccountNotFound."""

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from .. import schema as t
-from ..db import Database
+from ..db import Database, Prepared
 from ..exceptions import (
     AccountNotFound,
     AlreadyExists,
@@ -48,13 +48,14 @@ FIRST_VIDEO_ID = 150001
 BLOCKED = 2
 
 # Statements of the hot read paths, built once (building a select costs more than running it).
-_ROOM = select(t.rooms).where(t.rooms.c.room_id == bindparam("room_id"))
-_LIVE_ROOM = (
+_ROOM = Prepared(select(t.rooms).where(t.rooms.c.room_id == bindparam("room_id")))
+_LIVE = (
     select(t.playbacks)
     .where(t.playbacks.c.room_id == bindparam("room_id"), t.playbacks.c.deleted.is_(False))
     .order_by(t.playbacks.c.session_id, t.playbacks.c.version)
 )
-_LIVE_SESSION = _LIVE_ROOM.where(t.playbacks.c.session_id == bindparam("session_id"))
+_LIVE_ROOM = Prepared(_LIVE)
+_LIVE_SESSION = Prepared(_LIVE.where(t.playbacks.c.session_id == bindparam("session_id")))
 _LOCK_ROOM = (
     select(t.rooms.c.room_id).where(t.rooms.c.room_id == bindparam("room_id")).with_for_update()
 )
@@ -91,16 +92,16 @@ def beijing_date(seconds: int) -> str:
 
 
 def _room_row(conn: Connection, room_id: int) -> Room | None:
-    row = conn.execute(_ROOM, {"room_id": room_id}).first()
-    return None if row is None else Room(**row._mapping)
+    row = _ROOM.first(conn, {"room_id": room_id})
+    return None if row is None else Room(**row)
 
 
 def _live(conn: Connection, room_id: int, session_id: int | None = None) -> list[Playback]:
     if session_id is None:
-        rows = conn.execute(_LIVE_ROOM, {"room_id": room_id}).all()
+        rows = _LIVE_ROOM.all(conn, {"room_id": room_id})
     else:
-        rows = conn.execute(_LIVE_SESSION, {"room_id": room_id, "session_id": session_id}).all()
-    return [Playback(**r._mapping) for r in rows]
+        rows = _LIVE_SESSION.all(conn, {"room_id": room_id, "session_id": session_id})
+    return [Playback(**r) for r in rows]
 
 
 def _insert(conn: Connection, playback: Playback) -> Playback:
