@@ -57,8 +57,10 @@ def servers(schema_url: str) -> Iterator[list[str]]:
     ports = [_free_port(), _free_port()]
     processes = [
         subprocess.Popen(
-            [str(binary), "emulator", "serve", "--port", str(port), "--database", schema_url]
-            + ["--rate-limit", str(LIMIT)],
+            [
+                *(str(binary), "emulator", "serve", "--port", str(port)),
+                *("--database", schema_url, "--rate-limit", str(LIMIT)),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

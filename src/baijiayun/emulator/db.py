@@ -72,7 +72,7 @@ class Prepared:
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
-        self.names = tuple(c.key for c in statement.selected_columns)
+        self.names = tuple(str(c.key) for c in statement.selected_columns)
         self._flags = tuple(
             i for i, c in enumerate(statement.selected_columns) if isinstance(c.type, Boolean)
         )
@@ -96,7 +96,7 @@ class Prepared:
         finally:
             cursor.close()
         names, flags = self.names, self._flags
-        found = [dict(zip(names, row)) for row in rows]
+        found = [dict(zip(names, row, strict=True)) for row in rows]
         if flags and conn.dialect.name == "sqlite":  # SQLite answers booleans as 0/1
             for row in found:
                 for i in flags:
@@ -157,7 +157,7 @@ class Database:
         self._readers: list[Connection] = []
         # One shared in-memory connection: threads (the jobs thread, the loop) take turns.
         self._shared: AbstractContextManager[Any] = (
-            threading.RLock() if memory else nullcontext()  # type: ignore[assignment]
+            threading.RLock() if memory else nullcontext()
         )
         self._async_sync_engine: Engine | None = None
         if self.postgres and self.concurrency == "async":
