@@ -145,6 +145,20 @@ def emulator_command(port: int, database: str, workers: int) -> list[str]:
     ]
 
 
+# The emulator with PostgreSQL round trips in worker threads instead of the async driver.
+_THREAD_IO = (
+    "import sys\n"
+    "from baijiayun.emulator import Emulator, EmulatorConfig\n"
+    "from baijiayun.emulator.server import serve\n"
+    "config = EmulatorConfig(rate_limit=None, postgres_io='thread')\n"
+    "serve(Emulator(sys.argv[1], config), port=int(sys.argv[2]))\n"
+)
+
+
+def thread_io_command(port: int, database: str) -> list[str]:
+    return [sys.executable, "-c", _THREAD_IO, database, str(port)]
+
+
 def seed_floor(port: int) -> str:
     httpx.post(
         f"http://127.0.0.1:{port}/_floor/account",
@@ -225,7 +239,9 @@ def postgres_schema() -> Iterator[str | None]:
         admin.close()
 
 
-def measure_all(wrk: str, seconds: float, folder: str, pg: str | None) -> list[Result]:
+def measure_all(
+    wrk: str, seconds: float, folder: str, pg: str | None, compare_io: bool
+) -> list[Result]:
     results = []
     sqlite_floor = f"sqlite:///{folder}/floor.sqlite3"
     sqlite_emu = f"sqlite:///{folder}/emulator.sqlite3"
@@ -238,12 +254,18 @@ def measure_all(wrk: str, seconds: float, folder: str, pg: str | None) -> list[R
     if pg:
         plan.append(("emulator postgresql x1", [], None, True))
         plan.append(("emulator postgresql x2", [], None, True))
+        if compare_io:
+            plan.append(("emulator postgresql thread", [], None, True))
     for name, _, env, is_emulator in plan:
         port = free_port()
         if is_emulator:
             database = sqlite_emu if "sqlite" in name else str(pg)
             workers = 2 if name.endswith("x2") else 1
-            command = emulator_command(port, database, workers)
+            command = (
+                thread_io_command(port, database)
+                if name.endswith("thread")
+                else emulator_command(port, database, workers)
+            )
         else:
             command = floor_command(port)
         with running(command, port, env):
@@ -256,12 +278,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the set; best round shown")
+    parser.add_argument(
+        "--compare-io",
+        action="store_true",
+        help="add the emulator on PostgreSQL with blocking round trips in threads (x1)",
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     best: dict[str, Result] = {}
     with tempfile.TemporaryDirectory() as folder, postgres_schema() as pg:
         for _ in range(args.rounds):
-            for result in measure_all(wrk, args.seconds, folder, pg):
+            for result in measure_all(wrk, args.seconds, folder, pg, args.compare_io):
                 if result.name not in best or result.rps > best[result.name].rps:
                     best[result.name] = result
     print(

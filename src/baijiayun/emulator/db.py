@@ -156,9 +156,7 @@ class Database:
         self._local = threading.local()
         self._readers: list[Connection] = []
         # One shared in-memory connection: threads (the jobs thread, the loop) take turns.
-        self._shared: AbstractContextManager[Any] = (
-            threading.RLock() if memory else nullcontext()
-        )
+        self._shared: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
         self._async_sync_engine: Engine | None = None
         if self.postgres and self.concurrency == "async":
             from sqlalchemy.ext.asyncio import create_async_engine

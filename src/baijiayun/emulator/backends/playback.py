@@ -24,7 +24,7 @@ from ..exceptions import (
     RoomDeleted,
     RoomNotFound,
 )
-from ..rows import Playback, PptFile, Room
+from ..rows import Account, Playback, PptFile, Room
 
 __all__ = [
     "BEIJING",
@@ -56,6 +56,28 @@ _LIVE = (
 )
 _LIVE_ROOM = Prepared(_LIVE)
 _LIVE_SESSION = Prepared(_LIVE.where(t.playbacks.c.session_id == bindparam("session_id")))
+# getBasicInfo's one round trip: the account, its room and every live version of the room.
+_LIVE_JOIN = (t.playbacks.c.room_id == t.rooms.c.room_id) & t.playbacks.c.deleted.is_(False)
+_ACCOUNT_ROOM_AND_LIVE = Prepared(
+    select(
+        *(c.label(f"a_{c.key}") for c in t.accounts.c),
+        *(c.label(f"r_{c.key}") for c in t.rooms.c),
+        *(c.label(f"p_{c.key}") for c in t.playbacks.c),
+    )
+    .select_from(
+        t.accounts.outerjoin(t.rooms, t.rooms.c.room_id == bindparam("room_id")).outerjoin(
+            t.playbacks, _LIVE_JOIN
+        )
+    )
+    .where(t.accounts.c.partner_id == bindparam("partner_id"))
+    .order_by(t.playbacks.c.session_id, t.playbacks.c.version)
+)
+
+
+def _part(row: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {k[2:]: v for k, v in row.items() if k.startswith(prefix)}
+
+
 _LOCK_ROOM = (
     select(t.rooms.c.room_id).where(t.rooms.c.room_id == bindparam("room_id")).with_for_update()
 )
@@ -121,11 +143,15 @@ def _version(rows: Sequence[Playback], version: int) -> Playback:
     return found
 
 
+def _versions_missing(room_id: int, session_id: int) -> None:
+    where = f"room {room_id}" + (f" session {session_id}" if session_id else "")
+    raise PlaybackNotFound(f"回放不存在: no playback for {where}")
+
+
 def _versions(conn: Connection, room_id: int, session_id: int) -> list[Playback]:
     rows = _live(conn, room_id, session_id)
     if not rows:
-        where = f"room {room_id}" + (f" session {session_id}" if session_id else "")
-        raise PlaybackNotFound(f"回放不存在: no playback for {where}")
+        _versions_missing(room_id, session_id)
     return rows
 
 
@@ -162,7 +188,11 @@ class PlaybackBackend:
 
     @staticmethod
     def _room(conn: Connection, partner_id: int, room_id: int) -> Room:
-        room = _room_row(conn, room_id)
+        return PlaybackBackend._owned(_room_row(conn, room_id), partner_id, room_id)
+
+    @staticmethod
+    def _owned(room: Room | None, partner_id: int, room_id: int) -> Room:
+        """The room if it exists, is the partner's and is not deleted; else the named error."""
         if room is None or room.partner_id != partner_id:
             raise RoomNotFound(f"房间不存在 room_id={room_id}")
         if room.deleted:
@@ -170,8 +200,16 @@ class PlaybackBackend:
         return room
 
     @staticmethod
-    def _session(conn: Connection, room: Room, session_id: int | None, *, required: bool) -> int:
-        """Resolve the session a call means; long-term rooms default to their first session."""
+    def _session(
+        conn: Connection | None,
+        room: Room,
+        session_id: int | None,
+        *,
+        required: bool,
+        live: Sequence[Playback] = (),
+    ) -> int:
+        """Resolve the session a call means; long-term rooms default to their first session
+        (taken from ``live``, the room's live rows, when the caller read them already)."""
         if not room.is_long_term:
             if session_id:
                 raise PlaybackNotFound(
@@ -184,11 +222,14 @@ class PlaybackBackend:
             raise InvalidParameter(
                 f"参数错误: session_id is required for long-term room {room.room_id}", "session_id"
             )
-        first = conn.execute(
-            select(func.min(t.playbacks.c.session_id)).where(
-                t.playbacks.c.room_id == room.room_id, t.playbacks.c.deleted.is_(False)
-            )
-        ).scalar()
+        if conn is None:
+            first = min((r.session_id for r in live), default=None)
+        else:
+            first = conn.execute(
+                select(func.min(t.playbacks.c.session_id)).where(
+                    t.playbacks.c.room_id == room.room_id, t.playbacks.c.deleted.is_(False)
+                )
+            ).scalar()
         if first is None:
             raise PlaybackNotFound(f"回放不存在: room {room.room_id} has no playback")
         return int(first)
@@ -397,8 +438,43 @@ class PlaybackBackend:
 
     def main_version(self, partner_id: int, room_id: int, session_id: int | None) -> Playback:
         """getBasicInfo: the main version of a playback."""
+        account, main = self.main_version_and_account(partner_id, room_id, session_id)
+        if account is None:
+            raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
+        return main()
+
+    def main_version_and_account(
+        self, partner_id: int, room_id: int, session_id: int | None
+    ) -> tuple[Account | None, Callable[[], Playback]]:
+        """The account and getBasicInfo's answer, read in one round trip.
+
+        The answer is a function that returns the main version or raises why there is none,
+        so the caller can authenticate with the account first.
+        """
         with self.db.read() as conn:
-            return _main(self._playback(conn, partner_id, room_id, session_id, False))
+            joined = _ACCOUNT_ROOM_AND_LIVE.all(
+                conn, {"partner_id": partner_id, "room_id": room_id}
+            )
+        if not joined:
+
+            def nothing() -> Playback:
+                raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
+
+            return None, nothing
+        first = joined[0]
+        account = Account(**_part(first, "a_"))
+
+        def answer() -> Playback:
+            found = Room(**_part(first, "r_")) if first["r_room_id"] is not None else None
+            room = self._owned(found, partner_id, room_id)
+            live = [Playback(**_part(row, "p_")) for row in joined if row["p_id"] is not None]
+            session = self._session(None, room, session_id, required=False, live=live)
+            rows = [r for r in live if r.session_id == session]
+            if not rows:
+                _versions_missing(room_id, session)
+            return _main(rows)
+
+        return account, answer
 
     def list_playbacks(
         self,

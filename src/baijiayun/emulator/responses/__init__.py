@@ -5,6 +5,6 @@ A new endpoint is declared in ``_endpoints.py``, gets its rules in ``backends/``
 """
 
 from . import partner, playback
-from ._shared import ACTIONS, Action, Context
+from ._shared import ACTIONS, READS_WITH_ACCOUNT, Action, Context
 
-__all__ = ["ACTIONS", "Action", "Context", "partner", "playback"]
+__all__ = ["ACTIONS", "READS_WITH_ACCOUNT", "Action", "Context", "partner", "playback"]
