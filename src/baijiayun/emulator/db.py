@@ -38,6 +38,9 @@ driven through SQLAlchemy's greenlet bridge) or a worker thread with the blockin
 # deadlock, serialisation failure, unique violation (a racing insert: re-run and re-check)
 _RETRY_SQLSTATES = frozenset({"40P01", "40001", "23505"})
 ATTEMPTS = 12
+# A fixed pool: callers queue for a connection rather than open (and soon close) extra ones;
+# connection churn costs far more than the wait under load.
+POOL: dict[str, Any] = {"pool_size": 8, "max_overflow": 0, "pool_recycle": 1800}
 
 
 def retryable(error: BaseException) -> bool:
@@ -132,7 +135,7 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # No pre-ping: it would add a round trip to every request; recycling covers idle drops.
-    return create_engine(_postgres_url(url, "psycopg"), pool_size=8, pool_recycle=1800)
+    return create_engine(_postgres_url(url, "psycopg"), **POOL)
 
 
 class Database:
@@ -163,8 +166,7 @@ class Database:
 
             self._async = create_async_engine(
                 _postgres_url(engine.url.render_as_string(hide_password=False), "psycopg_async"),
-                pool_size=8,
-                pool_recycle=1800,
+                **POOL,
             )
             self._async_sync_engine = self._async.sync_engine
             self._async_reader = self._async_sync_engine.execution_options(
