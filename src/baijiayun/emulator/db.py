@@ -6,7 +6,7 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal, TypeVar
 
@@ -89,22 +89,30 @@ class Prepared:
             found = self._compiled[dialect.name] = (str(compiled), order)
         return found
 
-    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Every row, as dicts keyed by column name."""
+    def tuples(self, conn: Connection, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row, as sequences in the order of the selected columns (``names``)."""
         sql, order = self._for(conn.dialect)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, [params[n] for n in order] if order is not None else params)
-            rows = cursor.fetchall()
+            rows: list[Sequence[Any]] = list(cursor.fetchall())
         finally:
             cursor.close()
-        names, flags = self.names, self._flags
-        found = [dict(zip(names, row, strict=True)) for row in rows]
-        if flags and conn.dialect.name == "sqlite":  # SQLite answers booleans as 0/1
-            for row in found:
-                for i in flags:
-                    row[names[i]] = bool(row[names[i]])
-        return found
+        if self._flags and conn.dialect.name == "sqlite":  # SQLite answers booleans as 0/1
+            fixed: list[Sequence[Any]] = []
+            for row in rows:
+                values = list(row)
+                for i in self._flags:
+                    if values[i] is not None:
+                        values[i] = bool(values[i])
+                fixed.append(values)
+            return fixed
+        return rows
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every row, as dicts keyed by column name."""
+        names = self.names
+        return [dict(zip(names, row, strict=True)) for row in self.tuples(conn, params)]
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """The first row, or None."""

@@ -74,8 +74,10 @@ _ACCOUNT_ROOM_AND_LIVE = Prepared(
 )
 
 
-def _part(row: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {k[2:]: v for k, v in row.items() if k.startswith(prefix)}
+_A_KEYS = tuple(c.key for c in t.accounts.c)
+_R_KEYS = tuple(c.key for c in t.rooms.c)
+_P_KEYS = tuple(c.key for c in t.playbacks.c)
+_R_AT, _P_AT = len(_A_KEYS), len(_A_KEYS) + len(_R_KEYS)
 
 
 _LOCK_ROOM = (
@@ -452,7 +454,7 @@ class PlaybackBackend:
         so the caller can authenticate with the account first.
         """
         with self.db.read() as conn:
-            joined = _ACCOUNT_ROOM_AND_LIVE.all(
+            joined = _ACCOUNT_ROOM_AND_LIVE.tuples(
                 conn, {"partner_id": partner_id, "room_id": room_id}
             )
         if not joined:
@@ -462,12 +464,18 @@ class PlaybackBackend:
 
             return None, nothing
         first = joined[0]
-        account = Account(**_part(first, "a_"))
+        account = Account(**dict(zip(_A_KEYS, first[:_R_AT], strict=True)))
 
         def answer() -> Playback:
-            found = Room(**_part(first, "r_")) if first["r_room_id"] is not None else None
+            found = None
+            if first[_R_AT] is not None:
+                found = Room(**dict(zip(_R_KEYS, first[_R_AT:_P_AT], strict=True)))
             room = self._owned(found, partner_id, room_id)
-            live = [Playback(**_part(row, "p_")) for row in joined if row["p_id"] is not None]
+            live = [
+                Playback(**dict(zip(_P_KEYS, row[_P_AT:], strict=True)))
+                for row in joined
+                if row[_P_AT] is not None
+            ]
             session = self._session(None, room, session_id, required=False, live=live)
             rows = [r for r in live if r.session_id == session]
             if not rows:
