@@ -180,3 +180,30 @@ def test_two_processes_are_one_service(servers: list[str]) -> None:
     )
     for client in [*clients, *callers, old]:
         client.http.close()
+
+
+def test_redis_rate_window_is_shared_by_emulators(redis_url: str) -> None:
+    """With ``redis_url`` two emulators (two hosts, say) admit ``limit`` calls in all."""
+    import asyncio
+
+    from baijiayun.emulator import EmulatorConfig
+
+    now = [1000.0]
+    config = EmulatorConfig(rate_limit=5, redis_url=redis_url, redis_prefix=f"bjy:t:{uuid.uuid4()}")
+    first = Emulator("sqlite://", config, rate_clock=lambda: now[0])
+    second = Emulator("sqlite://", config, rate_clock=lambda: now[0])
+    try:
+
+        async def calls(count: int, partner_id: int = 7) -> list[bool]:
+            emulators = (first, second)
+            return [await emulators[i % 2].rate_window.admit(partner_id) for i in range(count)]
+
+        assert asyncio.run(calls(7)) == [True] * 5 + [False] * 2
+        assert asyncio.run(calls(1, partner_id=8)) == [True]  # per partner
+        now[0] += 10.01
+        assert asyncio.run(calls(1)) == [True]
+        first.reset()
+        assert asyncio.run(calls(5)) == [True] * 5
+    finally:
+        first.close()
+        second.close()
