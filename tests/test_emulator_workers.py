@@ -162,6 +162,18 @@ def test_two_processes_are_one_service(servers: list[str]) -> None:
     assert codes.count(429) == 30
     assert set(codes) == {3001, 429}
 
+    # call statistics are shared: either process reports the calls both served (each process
+    # stores its counts within a second, even when idle)
+    def counted() -> dict[str, int]:
+        rows = httpx.get(f"{two}/_emulator/stats").json()["result"]
+        mine = [r for r in rows if r["partner_id"] == limited["partner_id"]]
+        return {k: mine[0][k] for k in ("served", "rate_limited")} if mine else {}
+
+    deadline = time.monotonic() + 10
+    while counted() != {"served": LIMIT, "rate_limited": 30} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert counted() == {"served": LIMIT, "rate_limited": 30}
+
     # a key rotated through one process is the key the other checks the next call with
     rotating = _admin(two, "accounts")
     form = {"secret_key": rotating["secret_key"], "regenerate": 1}

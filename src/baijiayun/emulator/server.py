@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -68,40 +69,59 @@ def _config(emulator: Emulator, host: str, port: int, **options: Any) -> uvicorn
     config = emulator.config
     guard = AdminGuard.for_server(host, config.allowed_hosts, config.admin_token)
     return uvicorn.Config(
-        create_app(emulator, admin_guard=guard),
+        ServedApp(create_app(emulator, admin_guard=guard), emulator, owns=False),
         host=host,
         port=port,
         log_level=options.pop("log_level", "warning"),
         access_log=False,
-        lifespan="off",
+        lifespan="on",
         **options,
     )
 
 
-class ClosingApp:
-    """Answer ASGI lifespan events, closing the emulator at shutdown (its buffered statistics
-    reach the database, its pools close); everything else goes to the app."""
+class ServedApp:
+    """The app as a server runs it: answers ASGI lifespan events. While serving, buffered call
+    statistics reach the database at least every ``interval`` seconds even when no request
+    comes (other workers and hosts read them there); at shutdown the rest is flushed and, when
+    the server ``owns`` the emulator, its pools are closed."""
 
-    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+    def __init__(self, app: ASGIApp, emulator: Emulator, *, owns: bool) -> None:
         self.app = app
         self.emulator = emulator
+        self.owns = owns
+
+    async def _flush_forever(self) -> None:
+        stats = self.emulator.call_stats
+        while True:
+            await asyncio.sleep(stats.interval)
+            if stats.due():
+                try:
+                    await self.emulator.db.run(stats.flush)
+                except Exception:
+                    logger.exception("emulator: could not store call statistics")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
+        flusher: asyncio.Task[None] | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                flusher = asyncio.create_task(self._flush_forever())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.emulator.db.aclose()
-                self.emulator.close()
+                if flusher is not None:
+                    flusher.cancel()
+                await self.emulator.db.run(self.emulator.call_stats.flush)
+                if self.owns:
+                    await self.emulator.db.aclose()
+                    self.emulator.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
 
-def worker_app() -> ClosingApp:
+def worker_app() -> ServedApp:
     """The app of one worker process of ``serve(workers=N)``: an Emulator on the shared database."""
     spec = json.loads(os.environ[SPEC_ENV])
     fields = spec["config"]
@@ -111,7 +131,7 @@ def worker_app() -> ClosingApp:
     guard = AdminGuard.for_server(
         spec["host"], emulator.config.allowed_hosts, emulator.config.admin_token
     )
-    return ClosingApp(create_app(emulator, admin_guard=guard), emulator)
+    return ServedApp(create_app(emulator, admin_guard=guard), emulator, owns=True)
 
 
 def serve(
