@@ -207,7 +207,8 @@ class Emulator:
 
     def _step(self, room_id: int, session_id: int, status: int) -> Callable[[], None]:
         def step() -> None:
-            self._advance(room_id, session_id, status)
+            # re-run on a deadlock with another process writing the same room
+            self.db.retrying(self._advance, room_id, session_id, status)
 
         return step
 
