@@ -6,6 +6,7 @@ import asyncio
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal, TypeVar
@@ -81,7 +82,8 @@ class Prepared:
         )
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
-    def _for(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    def sql_for(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+        """The SQL text for ``dialect`` and, for positional parameter styles, the names' order."""
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
@@ -91,7 +93,7 @@ class Prepared:
 
     def tuples(self, conn: Connection, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """Every row, as sequences in the order of the selected columns (``names``)."""
-        sql, order = self._for(conn.dialect)
+        sql, order = self.sql_for(conn.dialect)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, [params[n] for n in order] if order is not None else params)
@@ -118,6 +120,56 @@ class Prepared:
         """The first row, or None."""
         rows = self.all(conn, params)
         return rows[0] if rows else None
+
+
+class HotPool:
+    """A few autocommit async psycopg connections of one event loop, for hot-path reads.
+
+    SQLAlchemy's pooled Connection, isolation-level switch and result wrapping cost more CPU
+    than the read itself; getBasicInfo and the per-request account read skip all of them.
+    Connections open on demand, up to ``size``; callers queue beyond that.
+    """
+
+    def __init__(self, url: str, size: int = 8) -> None:
+        self.url = url
+        self.size = size
+        self.opened = 0
+        self.idle: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row of one statement."""
+        import psycopg
+
+        if self.idle.empty() and self.opened < self.size:
+            self.opened += 1
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+            except BaseException:
+                self.opened -= 1
+                raise
+        else:
+            conn = await self.idle.get()
+        try:
+            cursor = await conn.execute(sql, params)
+            rows: list[Sequence[Any]] = list(await cursor.fetchall())
+        except BaseException:
+            self.opened -= 1
+            await conn.close()
+            raise
+        self.idle.put_nowait(conn)
+        return rows
+
+    async def aclose(self) -> None:
+        """Close the idle connections."""
+        while not self.idle.empty():
+            await self.idle.get_nowait().close()
+            self.opened -= 1
+
+    def close_now(self) -> None:
+        """Close the idle connections without a loop (after it has gone)."""
+        while not self.idle.empty():
+            self.idle.get_nowait().pgconn.finish()
+            self.opened -= 1
 
 
 def make_engine(url: str) -> Engine:
@@ -156,7 +208,9 @@ class Database:
     ``run`` re-runs work that hit a deadlock, a serialisation failure or a racing insert.
     """
 
-    def __init__(self, engine: Engine, *, concurrency: Concurrency = "async") -> None:
+    def __init__(
+        self, engine: Engine, *, concurrency: Concurrency = "async", url: str | None = None
+    ) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self.concurrency: Concurrency = concurrency if self.postgres else "thread"
@@ -177,6 +231,12 @@ class Database:
                 **POOL,
             )
             self._async_sync_engine = self._async.sync_engine
+            self._hot_url = _postgres_url(url or "", "psycopg").replace(
+                "postgresql+psycopg://", "postgresql://"
+            )
+            self._hot: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HotPool] = (
+                weakref.WeakKeyDictionary()
+            )
             self._async_reader = self._async_sync_engine.execution_options(
                 isolation_level="AUTOCOMMIT"
             )
@@ -189,7 +249,7 @@ class Database:
     @classmethod
     def connect(cls, url: str, *, concurrency: Concurrency = "async") -> Database:
         """Open (and create the schema in) the database at ``url``."""
-        return cls(make_engine(url), concurrency=concurrency)
+        return cls(make_engine(url), concurrency=concurrency, url=url)
 
     def describe(self) -> str:
         """The URL with its password hidden."""
@@ -202,6 +262,21 @@ class Database:
             if in_greenlet():
                 return self._async_reader if reader else self._async_sync_engine
         return self._reader if reader else self.engine
+
+    def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Run a hot-path read: on PostgreSQL from the event loop, through a :class:`HotPool`."""
+        if self._async_sync_engine is not None and self._hot_url.startswith("postgresql://"):
+            from sqlalchemy.util.concurrency import await_, in_greenlet
+
+            if in_greenlet():
+                loop = asyncio.get_running_loop()
+                pool = self._hot.get(loop)
+                if pool is None:
+                    pool = self._hot[loop] = HotPool(self._hot_url)
+                sql, _ = prepared.sql_for(self.engine.dialect)
+                return await_(pool.fetch(sql, params))
+        with self.read() as conn:
+            return prepared.tuples(conn, params)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -273,6 +348,9 @@ class Database:
     async def aclose(self) -> None:
         """Close the async driver's pooled connections on the running event loop."""
         if self._async_sync_engine is not None:
+            pool = self._hot.pop(asyncio.get_running_loop(), None)
+            if pool is not None:
+                await pool.aclose()
             await self._async.dispose()
 
     def dispose(self) -> None:
@@ -282,6 +360,9 @@ class Database:
             conn.close()
         self.engine.dispose()
         if self._async_sync_engine is not None:
+            for pool in list(self._hot.values()):
+                pool.close_now()
+            self._hot.clear()
             try:
                 asyncio.get_running_loop()
             except RuntimeError:

@@ -32,9 +32,8 @@ class PartnerBackend:
 
     def account(self, partner_id: int) -> Account | None:
         """The account, or None."""
-        with self.db.read() as conn:
-            row = _READ_ACCOUNT.first(conn, {"partner_id": partner_id})
-        return None if row is None else Account(**row)
+        rows = self.db.fetch(_READ_ACCOUNT, {"partner_id": partner_id})
+        return Account(**dict(zip(_READ_ACCOUNT.names, rows[0], strict=True))) if rows else None
 
     def require(self, partner_id: int) -> Account:
         """The account, or AccountNotFound."""

@@ -453,10 +453,9 @@ class PlaybackBackend:
         The answer is a function that returns the main version or raises why there is none,
         so the caller can authenticate with the account first.
         """
-        with self.db.read() as conn:
-            joined = _ACCOUNT_ROOM_AND_LIVE.tuples(
-                conn, {"partner_id": partner_id, "room_id": room_id}
-            )
+        joined = self.db.fetch(
+            _ACCOUNT_ROOM_AND_LIVE, {"partner_id": partner_id, "room_id": room_id}
+        )
         if not joined:
 
             def nothing() -> Playback:
