@@ -93,14 +93,20 @@ class Prepared:
 
     def tuples(self, conn: Connection, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """Every row, as sequences in the order of the selected columns (``names``)."""
-        sql, order = self.sql_for(conn.dialect)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        return self.on_driver(conn.connection.dbapi_connection, conn.dialect, params)
+
+    def on_driver(
+        self, driver_conn: Any, dialect: Dialect, params: Mapping[str, Any]
+    ) -> list[Sequence[Any]]:
+        """:meth:`tuples` on a driver (DBAPI) connection."""
+        sql, order = self.sql_for(dialect)
+        cursor = driver_conn.cursor()
         try:
             cursor.execute(sql, [params[n] for n in order] if order is not None else params)
             rows: list[Sequence[Any]] = list(cursor.fetchall())
         finally:
             cursor.close()
-        if self._flags and conn.dialect.name == "sqlite":  # SQLite answers booleans as 0/1
+        if self._flags and dialect.name == "sqlite":  # SQLite answers booleans as 0/1
             fixed: list[Sequence[Any]] = []
             for row in rows:
                 values = list(row)
@@ -220,6 +226,7 @@ class Database:
         self._sticky = engine.dialect.name == "sqlite" and not memory
         self._local = threading.local()
         self._readers: list[Connection] = []
+        self._drivers: list[Any] = []
         # One shared in-memory connection: threads (the jobs thread, the loop) take turns.
         self._shared: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
         self._async_sync_engine: Engine | None = None
@@ -275,6 +282,12 @@ class Database:
                     pool = self._hot[loop] = HotPool(self._hot_url)
                 sql, _ = prepared.sql_for(self.engine.dialect)
                 return await_(pool.fetch(sql, params))
+        if self._sticky:  # this thread's own SQLite connection, in autocommit
+            driver = getattr(self._local, "driver", None)
+            if driver is None:
+                driver = self._local.driver = self.engine.raw_connection()
+                self._drivers.append(driver)
+            return prepared.on_driver(driver, self.engine.dialect, params)
         with self.read() as conn:
             return prepared.tuples(conn, params)
 
@@ -358,6 +371,9 @@ class Database:
         readers, self._readers = self._readers, []
         for conn in readers:
             conn.close()
+        drivers, self._drivers = self._drivers, []
+        for driver in drivers:
+            driver.close()
         self.engine.dispose()
         if self._async_sync_engine is not None:
             for pool in list(self._hot.values()):
