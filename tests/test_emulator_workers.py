@@ -219,3 +219,28 @@ def test_redis_rate_window_is_shared_by_emulators(redis_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_emulators_on_one_sqlite_file_share_keys_and_the_rate_window(tmp_path: Path) -> None:
+    """Processes on one SQLite file (here two emulators) see each other's writes at once."""
+    import asyncio
+
+    from baijiayun.emulator import EmulatorConfig
+
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    config = EmulatorConfig(rate_limit=3)
+    first, second = Emulator(url, config), Emulator(url, config)
+    try:
+        account = first.create_account()
+        pid = account["partner_id"]
+        assert second.account(pid) == account
+        rotated = first.rotate_key(pid, account["secret_key"], regenerate=True)
+        assert second.account(pid)["partner_key"] == rotated  # type: ignore[index]
+
+        async def calls() -> list[bool]:
+            return [await e.rate_window.admit(pid) for e in (first, second, first, second)]
+
+        assert asyncio.run(calls()) == [True, True, True, False]
+    finally:
+        first.close()
+        second.close()
