@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -210,8 +211,8 @@ def run_wrk(wrk: str, port: int, body: str, seconds: float, name: str) -> Result
         os.unlink(script.name)
     try:
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-        p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+        p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+        p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     except (AttributeError, KeyError):
         raise SystemExit(f"{name}: cannot read wrk's output:\n{out}") from None
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -250,11 +251,11 @@ def measure_all(
     sqlite_emu = f"sqlite:///{folder}/emulator.sqlite3"
     plan: list[tuple[str, list[str], dict[str, str] | None, bool]] = []
     port = free_port()
+    # each emulator right after its floor, so both see much the same machine load
     plan.append(("floor sqlite", floor_command(port), {"BJY_FLOOR_DATABASE": sqlite_floor}, False))
-    if pg:
-        plan.append(("floor postgresql", [], {"BJY_FLOOR_DATABASE": pg}, False))
     plan.append(("emulator sqlite", [], None, True))
     if pg:
+        plan.append(("floor postgresql", [], {"BJY_FLOOR_DATABASE": pg}, False))
         plan.append(("emulator postgresql x1", [], None, True))
         plan.append(("emulator postgresql x2", [], None, True))
         if compare_io:
@@ -280,7 +281,9 @@ def measure_all(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the set; best round shown")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat the set; medians of the rounds shown"
+    )
     parser.add_argument(
         "--compare-io",
         action="store_true",
@@ -288,32 +291,40 @@ def main() -> None:
     )
     args = parser.parse_args()
     wrk = ensure_wrk()
-    best: dict[str, Result] = {}
+    runs: dict[str, list[Result]] = {}
+    ratios: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder, postgres_schema() as pg:
         for _ in range(args.rounds):
-            for result in measure_all(wrk, args.seconds, folder, pg, args.compare_io):
-                if result.name not in best or result.rps > best[result.name].rps:
-                    best[result.name] = result
+            round_results = {
+                r.name: r for r in measure_all(wrk, args.seconds, folder, pg, args.compare_io)
+            }
+            for result in round_results.values():
+                runs.setdefault(result.name, []).append(result)
+                kind = "sqlite" if "sqlite" in result.name else "postgresql"
+                floor = round_results.get(f"floor {kind}")
+                if result.name.startswith("emulator") and floor:
+                    ratios.setdefault(result.name, []).append(result.rps / floor.rps)
     print(
         f"signed getBasicInfo under wrk -t1 -c32, {args.seconds:.0f} s per run, rate limit off, "
-        f"{os.cpu_count()} cores, best of {args.rounds}"
+        f"{os.cpu_count()} cores, median of {args.rounds} round(s); ratio: to the floor of the "
+        "same round"
     )
-    print(f"{'':24s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s}  vs floor")
+    print(f"{'':26s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s}  vs floor")
     targets = {"sqlite": 0.7, "postgresql": 0.5}
-    for result in best.values():
+    for name, results in runs.items():
+        rps = statistics.median(r.rps for r in results)
+        p99 = statistics.median(r.p99_ms for r in results)
         line = (
-            f"{result.name:24s} {result.rps:8.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f} "
-            f"{result.errors:7d}"
+            f"{name:26s} {rps:8.0f} {statistics.median(r.p50_ms for r in results):8.2f} "
+            f"{p99:8.2f} {sum(r.errors for r in results):7d}"
         )
-        if result.name.startswith("emulator"):
-            kind = "sqlite" if "sqlite" in result.name else "postgresql"
-            floor = best.get(f"floor {kind}")
-            if floor:
-                ratio = result.rps / floor.rps
-                ok = ratio >= targets[kind] and result.p99_ms < 25
-                if kind == "postgresql":
-                    ok = ok and result.rps >= 2000
-                line += f"  {ratio:5.2f}x (target {targets[kind]}x) {'OK' if ok else 'BELOW'}"
+        if name in ratios:
+            kind = "sqlite" if "sqlite" in name else "postgresql"
+            ratio = statistics.median(ratios[name])
+            ok = ratio >= targets[kind] and p99 < 25
+            if kind == "postgresql":
+                ok = ok and rps >= 2000
+            line += f"  {ratio:5.2f}x (target {targets[kind]}x) {'OK' if ok else 'BELOW'}"
         print(line)
 
 
