@@ -1,35 +1,66 @@
-"""Throughput and latency of ``baijiayun emulator serve`` under signed getBasicInfo calls.
+"""Throughput and latency of the emulator beside its bare floor, under wrk and signed getBasicInfo.
 
-Starts the real server (uvicorn, one worker) as a subprocess on a loopback port, seeds one account
-and one playback through the admin API, then loads it from a separate process with keep-alive
-connections built on raw asyncio streams (so the load generator is not the bottleneck). Prints
-requests/s and latency percentiles for SQLite and, when reachable, PostgreSQL.
+One run measures, one after the other on this machine: the bare floor (``bare_floor.py``) on
+SQLite and on PostgreSQL, then ``baijiayun emulator serve`` on SQLite and on PostgreSQL with 1 and
+2 workers. Each server is a subprocess on a loopback port, seeded with one account and one
+generated playback; wrk (1 thread, 32 connections, rate limit off) posts the same signed
+getBasicInfo. Printed: req/s, p50, p99 and the ratio of each emulator row to its floor.
 
-Target (issue 3): at least 2,000 requests/s with p99 under 25 ms on SQLite.
-Run: .venv/bin/python benchmarks/emulator_throughput.py [--seconds 10] [--connections 16]
+Targets (issue 8): SQLite at least 0.7x its floor; PostgreSQL at least 2,000 req/s and 0.5x its
+floor; p99 under 25 ms on both. wrk is installed with apt-get when missing.
+Run: .venv/bin/python benchmarks/emulator_throughput.py [--seconds 5] [--rounds 1]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
-import multiprocessing
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 
-POSTGRES_URL = os.environ.get(
+SERVER_URL = os.environ.get(
     "BAIJIAYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+HERE = Path(__file__).resolve().parent
+PARTNER_ID, PARTNER_KEY = 30000001, "bench-partner-key-0123456789"
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def ensure_wrk() -> str:
+    """The wrk binary, installed with apt-get (the Debian package ``wrk``) when missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    print("installing wrk: apt-get install -y wrk", file=sys.stderr)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "wrk"], check=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is not installed and apt-get could not install it")
+    return found
 
 
 def free_port() -> int:
@@ -38,171 +69,263 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def sign(params: dict[str, str], key: str) -> str:
+def signed_body(partner_id: int, key: str, room_id: int) -> str:
+    params = {
+        "partner_id": str(partner_id),
+        "room_id": str(room_id),
+        "timestamp": str(int(time.time())),
+    }
     text = "&".join(f"{k}={params[k]}" for k in sorted(params)) + f"&partner_key={key}"
-    return hashlib.md5(text.encode()).hexdigest()
+    params["sign"] = hashlib.md5(text.encode()).hexdigest()
+    return urlencode(params)
 
 
-def start_server(database: str, port: int) -> subprocess.Popen[bytes]:
-    binary = Path(sys.executable).parent / "baijiayun"
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "emulator",
-            "serve",
-            "--port",
-            str(port),
-            "--database",
-            database,
-            "--rate-limit",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def wait_up(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server on port {port} exited with {process.returncode}")
         try:
-            httpx.post(f"http://127.0.0.1:{port}/_emulator/reset")
-            return process
-        except httpx.TransportError:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
             time.sleep(0.1)
-    process.kill()
     raise SystemExit(f"server on port {port} did not start")
 
 
-def prepare(port: int) -> tuple[int, str, int]:
-    base = f"http://127.0.0.1:{port}/_emulator"
-    account = httpx.post(f"{base}/accounts", json={}).json()["result"]
-    room = httpx.post(f"{base}/rooms", json={"partner_id": account["partner_id"]}).json()["result"][
-        "room_id"
-    ]
-    httpx.post(f"{base}/recordings", json={"room_id": room, "status": 100})
-    return account["partner_id"], account["partner_key"], room
-
-
-def request_bytes(port: int, partner_id: int, key: str, room: int) -> bytes:
-    params = {
-        "room_id": str(room),
-        "partner_id": str(partner_id),
-        "timestamp": str(int(time.time())),
-    }
-    params["sign"] = sign(params, key)
-    body = urlencode(params).encode()
-    head = (
-        f"POST /openapi/playback/getBasicInfo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+@contextmanager
+def running(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+    process = subprocess.Popen(
+        command,
+        cwd=HERE.parent,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    return head.encode() + body
-
-
-async def _connection(
-    port: int, payload: bytes, until: float, latencies: list[float], errors: list[int]
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        while time.perf_counter() < until:
-            started = time.perf_counter()
-            writer.write(payload)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            body = await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            if not head.startswith(b"HTTP/1.1 200") or (
-                b'"code": 0' not in body and b'"code":0' not in body
-            ):
-                errors.append(1)
+        wait_up(port, process)
+        yield
     finally:
-        writer.close()
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
-def load(
-    port: int, payload: bytes, seconds: float, connections: int, queue: multiprocessing.Queue
-) -> None:  # type: ignore[type-arg]
-    try:
-        import uvloop
+def floor_command(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(HERE),
+        "bare_floor:app",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
 
-        uvloop.install()
-    except ImportError:
-        pass
-    latencies: list[float] = []
-    errors: list[int] = []
 
-    async def main() -> None:
-        until = time.perf_counter() + seconds
-        await asyncio.gather(
-            *(_connection(port, payload, until, latencies, errors) for _ in range(connections))
+def emulator_command(port: int, database: str, workers: int) -> list[str]:
+    binary = Path(sys.executable).parent / "baijiayun"
+    return [
+        *([str(binary)] if binary.exists() else [sys.executable, "-m", "baijiayun.cli"]),
+        "emulator",
+        "serve",
+        "--port",
+        str(port),
+        "--database",
+        database,
+        "--rate-limit",
+        "0",
+        "--workers",
+        str(workers),
+    ]
+
+
+# The emulator with PostgreSQL round trips in worker threads instead of the async driver.
+_THREAD_IO = (
+    "import sys\n"
+    "from baijiayun.emulator import Emulator, EmulatorConfig\n"
+    "from baijiayun.emulator.server import serve\n"
+    "config = EmulatorConfig(rate_limit=None, postgres_io='thread')\n"
+    "serve(Emulator(sys.argv[1], config), port=int(sys.argv[2]))\n"
+)
+
+
+def thread_io_command(port: int, database: str) -> list[str]:
+    return [sys.executable, "-c", _THREAD_IO, database, str(port)]
+
+
+def seed_floor(port: int) -> str:
+    httpx.post(
+        f"http://127.0.0.1:{port}/_floor/account",
+        data={"partner_id": str(PARTNER_ID), "partner_key": PARTNER_KEY},
+    ).raise_for_status()
+    return signed_body(PARTNER_ID, PARTNER_KEY, 1)
+
+
+def seed_emulator(port: int) -> str:
+    base = f"http://127.0.0.1:{port}/_emulator"
+    httpx.post(f"{base}/reset").raise_for_status()
+    account = httpx.post(
+        f"{base}/accounts", json={"partner_id": PARTNER_ID, "partner_key": PARTNER_KEY}
+    ).json()["result"]
+    room = httpx.post(f"{base}/rooms", json={"partner_id": account["partner_id"]}).json()
+    room_id = room["result"]["room_id"]
+    httpx.post(f"{base}/recordings", json={"room_id": room_id, "status": 100}).raise_for_status()
+    return signed_body(PARTNER_ID, PARTNER_KEY, room_id)
+
+
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNIT[unit]
+
+
+def run_wrk(wrk: str, port: int, body: str, seconds: float, name: str) -> Result:
+    url = f"http://127.0.0.1:{port}/openapi/playback/getBasicInfo"
+    check = httpx.post(
+        url, content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    if check.json().get("code") != 0:
+        raise SystemExit(f"{name}: the signed call is refused: {check.text}")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+            f'wrk.body = "{body}"\n'
         )
-
-    started = time.perf_counter()
-    asyncio.run(main())
-    queue.put((latencies, len(errors), time.perf_counter() - started))
-
-
-def measure(database: str, seconds: float, connections: int) -> dict[str, float]:
-    port = free_port()
-    server = start_server(database, port)
     try:
-        partner_id, key, room = prepare(port)
-        payload = request_bytes(port, partner_id, key, room)
-        queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-        warm = multiprocessing.Process(target=load, args=(port, payload, 1.0, connections, queue))
-        warm.start()
-        queue.get()
-        warm.join()
-        worker = multiprocessing.Process(
-            target=load, args=(port, payload, seconds, connections, queue)
-        )
-        worker.start()
-        latencies, errors, elapsed = queue.get()
-        worker.join()
+        base = [wrk, "-t1", "-c32", "--latency", "-s", script.name]
+        subprocess.run([*base, "-d1s", url], check=True, capture_output=True)  # warm-up
+        out = subprocess.run(
+            [*base, f"-d{max(1, round(seconds))}s", url], check=True, capture_output=True, text=True
+        ).stdout
     finally:
-        server.terminate()
-        server.wait(10)
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-    }
+        os.unlink(script.name)
+    try:
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+        p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    except (AttributeError, KeyError):
+        raise SystemExit(f"{name}: cannot read wrk's output:\n{out}") from None
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: .*", out)
+    errors = int(bad.group(1)) if bad else 0
+    if sock:
+        errors += sum(int(n) for n in re.findall(r"\d+", sock.group(0)))
+    return Result(name, rps, p50, p99, errors)
 
 
-def postgres_reachable() -> bool:
+@contextmanager
+def postgres_schema() -> Iterator[str | None]:
+    """A fresh schema on the PostgreSQL server (dropped afterwards), or None when unreachable."""
     try:
         import psycopg
 
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+        admin = psycopg.connect(SERVER_URL, autocommit=True, connect_timeout=3)
     except Exception:
-        return False
-    return True
+        yield None
+        return
+    schema = f"bjy_bench_{uuid.uuid4().hex[:12]}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        joiner = "&" if "?" in SERVER_URL else "?"
+        yield f"{SERVER_URL}{joiner}options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+def measure_all(
+    wrk: str, seconds: float, folder: str, pg: str | None, compare_io: bool
+) -> list[Result]:
+    results = []
+    sqlite_floor = f"sqlite:///{folder}/floor.sqlite3"
+    sqlite_emu = f"sqlite:///{folder}/emulator.sqlite3"
+    plan: list[tuple[str, list[str], dict[str, str] | None, bool]] = []
+    port = free_port()
+    # each emulator right after its floor, so both see much the same machine load
+    plan.append(("floor sqlite", floor_command(port), {"BJY_FLOOR_DATABASE": sqlite_floor}, False))
+    plan.append(("emulator sqlite", [], None, True))
+    if pg:
+        plan.append(("floor postgresql", [], {"BJY_FLOOR_DATABASE": pg}, False))
+        plan.append(("emulator postgresql x1", [], None, True))
+        plan.append(("emulator postgresql x2", [], None, True))
+        if compare_io:
+            plan.append(("emulator postgresql thread", [], None, True))
+    for name, _, env, is_emulator in plan:
+        port = free_port()
+        if is_emulator:
+            database = sqlite_emu if "sqlite" in name else str(pg)
+            workers = 2 if name.endswith("x2") else 1
+            command = (
+                thread_io_command(port, database)
+                if name.endswith("thread")
+                else emulator_command(port, database, workers)
+            )
+        else:
+            command = floor_command(port)
+        with running(command, port, env):
+            body = seed_emulator(port) if is_emulator else seed_floor(port)
+            results.append(run_wrk(wrk, port, body, seconds, name))
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat the set; medians of the rounds shown"
+    )
+    parser.add_argument(
+        "--compare-io",
+        action="store_true",
+        help="add the emulator on PostgreSQL with blocking round trips in threads (x1)",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        targets = {"sqlite": f"sqlite:///{folder}/bench.sqlite3"}
-        if postgres_reachable():
-            targets["postgresql"] = POSTGRES_URL
-        print(
-            f"emulator throughput: signed getBasicInfo, {args.connections} keep-alive connections, "
-            f"{args.seconds:.0f} s, {os.cpu_count()} cores"
+    wrk = ensure_wrk()
+    runs: dict[str, list[Result]] = {}
+    ratios: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as folder, postgres_schema() as pg:
+        for _ in range(args.rounds):
+            round_results = {
+                r.name: r for r in measure_all(wrk, args.seconds, folder, pg, args.compare_io)
+            }
+            for result in round_results.values():
+                runs.setdefault(result.name, []).append(result)
+                kind = "sqlite" if "sqlite" in result.name else "postgresql"
+                floor = round_results.get(f"floor {kind}")
+                if result.name.startswith("emulator") and floor:
+                    ratios.setdefault(result.name, []).append(result.rps / floor.rps)
+    print(
+        f"signed getBasicInfo under wrk -t1 -c32, {args.seconds:.0f} s per run, rate limit off, "
+        f"{os.cpu_count()} cores, median of {args.rounds} round(s); ratio: to the floor of the "
+        "same round"
+    )
+    print(f"{'':26s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>7s}  vs floor")
+    targets = {"sqlite": 0.7, "postgresql": 0.5}
+    for name, results in runs.items():
+        rps = statistics.median(r.rps for r in results)
+        p99 = statistics.median(r.p99_ms for r in results)
+        line = (
+            f"{name:26s} {rps:8.0f} {statistics.median(r.p50_ms for r in results):8.2f} "
+            f"{p99:8.2f} {sum(r.errors for r in results):7d}"
         )
-        for name, url in targets.items():
-            result = measure(url, args.seconds, args.connections)
-            verdict = "OK" if result["rps"] >= 2000 and result["p99_ms"] < 25 else "BELOW TARGET"
-            print(
-                f"{name:10s} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms"
-                f"  errors {result['errors']}  (target >= 2000 req/s, p99 < 25 ms: ratio "
-                f"{result['rps'] / 2000:.2f}x, {verdict})"
-            )
+        if name in ratios:
+            kind = "sqlite" if "sqlite" in name else "postgresql"
+            ratio = statistics.median(ratios[name])
+            ok = ratio >= targets[kind] and p99 < 25
+            if kind == "postgresql":
+                ok = ok and rps >= 2000
+            line += f"  {ratio:5.2f}x (target {targets[kind]}x) {'OK' if ok else 'BELOW'}"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,14 @@ def emulator() -> None:
     show_default=True,
     help="Largest request body in bytes.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes (PostgreSQL or a SQLite file); they act as one service.",
+)
+@click.option("--redis", "redis_url", help="Count the rate limit in this Redis (redis://host/0).")
 def serve(
     host: str,
     port: int,
@@ -135,6 +143,8 @@ def serve(
     admin_token: str | None,
     public_url: str | None,
     max_body: int,
+    workers: int,
+    redis_url: str | None,
 ) -> None:
     """Run the emulator on a real port (uvicorn)."""
     require_emulator("baijiayun emulator serve")
@@ -168,6 +178,7 @@ def serve(
         admin_token=admin_token,
         public_url=public_url,
         max_body=max_body,
+        redis_url=redis_url,
     )
     existed = sqlite_file is not None and sqlite_file.exists()
     try:
@@ -197,6 +208,6 @@ def serve(
         click.echo(
             f"emulator on http://{host}:{port} (database {emu!r}); Ctrl-C stops it", err=True
         )
-        run(emu, host, port)
+        run(emu, host, port, workers=workers)
     finally:
         emu.close()

@@ -64,6 +64,8 @@ def create_app(
     emulator = emulator or Emulator()
     app = Starlette(
         routes=[
+            # first: every OpenAPI call would otherwise be matched against each admin route
+            Route("/openapi/{path:path}", handlers.openapi, methods=["GET", "POST"]),
             *admin.routes(),
             Route("/web/playback/index", player.player_page, methods=["GET"]),
             Route("/{path:path}", handlers.openapi, methods=handlers.ANY_METHOD),

@@ -1,27 +1,186 @@
-"""The emulator's database: engine, schema, transactions, counters and call statistics."""
+"""The emulator's database: engines, schema, transactions with retries, counters and call statistics."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, TypeVar
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Literal, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Engine,
+    Select,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from . import schema as t
 
-__all__ = ["Database", "make_engine"]
+__all__ = ["Concurrency", "Database", "Prepared", "make_engine", "retryable"]
 
 T = TypeVar("T")
+Concurrency = Literal["async", "thread"]
+"""How PostgreSQL work leaves the event loop: an async driver (psycopg's async connection,
+driven through SQLAlchemy's greenlet bridge) or a worker thread with the blocking driver."""
+
+# deadlock, serialisation failure, unique violation (a racing insert: re-run and re-check)
+_RETRY_SQLSTATES = frozenset({"40P01", "40001", "23505"})
+ATTEMPTS = 12
+# A fixed pool: callers queue for a connection rather than open (and soon close) extra ones;
+# connection churn costs far more than the wait under load.
+POOL: dict[str, Any] = {"pool_size": 8, "max_overflow": 0, "pool_recycle": 1800}
+
+
+def retryable(error: BaseException) -> bool:
+    """True for a database error that re-running the whole transaction resolves."""
+    if not isinstance(error, DBAPIError):
+        return False
+    orig = error.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in _RETRY_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "unique constraint failed" in text
+
+
+def _pause(attempt: int) -> float:
+    return random.uniform(0, 0.002 * 2**attempt)
+
+
+def _postgres_url(url: str, driver: str) -> str:
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return f"postgresql+{driver}://" + url.removeprefix(prefix)
+    return url
+
+
+class Prepared:
+    """A hot-path SELECT compiled once per dialect and run straight on the driver's cursor.
+
+    Building, compiling and wrapping a statement through SQLAlchemy costs several times the
+    round trip of a primary-key read; these skip all of it and return plain dicts.
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self.names = tuple(str(c.key) for c in statement.selected_columns)
+        self._flags = tuple(
+            i for i, c in enumerate(statement.selected_columns) if isinstance(c.type, Boolean)
+        )
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def sql_for(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+        """The SQL text for ``dialect`` and, for positional parameter styles, the names' order."""
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            found = self._compiled[dialect.name] = (str(compiled), order)
+        return found
+
+    def tuples(self, conn: Connection, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row, as sequences in the order of the selected columns (``names``)."""
+        return self.on_driver(conn.connection.dbapi_connection, conn.dialect, params)
+
+    def on_driver(
+        self, driver_conn: Any, dialect: Dialect, params: Mapping[str, Any]
+    ) -> list[Sequence[Any]]:
+        """:meth:`tuples` on a driver (DBAPI) connection."""
+        sql, order = self.sql_for(dialect)
+        cursor = driver_conn.cursor()
+        try:
+            cursor.execute(sql, [params[n] for n in order] if order is not None else params)
+            rows: list[Sequence[Any]] = list(cursor.fetchall())
+        finally:
+            cursor.close()
+        if self._flags and dialect.name == "sqlite":  # SQLite answers booleans as 0/1
+            fixed: list[Sequence[Any]] = []
+            for row in rows:
+                values = list(row)
+                for i in self._flags:
+                    if values[i] is not None:
+                        values[i] = bool(values[i])
+                fixed.append(values)
+            return fixed
+        return rows
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every row, as dicts keyed by column name."""
+        names = self.names
+        return [dict(zip(names, row, strict=True)) for row in self.tuples(conn, params)]
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The first row, or None."""
+        rows = self.all(conn, params)
+        return rows[0] if rows else None
+
+
+class HotPool:
+    """A few autocommit async psycopg connections of one event loop, for hot-path reads.
+
+    SQLAlchemy's pooled Connection, isolation-level switch and result wrapping cost more CPU
+    than the read itself; getBasicInfo and the per-request account read skip all of them.
+    Connections open on demand, up to ``size``; callers queue beyond that.
+    """
+
+    def __init__(self, url: str, size: int = 8) -> None:
+        self.url = url
+        self.size = size
+        self.opened = 0
+        self.idle: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Every row of one statement."""
+        import psycopg
+
+        if self.idle.empty() and self.opened < self.size:
+            self.opened += 1
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+            except BaseException:
+                self.opened -= 1
+                raise
+        else:
+            conn = await self.idle.get()
+        try:
+            cursor = await conn.execute(sql, params)
+            rows: list[Sequence[Any]] = list(await cursor.fetchall())
+        except BaseException:
+            self.opened -= 1
+            await conn.close()
+            raise
+        self.idle.put_nowait(conn)
+        return rows
+
+    async def aclose(self) -> None:
+        """Close the idle connections."""
+        while not self.idle.empty():
+            await self.idle.get_nowait().close()
+            self.opened -= 1
+
+    def close_now(self) -> None:
+        """Close the idle connections without a loop (after it has gone)."""
+        while not self.idle.empty():
+            self.idle.get_nowait().pgconn.finish()
+            self.opened -= 1
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine for a SQLite file/memory URL or a PostgreSQL URL (psycopg 3)."""
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    """Create the blocking engine for a SQLite file/memory URL or a PostgreSQL URL (psycopg 3)."""
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
@@ -32,65 +191,171 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # BEGIN is issued by us (IMMEDIATE for writes), not by pysqlite.
+            dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
 
         return engine
     # No pre-ping: it would add a round trip to every request; recycling covers idle drops.
-    return create_engine(url, pool_size=5, pool_recycle=1800)
+    return create_engine(_postgres_url(url, "psycopg"), **POOL)
 
 
 class Database:
-    """One engine and the schema on it; every operation is one short transaction.
+    """The engines and the schema on them; every operation is one short transaction.
 
-    ``run`` is how the HTTP layer calls into the backends: SQLite work stays on the event loop
-    (it measures faster there), PostgreSQL work goes to a worker thread so a round trip never
-    blocks the loop.
+    ``run`` is how the HTTP layer calls into the backends. SQLite work stays on the event loop
+    (it measures faster there). PostgreSQL work runs either through the async driver (the
+    backends' code runs in a greenlet; each round trip yields the loop) or in a worker thread.
+    Blocking callers (the admin API in Python, background jobs) use the blocking engine.
+    ``run`` re-runs work that hit a deadlock, a serialisation failure or a racing insert.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, concurrency: Concurrency = "async", url: str | None = None
+    ) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
-        self._lock = threading.RLock()
-        # PostgreSQL reads skip BEGIN/COMMIT round trips; pysqlite never begins for a SELECT.
+        self.concurrency: Concurrency = concurrency if self.postgres else "thread"
+        memory = engine.dialect.name == "sqlite" and isinstance(engine.pool, StaticPool)
+        # A SQLite file is read through one open connection per thread (autocommit, WAL: each
+        # read sees the latest commit), which saves the pool checkout on every request.
+        self._sticky = engine.dialect.name == "sqlite" and not memory
+        self._local = threading.local()
+        self._readers: list[Connection] = []
+        self._drivers: list[Any] = []
+        # One shared in-memory connection: threads (the jobs thread, the loop) take turns.
+        self._shared: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
+        self._async_sync_engine: Engine | None = None
+        if self.postgres and self.concurrency == "async":
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            self._async = create_async_engine(
+                _postgres_url(engine.url.render_as_string(hide_password=False), "psycopg_async"),
+                **POOL,
+            )
+            self._async_sync_engine = self._async.sync_engine
+            self._hot_url = _postgres_url(url or "", "psycopg").replace(
+                "postgresql+psycopg://", "postgresql://"
+            )
+            self._hot: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HotPool] = (
+                weakref.WeakKeyDictionary()
+            )
+            self._async_reader = self._async_sync_engine.execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        # PostgreSQL reads skip BEGIN/COMMIT round trips; SQLite connections are in autocommit.
         self._reader = (
             engine.execution_options(isolation_level="AUTOCOMMIT") if self.postgres else engine
         )
         t.metadata.create_all(engine)
 
     @classmethod
-    def connect(cls, url: str) -> Database:
+    def connect(cls, url: str, *, concurrency: Concurrency = "async") -> Database:
         """Open (and create the schema in) the database at ``url``."""
-        return cls(make_engine(url))
+        return cls(make_engine(url), concurrency=concurrency, url=url)
 
     def describe(self) -> str:
         """The URL with its password hidden."""
         return self.engine.url.render_as_string(hide_password=True)
 
+    def _engine(self, reader: bool = False) -> Engine:
+        if self._async_sync_engine is not None:
+            from sqlalchemy.util.concurrency import in_greenlet
+
+            if in_greenlet():
+                return self._async_reader if reader else self._async_sync_engine
+        return self._reader if reader else self.engine
+
+    def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Run a hot-path read: on PostgreSQL from the event loop, through a :class:`HotPool`."""
+        if self._async_sync_engine is not None and self._hot_url.startswith("postgresql://"):
+            from sqlalchemy.util.concurrency import await_, in_greenlet
+
+            if in_greenlet():
+                loop = asyncio.get_running_loop()
+                pool = self._hot.get(loop)
+                if pool is None:
+                    pool = self._hot[loop] = HotPool(self._hot_url)
+                sql, _ = prepared.sql_for(self.engine.dialect)
+                return await_(pool.fetch(sql, params))
+        if self._sticky:  # this thread's own SQLite connection, in autocommit
+            driver = getattr(self._local, "driver", None)
+            if driver is None:
+                driver = self._local.driver = self.engine.raw_connection()
+                self._drivers.append(driver)
+            return prepared.on_driver(driver, self.engine.dialect, params)
+        with self.read() as conn:
+            return prepared.tuples(conn, params)
+
     @contextmanager
     def tx(self) -> Iterator[Connection]:
-        """One serialised transaction."""
-        with self._lock, self.engine.begin() as conn:
-            yield conn
+        """One write transaction (SQLite: BEGIN IMMEDIATE, so writers queue instead of failing)."""
+        with self._shared:
+            if self.postgres:
+                with self._engine().begin() as conn:
+                    yield conn
+                return
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+                conn.exec_driver_sql("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A serialised read without BEGIN/COMMIT round trips (the lock already orders it)."""
-        with self._lock, self._reader.connect() as conn:
+        """Reads without a transaction of their own (PostgreSQL autocommit; SQLite autocommit)."""
+        if self._sticky:
+            conn: Connection | None = getattr(self._local, "conn", None)
+            if conn is None or conn.closed:
+                conn = self._local.conn = self.engine.connect()
+                self._readers.append(conn)
+            try:
+                yield conn
+            finally:
+                conn.rollback()  # ends SQLAlchemy's logical transaction; no SQL in autocommit
+            return
+        with self._shared, self._engine(reader=True).connect() as conn:
             yield conn
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
-        """Run blocking database work from async code (in a thread for PostgreSQL)."""
-        if self.postgres:
-            return await anyio.to_thread.run_sync(work, *args)
-        return work(*args)
+        """Run database work from async code, re-running it on a retryable error."""
+        for attempt in range(ATTEMPTS):
+            try:
+                if not self.postgres:
+                    return work(*args)
+                if self.concurrency == "async":
+                    from sqlalchemy.util.concurrency import greenlet_spawn
+
+                    return await greenlet_spawn(work, *args)
+                return await anyio.to_thread.run_sync(work, *args)
+            except DBAPIError as error:
+                if attempt == ATTEMPTS - 1 or not retryable(error):
+                    raise
+            await asyncio.sleep(_pause(attempt))
+        raise AssertionError("unreachable")
+
+    def retrying(self, work: Callable[..., T], *args: Any) -> T:
+        """The blocking twin of :meth:`run`: ``work`` re-run on a retryable error."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return work(*args)
+            except DBAPIError as error:
+                if attempt == ATTEMPTS - 1 or not retryable(error):
+                    raise
+            time.sleep(_pause(attempt))
+        raise AssertionError("unreachable")
 
     def reset(self) -> None:
         """Forget everything: empty every table and restart its ids (faster than dropping)."""
-        with self._lock:
+        with self._shared:
             t.metadata.create_all(self.engine)  # a table dropped behind our back comes back
             with self.engine.begin() as conn:
                 for table in reversed(t.metadata.sorted_tables):
@@ -103,19 +368,49 @@ class Database:
                                 {"t": table.name},
                             )
 
+    async def aclose(self) -> None:
+        """Close the async driver's pooled connections on the running event loop."""
+        if self._async_sync_engine is not None:
+            pool = self._hot.pop(asyncio.get_running_loop(), None)
+            if pool is not None:
+                await pool.aclose()
+            await self._async.dispose()
+
     def dispose(self) -> None:
         """Close every pooled connection."""
+        readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        drivers, self._drivers = self._drivers, []
+        for driver in drivers:
+            driver.close()
         self.engine.dispose()
+        if self._async_sync_engine is not None:
+            for pool in list(self._hot.values()):
+                pool.close_now()
+            self._hot.clear()
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                asyncio.run(self._async.dispose())
+            else:  # called from a loop without awaiting aclose(): forget them, do not block
+                self._async_sync_engine.pool.dispose()
 
     @staticmethod
     def next_value(conn: Connection, name: str, start: int) -> int:
-        """The next value of a named counter (``start`` the first time), inside ``conn``'s tx."""
-        current = conn.execute(select(t.counters.c.value).where(t.counters.c.name == name)).scalar()
-        if current is None:
-            conn.execute(insert(t.counters).values(name=name, value=start))
-            return start
-        conn.execute(update(t.counters).where(t.counters.c.name == name).values(value=current + 1))
-        return int(current) + 1
+        """The next value of a named counter (``start`` the first time), inside ``conn``'s tx.
+
+        One atomic UPDATE … RETURNING, so concurrent transactions never get the same value (a
+        racing first INSERT fails on the primary key and the transaction is re-run).
+        """
+        c = t.counters
+        bumped = conn.execute(
+            update(c).where(c.c.name == name).values(value=c.c.value + 1).returning(c.c.value)
+        ).scalar()
+        if bumped is not None:
+            return int(bumped)
+        conn.execute(insert(c).values(name=name, value=start))
+        return start
 
     def bulk_insert(self, rows: Mapping[Any, list[dict[str, Any]]]) -> None:
         """Insert many rows into several tables in one transaction (the demo seed)."""
@@ -127,12 +422,15 @@ class Database:
     # -- call statistics ------------------------------------------------------------------
 
     def add_stats(self, counts: Mapping[tuple[int, str, str], int]) -> None:
-        """Add call counts keyed by (partner_id, endpoint, outcome)."""
-        if not counts:
-            return
+        """Add call counts keyed by (partner_id, endpoint, outcome); safe beside other processes."""
+        if counts:
+            self.retrying(self._add_stats, counts)
+
+    def _add_stats(self, counts: Mapping[tuple[int, str, str], int]) -> None:
         s = t.call_stats
         with self.tx() as conn:
-            for (partner_id, endpoint, outcome), calls in counts.items():
+            # sorted, so two processes lock the same rows in the same order (no deadlock)
+            for (partner_id, endpoint, outcome), calls in sorted(counts.items()):
                 key = (
                     s.c.partner_id == partner_id,
                     s.c.endpoint == endpoint,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -15,8 +14,9 @@ from sqlalchemy import Connection
 from .backends import PartnerBackend, PlaybackBackend
 from .backends.playback import CALLBACK_STATUSES, FAILED, READY, TRANSCODING
 from .callbacks import Notifier
-from .db import Database
+from .db import Concurrency, Database
 from .faults import Fault, FaultBook
+from .ratelimit import DatabaseRateWindow, RateWindow, RedisRateWindow, Window
 from .responses import Context
 from .rows import Playback, as_dict
 from .stats import StatsBook
@@ -55,35 +55,14 @@ class EmulatorConfig:
     """Extra ``Host`` names the admin API accepts (besides loopback and the served host)."""
     admin_token: str | None = None
     """When set, the admin API wants ``Authorization: Bearer <token>``."""
-
-
-class RateWindow:
-    """Sliding window of accepted calls per partner_id: 200 per 10 s by default."""
-
-    def __init__(
-        self, limit: int | None, period: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit = limit
-        self.period = period
-        self.clock = clock
-        self._calls: dict[int, deque[float]] = {}
-
-    def admit(self, partner_id: int) -> bool:
-        """Record a call and say whether it is within the limit (rejected calls are not counted)."""
-        if not self.limit:
-            return True
-        now = self.clock()
-        calls = self._calls.setdefault(partner_id, deque())
-        while calls and calls[0] <= now - self.period:
-            calls.popleft()
-        if len(calls) >= self.limit:
-            return False
-        calls.append(now)
-        return True
-
-    def reset(self) -> None:
-        """Forget every recorded call."""
-        self._calls.clear()
+    redis_url: str | None = None
+    """Count the rate window in this Redis (else in the database, or in memory for SQLite in
+    memory): several workers and hosts then share one limit per partner."""
+    redis_prefix: str = "bjy:emulator:rate"
+    """Key prefix of the rate window in Redis (one sorted set per partner under it)."""
+    postgres_io: Concurrency = "async"
+    """How PostgreSQL round trips leave the event loop: ``async`` (psycopg's async driver) or
+    ``thread`` (the blocking driver in a worker thread); see benchmarks/emulator_throughput.py."""
 
 
 class LegacyState:
@@ -133,7 +112,7 @@ class Emulator:
 
     config: EmulatorConfig
     faults: FaultBook
-    rate_window: RateWindow
+    rate_window: Window
     jobs: Scheduler
 
     def __init__(
@@ -142,18 +121,18 @@ class Emulator:
         config: EmulatorConfig | None = None,
         *,
         clock: Callable[[], float] = time.time,
-        rate_clock: Callable[[], float] = time.monotonic,
+        rate_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.database_url = database_url
         self.clock = clock
-        self.db = Database.connect(database_url)
+        self.db = Database.connect(database_url, concurrency=self.config.postgres_io)
         now = self._now
         self.partners = PartnerBackend(self.db, now)
         self.playbacks = PlaybackBackend(self.db, now)
         self.faults = FaultBook(self.config.fault_seed)
-        self.rate_window = RateWindow(self.config.rate_limit, self.config.rate_period, rate_clock)
+        self.rate_window = self._rate_window(rate_clock)
         self.jobs = Scheduler(now if sleep is not None else time.monotonic, sleep)
         self.notifier = Notifier(
             self.db,
@@ -168,6 +147,17 @@ class Emulator:
 
     def _now(self) -> float:
         return self.clock()
+
+    def _rate_window(self, clock: Callable[[], float]) -> Window:
+        """Redis when configured; the database when other processes may share it; else memory."""
+        limit, period = self.config.rate_limit, self.config.rate_period
+        if self.config.redis_url:
+            return RedisRateWindow(
+                self.config.redis_url, limit, period, clock, self.config.redis_prefix
+            )
+        if self.database_url in ("sqlite://", "sqlite:///:memory:"):
+            return RateWindow(limit, period, clock)
+        return DatabaseRateWindow(self.db, limit, period, clock)
 
     @property
     def state(self) -> LegacyState:
@@ -193,6 +183,8 @@ class Emulator:
             self.call_stats.flush()
         except Exception:  # the database may be gone already; closing must still release it
             logger.warning("emulator: could not save the last call statistics", exc_info=True)
+        if isinstance(self.rate_window, RedisRateWindow):
+            self.rate_window.close()
         self.db.dispose()
 
     def __enter__(self) -> Emulator:
@@ -243,7 +235,8 @@ class Emulator:
 
     def _step(self, room_id: int, session_id: int, status: int) -> Callable[[], None]:
         def step() -> None:
-            self._advance(room_id, session_id, status)
+            # re-run on a deadlock with another process writing the same room
+            self.db.retrying(self._advance, room_id, session_id, status)
 
         return step
 
@@ -290,7 +283,6 @@ class Emulator:
         self.faults.clear()
         self.rate_window.reset()
         self.call_stats.discard()
-        self.partners.forget()
         self.db.reset()
 
     def inject_fault(self, endpoint: str, kind: str, value: float = 0, **rule: Any) -> Fault:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,7 +24,8 @@ from .exceptions import (
 )
 from .facade import Emulator
 from .faults import Fault
-from .responses import ACTIONS
+from .responses import ACTIONS, READS_WITH_ACCOUNT
+from .responses import Context as ResponseContext
 
 __all__ = ["BodyTooLarge", "envelope", "openapi", "public_url", "read_body"]
 
@@ -140,8 +141,13 @@ def _check_sign(emulator: Emulator, params: Mapping[str, str], partner_key: str)
 
 
 async def _authenticate(
-    emulator: Emulator, endpoint: ep.Endpoint, params: Mapping[str, str]
-) -> int:
+    emulator: Emulator,
+    endpoint: ep.Endpoint,
+    params: Mapping[str, str],
+    context: ResponseContext,
+) -> tuple[int, Callable[[], Any] | None]:
+    """The caller's partner_id once its account, timestamp and sign check out; for a read that
+    has a one-round-trip form, also its answer (read together with the account)."""
     partner_id = _int(_PARTNER_ID, params)
     timestamp = _int(_TIMESTAMP, params)
     skew = abs(int(emulator.clock()) - timestamp)
@@ -151,14 +157,17 @@ async def _authenticate(
             f"参数错误: timestamp {timestamp} is {skew} s off the server time (limit {window} s)",
             "timestamp",
         )
-    account = emulator.partners.cached(partner_id) or await emulator.db.run(
-        emulator.partners.account, partner_id
-    )
+    answer = None
+    read = READS_WITH_ACCOUNT.get(endpoint.path)
+    if read is None:
+        account = await emulator.db.run(emulator.partners.account, partner_id)
+    else:
+        account, answer = await emulator.db.run(read, context, partner_id, params)
     if account is None:
         raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
     if endpoint.signed:
         _check_sign(emulator, params, account.partner_key)
-    return partner_id
+    return partner_id, answer
 
 
 def _fault_response(fault: Fault, now: int) -> Response:
@@ -205,17 +214,20 @@ async def openapi(request: Request) -> Response:
         if injected is not None:
             stats.count(partner, name, "fault")
             return injected
+        context = emulator.context(public_url(request, emulator))
         try:
-            partner_id = await _authenticate(emulator, endpoint, params)
+            partner_id, answer = await _authenticate(emulator, endpoint, params, context)
         except EmulatorError:
             stats.count(partner, name, "auth")
             raise
-        if not emulator.rate_window.admit(partner_id):
+        if not await emulator.rate_window.admit(partner_id):
             stats.count(partner_id, name, "rate_limited")
             raise RateLimited(RATE_LIMIT_MSG)
         stats.count(partner_id, name, "served")
-        context = emulator.context(public_url(request, emulator))
-        data = await emulator.db.run(ACTIONS[endpoint.path], context, partner_id, params)
+        if answer is not None:
+            data = answer()
+        else:
+            data = await emulator.db.run(ACTIONS[endpoint.path], context, partner_id, params)
     except EmulatorError as error:
         return envelope(error.code, error.msg, None, now)
     except Exception:

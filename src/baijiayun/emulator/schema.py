@@ -63,7 +63,8 @@ playbacks = Table(
     Column("play_times", Integer, nullable=False, default=0),
     Column("create_time", BigInteger, nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
-    Index("ix_bjy_playbacks_room", "room_id", "session_id", "version"),
+    # A version number names one row forever (deleted rows keep theirs): never two, never reused.
+    Index("ix_bjy_playbacks_room", "room_id", "session_id", "version", unique=True),
     Index("ix_bjy_playbacks_partner_time", "partner_id", "create_time"),
 )
 
@@ -129,4 +130,20 @@ call_stats = Table(
     Column("endpoint", String(64), primary_key=True),
     Column("outcome", String(16), primary_key=True),
     Column("calls", BigInteger, nullable=False),
+)
+
+# The rate window shared by every worker and host: one lock row per partner, one row per call.
+rate_partners = Table(
+    "bjy_rate_partners",
+    metadata,
+    Column("partner_id", BigInteger, primary_key=True, autoincrement=False),
+)
+
+rate_calls = Table(
+    "bjy_rate_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner_id", BigInteger, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_bjy_rate_calls_partner_at", "partner_id", "at"),
 )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import gc
+import json
 import logging
+import os
 import socket
 import sys
 import threading
@@ -11,12 +16,23 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .admin import LOOPBACK, AdminGuard
 from .app import create_app
-from .facade import Emulator
+from .facade import Emulator, EmulatorConfig
 
-__all__ = ["BackgroundServer", "ExposedWithoutToken", "check_exposure", "free_port", "serve"]
+__all__ = [
+    "BackgroundServer",
+    "ExposedWithoutToken",
+    "check_exposure",
+    "free_port",
+    "serve",
+    "worker_app",
+]
+
+SPEC_ENV = "BAIJIAYUN_EMULATOR_WORKER_SPEC"
+"""How ``serve(workers=N)`` hands the database URL and config to its worker processes."""
 
 logger = logging.getLogger("baijiayun.emulator")
 
@@ -50,24 +66,124 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _config(emulator: Emulator, host: str, port: int, **options: Any) -> uvicorn.Config:
+def _config(
+    emulator: Emulator, host: str, port: int, *, whole_process: bool = False, **options: Any
+) -> uvicorn.Config:
     config = emulator.config
     guard = AdminGuard.for_server(host, config.allowed_hosts, config.admin_token)
     return uvicorn.Config(
-        create_app(emulator, admin_guard=guard),
+        ServedApp(
+            create_app(emulator, admin_guard=guard), emulator, owns=False, freeze=whole_process
+        ),
         host=host,
         port=port,
         log_level=options.pop("log_level", "warning"),
         access_log=False,
-        lifespan="off",
+        lifespan="on",
         **options,
     )
 
 
-def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-    """Serve until interrupted (Ctrl-C); ExposedWithoutToken for a public bind without a token."""
+class ServedApp:
+    """The app as a server runs it: answers ASGI lifespan events. While serving, buffered call
+    statistics reach the database at least every ``interval`` seconds even when no request
+    comes (other workers and hosts read them there); at shutdown the rest is flushed and, when
+    the server ``owns`` the emulator, its pools are closed. With ``freeze`` (a server that is
+    the whole process), what start-up built is kept out of the collector's full passes."""
+
+    def __init__(
+        self, app: ASGIApp, emulator: Emulator, *, owns: bool, freeze: bool = True
+    ) -> None:
+        self.app = app
+        self.emulator = emulator
+        self.owns = owns
+        self.freeze = freeze
+
+    async def _flush_forever(self) -> None:
+        stats = self.emulator.call_stats
+        while True:
+            await asyncio.sleep(stats.interval)
+            if stats.due():
+                try:
+                    await self.emulator.db.run(stats.flush)
+                except Exception:
+                    logger.exception("emulator: could not store call statistics")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        flusher: asyncio.Task[None] | None = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                # what start-up built (SQLAlchemy's metadata, compiled statements, modules)
+                # lives as long as the server: keep it out of the collector's full passes,
+                # whose pauses otherwise show in the latency tail
+                if self.freeze:  # only when the server is the whole process
+                    gc.freeze()
+                flusher = asyncio.create_task(self._flush_forever())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if flusher is not None:
+                    flusher.cancel()
+                await self.emulator.db.run(self.emulator.call_stats.flush)
+                if self.owns:
+                    await self.emulator.db.aclose()
+                    self.emulator.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def worker_app() -> ServedApp:
+    """The app of one worker process of ``serve(workers=N)``: an Emulator on the shared database."""
+    spec = json.loads(os.environ[SPEC_ENV])
+    fields = spec["config"]
+    fields["lifecycle_delays"] = tuple(fields["lifecycle_delays"])
+    fields["allowed_hosts"] = tuple(fields["allowed_hosts"])
+    emulator = Emulator(spec["database"], EmulatorConfig(**fields))
+    guard = AdminGuard.for_server(
+        spec["host"], emulator.config.allowed_hosts, emulator.config.admin_token
+    )
+    return ServedApp(create_app(emulator, admin_guard=guard), emulator, owns=True)
+
+
+def serve(
+    emulator: Emulator,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    **options: Any,
+) -> None:
+    """Serve until interrupted (Ctrl-C); ExposedWithoutToken for a public bind without a token.
+
+    With ``workers`` above 1, uvicorn runs that many processes, each with its own Emulator on
+    ``emulator``'s database and config (PostgreSQL, or a SQLite file); they behave as one service:
+    the rate window, statistics and keys live in the database (or Redis).
+    """
     check_exposure(host, emulator.config.admin_token)
-    uvicorn.Server(_config(emulator, host, port, **options)).run()
+    if workers <= 1:
+        uvicorn.Server(_config(emulator, host, port, whole_process=True, **options)).run()
+        return
+    if emulator.database_url in ("sqlite://", "sqlite:///:memory:"):
+        raise ValueError("several workers need a shared database: PostgreSQL or a SQLite file")
+    spec = {
+        "database": emulator.database_url,
+        "host": host,
+        "config": dataclasses.asdict(emulator.config),
+    }
+    os.environ[SPEC_ENV] = json.dumps(spec)
+    uvicorn.run(
+        f"{__name__}:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=options.pop("log_level", "warning"),
+        access_log=False,
+        lifespan="on",
+        **options,
+    )
 
 
 class BackgroundServer:

@@ -1,4 +1,4 @@
-"""Partner accounts: keys (createkey), the transcode callback URL, and a per-process cache."""
+"""Partner accounts: keys (createkey) and the transcode callback URL."""
 
 from __future__ import annotations
 
@@ -8,44 +8,32 @@ from collections.abc import Callable
 from sqlalchemy import bindparam, insert, select, update
 
 from .. import schema as t
-from ..db import Database
+from ..db import Database, Prepared
 from ..exceptions import AccountNotFound, AlreadyExists, SignatureError
 from ..rows import Account
 
 __all__ = ["PartnerBackend"]
 
 _ACCOUNT = select(t.accounts).where(t.accounts.c.partner_id == bindparam("partner_id"))
+_READ_ACCOUNT = Prepared(_ACCOUNT)
 FIRST_PARTNER_ID = 30000001
 
 
 class PartnerBackend:
-    """Accounts and their keys; every request reads one, so reads are cached until a write."""
+    """Accounts and their keys.
+
+    Nothing is cached in the process: every request reads its account (one primary-key read),
+    so a key rotated through any worker or host is the key the next request is checked with.
+    """
 
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         self.db = db
         self.clock = clock
-        self._cache: dict[int, Account] = {}
-
-    def forget(self) -> None:
-        """Drop the account cache (after a reset)."""
-        self._cache.clear()
-
-    def cached(self, partner_id: int) -> Account | None:
-        """The account if this process has it cached (no I/O), else None."""
-        return self._cache.get(partner_id)
 
     def account(self, partner_id: int) -> Account | None:
         """The account, or None."""
-        cached = self._cache.get(partner_id)
-        if cached is not None:
-            return cached
-        with self.db.read() as conn:
-            row = conn.execute(_ACCOUNT, {"partner_id": partner_id}).first()
-        if row is None:
-            return None
-        found = Account(**row._mapping)
-        self._cache[partner_id] = found
-        return found
+        rows = self.db.fetch(_READ_ACCOUNT, {"partner_id": partner_id})
+        return Account(**dict(zip(_READ_ACCOUNT.names, rows[0], strict=True))) if rows else None
 
     def require(self, partner_id: int) -> Account:
         """The account, or AccountNotFound."""
@@ -81,7 +69,8 @@ class PartnerBackend:
     def rotate_key(self, partner_id: int, secret_key: str, regenerate: bool) -> str:
         """createkey: return (or with ``regenerate`` replace) the partner_key."""
         with self.db.tx() as conn:
-            row = conn.execute(_ACCOUNT, {"partner_id": partner_id}).first()
+            # locked: two concurrent rotations return the keys in the order they were stored
+            row = conn.execute(_ACCOUNT.with_for_update(), {"partner_id": partner_id}).first()
             if row is None:
                 raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
             account = Account(**row._mapping)
@@ -90,7 +79,6 @@ class PartnerBackend:
             if not regenerate:
                 return account.partner_key
             key = secrets.token_urlsafe(48)
-            self._cache.pop(partner_id, None)
             conn.execute(
                 update(t.accounts)
                 .where(t.accounts.c.partner_id == partner_id)
@@ -101,7 +89,6 @@ class PartnerBackend:
     def set_callback_url(self, partner_id: int, url: str) -> None:
         """setTranscodeCallbackUrl."""
         with self.db.tx() as conn:
-            self._cache.pop(partner_id, None)
             conn.execute(
                 update(t.accounts)
                 .where(t.accounts.c.partner_id == partner_id)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from .. import schema as t
-from ..db import Database
+from ..db import Database, Prepared
 from ..exceptions import (
     AccountNotFound,
     AlreadyExists,
@@ -24,7 +24,7 @@ from ..exceptions import (
     RoomDeleted,
     RoomNotFound,
 )
-from ..rows import Playback, PptFile, Room, Token
+from ..rows import Account, Playback, PptFile, Room, Token
 
 __all__ = [
     "BEIJING",
@@ -49,13 +49,49 @@ BLOCKED = 2
 INT64_MAX = 2**63 - 1
 
 # Statements of the hot read paths, built once (building a select costs more than running it).
-_ROOM = select(t.rooms).where(t.rooms.c.room_id == bindparam("room_id"))
-_LIVE_ROOM = (
+_ROOM = Prepared(select(t.rooms).where(t.rooms.c.room_id == bindparam("room_id")))
+_LIVE = (
     select(t.playbacks)
     .where(t.playbacks.c.room_id == bindparam("room_id"), t.playbacks.c.deleted.is_(False))
     .order_by(t.playbacks.c.session_id, t.playbacks.c.version)
 )
-_LIVE_SESSION = _LIVE_ROOM.where(t.playbacks.c.session_id == bindparam("session_id"))
+_LIVE_ROOM = Prepared(_LIVE)
+_LIVE_SESSION = Prepared(_LIVE.where(t.playbacks.c.session_id == bindparam("session_id")))
+# getBasicInfo's one round trip: the account, its room and every live version of the room.
+_LIVE_JOIN = (t.playbacks.c.room_id == t.rooms.c.room_id) & t.playbacks.c.deleted.is_(False)
+_ACCOUNT_ROOM_AND_LIVE = Prepared(
+    select(
+        *(c.label(f"a_{c.key}") for c in t.accounts.c),
+        *(c.label(f"r_{c.key}") for c in t.rooms.c),
+        *(c.label(f"p_{c.key}") for c in t.playbacks.c),
+    )
+    .select_from(
+        t.accounts.outerjoin(t.rooms, t.rooms.c.room_id == bindparam("room_id")).outerjoin(
+            t.playbacks, _LIVE_JOIN
+        )
+    )
+    .where(t.accounts.c.partner_id == bindparam("partner_id"))
+    .order_by(t.playbacks.c.session_id, t.playbacks.c.version)
+)
+
+
+_A_KEYS = tuple(c.key for c in t.accounts.c)
+_R_KEYS = tuple(c.key for c in t.rooms.c)
+_P_KEYS = tuple(c.key for c in t.playbacks.c)
+_R_AT, _P_AT = len(_A_KEYS), len(_A_KEYS) + len(_R_KEYS)
+
+
+_LOCK_ROOM = (
+    select(t.rooms.c.room_id).where(t.rooms.c.room_id == bindparam("room_id")).with_for_update()
+)
+
+
+def _lock_rooms(conn: Connection, *room_ids: int) -> None:
+    """Take the row locks of rooms before changing their playbacks (PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already serialises writers): writers of one room queue, so version numbers
+    and the main flag stay consistent across processes. Sorted, so two writers never deadlock."""
+    for room_id in sorted(set(room_ids)):
+        conn.execute(_LOCK_ROOM, {"room_id": room_id})
 
 
 def media(video_id: int, length: int) -> dict[str, Any]:
@@ -81,16 +117,16 @@ def beijing_date(seconds: int) -> str:
 
 
 def _room_row(conn: Connection, room_id: int) -> Room | None:
-    row = conn.execute(_ROOM, {"room_id": room_id}).first()
-    return None if row is None else Room(**row._mapping)
+    row = _ROOM.first(conn, {"room_id": room_id})
+    return None if row is None else Room(**row)
 
 
 def _live(conn: Connection, room_id: int, session_id: int | None = None) -> list[Playback]:
     if session_id is None:
-        rows = conn.execute(_LIVE_ROOM, {"room_id": room_id}).all()
+        rows = _LIVE_ROOM.all(conn, {"room_id": room_id})
     else:
-        rows = conn.execute(_LIVE_SESSION, {"room_id": room_id, "session_id": session_id}).all()
-    return [Playback(**r._mapping) for r in rows]
+        rows = _LIVE_SESSION.all(conn, {"room_id": room_id, "session_id": session_id})
+    return [Playback(**r) for r in rows]
 
 
 def _insert(conn: Connection, playback: Playback) -> Playback:
@@ -110,11 +146,15 @@ def _version(rows: Sequence[Playback], version: int) -> Playback:
     return found
 
 
+def _versions_missing(room_id: int, session_id: int) -> None:
+    where = f"room {room_id}" + (f" session {session_id}" if session_id else "")
+    raise PlaybackNotFound(f"回放不存在: no playback for {where}")
+
+
 def _versions(conn: Connection, room_id: int, session_id: int) -> list[Playback]:
     rows = _live(conn, room_id, session_id)
     if not rows:
-        where = f"room {room_id}" + (f" session {session_id}" if session_id else "")
-        raise PlaybackNotFound(f"回放不存在: no playback for {where}")
+        _versions_missing(room_id, session_id)
     return rows
 
 
@@ -151,7 +191,11 @@ class PlaybackBackend:
 
     @staticmethod
     def _room(conn: Connection, partner_id: int, room_id: int) -> Room:
-        room = _room_row(conn, room_id)
+        return PlaybackBackend._owned(_room_row(conn, room_id), partner_id, room_id)
+
+    @staticmethod
+    def _owned(room: Room | None, partner_id: int, room_id: int) -> Room:
+        """The room if it exists, is the partner's and is not deleted; else the named error."""
         if room is None or room.partner_id != partner_id:
             raise RoomNotFound(f"房间不存在 room_id={room_id}")
         if room.deleted:
@@ -159,8 +203,16 @@ class PlaybackBackend:
         return room
 
     @staticmethod
-    def _session(conn: Connection, room: Room, session_id: int | None, *, required: bool) -> int:
-        """Resolve the session a call means; long-term rooms default to their first session."""
+    def _session(
+        conn: Connection | None,
+        room: Room,
+        session_id: int | None,
+        *,
+        required: bool,
+        live: Sequence[Playback] = (),
+    ) -> int:
+        """Resolve the session a call means; long-term rooms default to their first session
+        (taken from ``live``, the room's live rows, when the caller read them already)."""
         if not room.is_long_term:
             if session_id:
                 raise PlaybackNotFound(
@@ -173,11 +225,14 @@ class PlaybackBackend:
             raise InvalidParameter(
                 f"参数错误: session_id is required for long-term room {room.room_id}", "session_id"
             )
-        first = conn.execute(
-            select(func.min(t.playbacks.c.session_id)).where(
-                t.playbacks.c.room_id == room.room_id, t.playbacks.c.deleted.is_(False)
-            )
-        ).scalar()
+        if conn is None:
+            first = min((r.session_id for r in live), default=None)
+        else:
+            first = conn.execute(
+                select(func.min(t.playbacks.c.session_id)).where(
+                    t.playbacks.c.room_id == room.room_id, t.playbacks.c.deleted.is_(False)
+                )
+            ).scalar()
         if first is None:
             raise PlaybackNotFound(f"回放不存在: room {room.room_id} has no playback")
         return int(first)
@@ -250,6 +305,7 @@ class PlaybackBackend:
     ) -> Playback:
         """Start a new recording (version 0, main) of a room; long-term rooms get a new session."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             room = _room_row(conn, room_id)
             if room is None:
                 raise RoomNotFound(f"房间不存在 room_id={room_id}")
@@ -302,6 +358,7 @@ class PlaybackBackend:
     def advance(self, room_id: int, session_id: int = 0, status: int | None = None) -> Playback:
         """Move a recording along 0 -> 10 -> 20 -> 100 (or 30); returns the updated original."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             original = _version(_versions(conn, room_id, session_id), 0)
             allowed = LIFECYCLE.get(original.status, ())
             target = allowed[0] if status is None and allowed else status
@@ -330,6 +387,7 @@ class PlaybackBackend:
     ) -> Playback:
         """Add a crop version cut from the original recording (numbers are never reused)."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             original = _version(_versions(conn, room_id, session_id), 0)
             if original.status != READY:
                 raise NotGenerated("回放未生成: only a generated playback can be cropped")
@@ -383,8 +441,48 @@ class PlaybackBackend:
 
     def main_version(self, partner_id: int, room_id: int, session_id: int | None) -> Playback:
         """getBasicInfo: the main version of a playback."""
-        with self.db.read() as conn:
-            return _main(self._playback(conn, partner_id, room_id, session_id, False))
+        account, main = self.main_version_and_account(partner_id, room_id, session_id)
+        if account is None:
+            raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
+        return main()
+
+    def main_version_and_account(
+        self, partner_id: int, room_id: int, session_id: int | None
+    ) -> tuple[Account | None, Callable[[], Playback]]:
+        """The account and getBasicInfo's answer, read in one round trip.
+
+        The answer is a function that returns the main version or raises why there is none,
+        so the caller can authenticate with the account first.
+        """
+        joined = self.db.fetch(
+            _ACCOUNT_ROOM_AND_LIVE, {"partner_id": partner_id, "room_id": room_id}
+        )
+        if not joined:
+
+            def nothing() -> Playback:
+                raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
+
+            return None, nothing
+        first = joined[0]
+        account = Account(**dict(zip(_A_KEYS, first[:_R_AT], strict=True)))
+
+        def answer() -> Playback:
+            found = None
+            if first[_R_AT] is not None:
+                found = Room(**dict(zip(_R_KEYS, first[_R_AT:_P_AT], strict=True)))
+            room = self._owned(found, partner_id, room_id)
+            live = [
+                Playback(**dict(zip(_P_KEYS, row[_P_AT:], strict=True)))
+                for row in joined
+                if row[_P_AT] is not None
+            ]
+            session = self._session(None, room, session_id, required=False, live=live)
+            rows = [r for r in live if r.session_id == session]
+            if not rows:
+                _versions_missing(room_id, session)
+            return _main(rows)
+
+        return account, answer
 
     def list_playbacks(
         self,
@@ -460,6 +558,7 @@ class PlaybackBackend:
     ) -> None:
         """setPublishStatus: publish (1) or block (2) every version of a playback."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             rows = self._playback(conn, partner_id, room_id, session_id, True)
             conn.execute(
                 update(t.playbacks)
@@ -475,6 +574,7 @@ class PlaybackBackend:
     ) -> None:
         """delete: a whole playback, or one version (the main moves to the first left)."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             rows = self._playback(conn, partner_id, room_id, session_id, True)
             doomed = rows if version is None else [_version(rows, version)]
             ids = [r.id for r in doomed]
@@ -494,6 +594,7 @@ class PlaybackBackend:
     def rename(self, partner_id: int, room_id: int, name: str, session_id: int | None) -> None:
         """update: rename every live version of a playback."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             rows = self._playback(conn, partner_id, room_id, session_id, True)
             conn.execute(
                 update(t.playbacks)
@@ -526,6 +627,7 @@ class PlaybackBackend:
     ) -> None:
         """setMainVersion."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             rows = self._playback(conn, partner_id, room_id, session_id, True)
             _mark_main(conn, _version(rows, version))
 
@@ -561,6 +663,7 @@ class PlaybackBackend:
     ) -> None:
         """replacePlayback: type 1 copies the source media over the target version, type 2 adds it."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, source[0], target[0])
             picked = []
             for room_id, session_id, version in (source, target):
                 rows = self._playback(conn, partner_id, room_id, session_id, True)
@@ -601,6 +704,7 @@ class PlaybackBackend:
     def open_player(self, room_id: int, session_id: int | None, token: str) -> Playback:
         """Check a token for the web player and count the play; PlayerRefused says why not."""
         with self.db.tx() as conn:
+            _lock_rooms(conn, room_id)
             row = conn.execute(select(t.tokens).where(t.tokens.c.token == token)).first()
             found = None if row is None else Token(**row._mapping)
             if found is None or found.room_id != room_id:

@@ -10,10 +10,20 @@ from typing import Any
 from ... import _endpoints as ep
 from ..backends import PartnerBackend, PlaybackBackend
 from ..backends.playback import BEIJING
-from ..exceptions import InvalidParameter
-from ..rows import Playback
+from ..exceptions import EmulatorError, InvalidParameter
+from ..rows import Account, Playback
 
-__all__ = ["ACTIONS", "Action", "Context", "action", "beijing_time", "list_item"]
+__all__ = [
+    "ACTIONS",
+    "READS_WITH_ACCOUNT",
+    "Action",
+    "Context",
+    "ReadWithAccount",
+    "action",
+    "beijing_time",
+    "list_item",
+    "read_with_account",
+]
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,41 @@ def action(endpoint: ep.Endpoint) -> Callable[[Validated], Validated]:
             return function(ctx, partner_id, validate(endpoint, params))
 
         ACTIONS[endpoint.path] = respond
+        return function
+
+    return register
+
+
+ReadWithAccount = Callable[
+    [Context, int, Mapping[str, str]], tuple[Account | None, Callable[[], Any]]
+]
+Prefetch = Callable[[Context, int, dict[str, Any]], tuple[Account | None, Callable[[], Any]]]
+
+READS_WITH_ACCOUNT: dict[str, ReadWithAccount] = {}
+"""Read-only actions that also return the caller's account from the same round trip, so the
+server authenticates and answers with one database read. Each returns (account, answer): the
+answer is called after the sign and rate checks and raises the action's error if any."""
+
+
+def read_with_account(endpoint: ep.Endpoint) -> Callable[[Prefetch], Prefetch]:
+    """Register a read-only action's one-round-trip form (see :data:`READS_WITH_ACCOUNT`)."""
+
+    def register(function: Prefetch) -> Prefetch:
+        def respond(
+            ctx: Context, partner_id: int, params: Mapping[str, str]
+        ) -> tuple[Account | None, Callable[[], Any]]:
+            try:
+                arguments = validate(endpoint, params)
+            except EmulatorError as error:
+                invalid = error
+
+                def refuse() -> Any:
+                    raise invalid
+
+                return ctx.partner.account(partner_id), refuse
+            return function(ctx, partner_id, arguments)
+
+        READS_WITH_ACCOUNT[endpoint.path] = respond
         return function
 
     return register

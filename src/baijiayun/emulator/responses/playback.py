@@ -6,7 +6,8 @@ from typing import Any
 
 from ... import _endpoints as ep
 from ..backends.playback import READY
-from ._shared import Context, action, beijing_time, list_item
+from ..rows import Playback
+from ._shared import Context, action, beijing_time, list_item, read_with_account
 
 __all__: list[str] = []
 
@@ -14,7 +15,19 @@ __all__: list[str] = []
 @action(ep.GET_BASIC_INFO)
 def get_basic_info(ctx: Context, partner_id: int, a: dict[str, Any]) -> Any:
     """The main version's state; media fields only once it is generated."""
-    main = ctx.playback.main_version(partner_id, a["room_id"], a.get("session_id"))
+    return _basic_info(ctx.playback.main_version(partner_id, a["room_id"], a.get("session_id")))
+
+
+@read_with_account(ep.GET_BASIC_INFO)
+def get_basic_info_with_account(ctx: Context, partner_id: int, a: dict[str, Any]) -> Any:
+    """getBasicInfo and the caller's account in one round trip (the server's hot path)."""
+    account, main = ctx.playback.main_version_and_account(
+        partner_id, a["room_id"], a.get("session_id")
+    )
+    return account, lambda: _basic_info(main())
+
+
+def _basic_info(main: Playback) -> Any:
     if main.status != READY:
         return {"status": main.status}
     return {
