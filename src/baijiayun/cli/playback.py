@@ -7,7 +7,7 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -392,7 +392,7 @@ def bulk(
     back before anything is re-sent, and a delete is never sent twice. --dry-run says what a real
     run would send.
     """
-    from ..bulk import BulkInputError, default_journal, load_rows, run_bulk
+    from ..bulk import BulkInputError, Format, default_journal, load_rows, run_bulk
 
     if journal is None:
         if source == "-":
@@ -401,7 +401,7 @@ def bulk(
     if source != "-" and not Path(source).is_file():
         raise click.BadParameter(f"no such file: {source}", param_hint="'--from'")
     try:
-        rows = load_rows(op, source, format=fmt)  # type: ignore[arg-type]
+        rows = load_rows(op, source, format=cast("Format | None", fmt))
     except BulkInputError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(EXIT_USAGE)
