@@ -223,3 +223,19 @@ def test_a_killed_run_started_again_renames_each_row_exactly_once(
     assert _writes(world) == len(rooms)  # each row once: the in-flight ones were read back
     assert refused(world) == 0
     assert _names(world, rooms) == names
+
+
+def test_a_bulk_delete_asks_first_and_a_missing_file_is_usage(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    source = tmp_path / "gone.csv"
+    source.write_text(f"room_id\n{world['rooms'][0]}\n", encoding="utf-8")
+    result = run(world, "playback", "bulk", "delete", "--from", str(source))
+    assert result.exit_code == 2 and "add --yes" in result.stderr
+    missing = run(world, "playback", "bulk", "delete", "--from", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 2 and "'--from'" in missing.stderr
+    assert _writes(world, "delete") == 0
+    done = run(world, "playback", "bulk", "delete", "--from", str(source), "--yes")
+    assert done.exit_code == 0 and json.loads(done.stdout)["done"] == 1
+    emulator: Emulator = world["emulator"]
+    assert emulator.playback_rows(world["rooms"][0]) == []
