@@ -420,6 +420,8 @@ def bulk(
             dry_run=dry_run,
             workers=workers,
             on_progress=lambda _: advance(1),
+            rate_limit_wait=(settings.budget() or (0, 10.0))[1],
+            on_wait=settings.status().on_wait,
         )
     if settings.format() == "table":
         click.echo(str(summary))
