@@ -55,6 +55,8 @@ RULES = [
     (r"aiter_bytes", "iter_bytes"),
     (r"acquire_async", "acquire"),
     (r"complete_async", "complete"),
+    (r"get_or_fetch_async", "get_or_fetch"),
+    (r"put_many_async", "put_many"),
 ]
 _PATTERN = re.compile("|".join(f"(?:\\b{pattern})" for pattern, _ in RULES))
 _COMPILED = [(re.compile(pattern), replacement) for pattern, replacement in RULES]

@@ -53,6 +53,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The CLI's file governor books calls in the user cache dir: one of its own per test run."""
+    saved = os.environ.get("BAIJIAYUN_CACHE_DIR")
+    os.environ["BAIJIAYUN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if saved is None:
+        os.environ.pop("BAIJIAYUN_CACHE_DIR", None)
+    else:
+        os.environ["BAIJIAYUN_CACHE_DIR"] = saved
+
+
 REDIS_URL = os.environ.get("BAIJIAYUN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -242,6 +242,37 @@ def test_refused_rows_are_failures_with_reasons_and_are_retried_next_run(
     assert (again.skipped, again.sent, len(again.failed)) == (1, 1, 1)
 
 
+def test_a_row_refused_by_the_account_limit_waits_a_period_and_goes_again(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    rooms, emulator = world["rooms"], world["emulator"]
+    # another app ate the budget: the first two renames are answered "too many requests"
+    emulator.inject_fault("update", "error", 429, times=2)
+    source = _csv(tmp_path / "r.csv", "room_id,name", [f"{rooms[0]},Once", f"{rooms[1]},Twice"])
+    slept: list[float] = []
+    told: list[tuple[str, float]] = []
+    summary = bulk(
+        world["client"].playback,
+        "rename",
+        source,
+        workers=1,
+        rate_limit_wait=10.0,
+        on_wait=lambda why, seconds: told.append((why, seconds)),
+        sleep=slept.append,
+    )
+    assert (summary.done, summary.failed) == (2, [])
+    assert slept == [10.0, 10.0] and told == [("rate_limit", 10.0)] * 2
+    assert world["counts"].counts["update"] == 4
+    assert _names(emulator, rooms[:2]) == ["Once", "Twice"]
+    # refused every time: the row fails with the reason, after MAX_REFUSALS waits
+    emulator.inject_fault("update", "error", 429, times=3)
+    _csv(source, "room_id,name", [f"{rooms[2]},Never"])
+    slept.clear()
+    failed = bulk(world["client"].playback, "rename", source, sleep=slept.append)
+    assert slept == [10.0, 10.0]
+    assert [f.reason.endswith("still refused after 3 tries") for f in failed.failed] == [True]
+
+
 # --- a real process killed mid-run ---------------------------------------------------------------
 
 

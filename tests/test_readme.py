@@ -52,6 +52,7 @@ RUNNERS = {
     "sh": "test_setup_commands_are_the_makefile_targets_ci_runs",
     "toml": "test_profile_example_is_a_valid_profile",
     "python limit": "tests/test_readme_limit.py",
+    "bash limit": "tests/test_readme_limit.py",
     "python mirror": "tests/test_mirror_readme.py",
     "bash mirror": "tests/test_mirror_readme.py",
     "sql mirror": "tests/test_mirror_readme.py",

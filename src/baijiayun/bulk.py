@@ -366,6 +366,8 @@ class BulkSummary:
 
 
 _UNKNOWN = "outcome unknown"
+MAX_REFUSALS = 2
+"""Waits of one period a row may get when the account limit refuses it, before it fails."""
 
 
 def _send(playback: PlayBackLike, row: BulkRow) -> None:
@@ -424,6 +426,20 @@ def _is_done(playback: PlayBackLike, row: BulkRow) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Pause:
+    """How to wait out a "too many requests" refusal: one period of the account limit."""
+
+    seconds: float
+    sleep: Callable[[float], None]
+    on_wait: Callable[[str, float], None] | None
+
+    def wait(self) -> None:
+        if self.on_wait is not None:
+            self.on_wait("rate_limit", self.seconds)
+        self.sleep(self.seconds)
+
+
 class _Run:
     def __init__(
         self,
@@ -432,7 +448,9 @@ class _Run:
         summary: BulkSummary,
         on_progress: Callable[[BulkProgress], None] | None,
         clock: Callable[[], float],
+        pause: _Pause,
     ) -> None:
+        self.pause = pause
         self.playback = playback
         self.journal = journal
         self.summary = summary
@@ -480,7 +498,7 @@ class _Run:
             return f"{_UNKNOWN}; the check failed: {error}"
 
     def process(self, row: BulkRow, unknown: bool) -> None:
-        attempts = 0
+        attempts = refusals = 0
         while True:
             if unknown:
                 done = self._check(row)
@@ -506,6 +524,15 @@ class _Run:
             self._count(sent=1)
             try:
                 _send(self.playback, row)
+            except RateLimitError as error:
+                # Refused by the account limit (another app ate the budget): not applied, so it
+                # may go again once a period has passed.
+                refusals += 1
+                if refusals > MAX_REFUSALS:
+                    self._finish(row, "failed", f"{error}; still refused after {refusals} tries")
+                    return
+                self.pause.wait()
+                continue
             except (APIError, InvalidArgumentError) as error:
                 self._finish(row, "failed", str(error))  # refused, by the service or the SDK
                 return
@@ -525,12 +552,18 @@ def run_bulk(
     workers: int = 4,
     on_progress: Callable[[BulkProgress], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    rate_limit_wait: float = 10.0,
+    on_wait: Callable[[str, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> BulkSummary:
     """Send each row not yet done (per the journal) through ``playback``; return a summary.
 
     ``workers`` rows are in flight at once (the client's rate governor paces them).
     ``on_progress`` is called after each row. With ``dry_run`` nothing is sent and the journal is
-    only read (not created): the summary says how many rows a real run would send.
+    only read (not created): the summary says how many rows a real run would send. A row the
+    service refuses with "too many requests" was not applied: it waits ``rate_limit_wait``
+    seconds (one period of the account limit; ``on_wait("rate_limit", seconds)`` is told) and is
+    sent again, up to :data:`MAX_REFUSALS` times.
     """
     if workers < 1:
         raise InvalidArgumentError("workers", f"must be >= 1, got {workers}")
@@ -538,7 +571,8 @@ def run_bulk(
     try:
         states = book.states()
         summary = BulkSummary(total=len(rows), dry_run=dry_run)
-        run = _Run(playback, book, summary, on_progress, clock)
+        pause = _Pause(rate_limit_wait, sleep, on_wait)
+        run = _Run(playback, book, summary, on_progress, clock, pause)
         seen: dict[str, int] = {}
         todo: list[tuple[BulkRow, bool]] = []
         for row in rows:
@@ -587,6 +621,9 @@ def bulk(
     dry_run: bool = False,
     workers: int = 4,
     on_progress: Callable[[BulkProgress], None] | None = None,
+    rate_limit_wait: float = 10.0,
+    on_wait: Callable[[str, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> BulkSummary:
     """Validate every row of ``source`` for ``op``, then run them (see :func:`run_bulk`).
 
@@ -598,5 +635,13 @@ def bulk(
         journal = default_journal(source)
     rows = load_rows(op, source, format=format)
     return run_bulk(
-        playback, rows, journal, dry_run=dry_run, workers=workers, on_progress=on_progress
+        playback,
+        rows,
+        journal,
+        dry_run=dry_run,
+        workers=workers,
+        on_progress=on_progress,
+        rate_limit_wait=rate_limit_wait,
+        on_wait=on_wait,
+        sleep=sleep,
     )

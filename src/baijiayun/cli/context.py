@@ -18,14 +18,17 @@ from ..errors import (
 )
 from .config import load_profile
 from .output import FORMATS, pick_format
+from .progress import Status
 
 if TYPE_CHECKING:
+    from .._ratelimit import Governor
     from ..client import BaiJiaYunClient
     from ..client.api.playback import PlayBack
 
 __all__ = [
     "EXIT_API_ERROR",
     "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
     "Command",
     "Group",
     "MissingExtra",
@@ -50,6 +53,7 @@ ENVIRONMENT = {
     "private_domain": "BAIJIAYUN_PRIVATE_DOMAIN",
     "base_url": "BAIJIAYUN_BASE_URL",
     "profile": "BAIJIAYUN_PROFILE",
+    "rate_limit": "BAIJIAYUN_RATE_LIMIT",
 }
 """The environment variable of each global option that has one."""
 
@@ -77,6 +81,12 @@ def _global_params() -> list[click.Option]:
         _global("--profile", help="Named profile of the config file (BAIJIAYUN_PROFILE)."),
         _global("--timeout", type=click.FloatRange(min=0.1), help="Seconds per request [10]."),
         _global("--max-retries", type=click.IntRange(min=0), help="Retries of a failed call [2]."),
+        _global(
+            "--rate-limit",
+            metavar="CALLS/SECONDS",
+            help="The account's call budget, shared by every process on this machine (or through "
+            "BAIJIAYUN_REDIS_URL), or 'off' (BAIJIAYUN_RATE_LIMIT) [200/10].",
+        ),
         _global(
             "-o",
             "--output",
@@ -118,9 +128,11 @@ class Settings:
     max_retries: int = 2
     output: str | None = None
     dry_run: bool = False
+    rate_limit: str = "200/10"
     sources: dict[str, str] = field(default_factory=dict)
     _resolved: bool = field(default=False, repr=False)
     _client: BaiJiaYunClient | None = field(default=None, repr=False)
+    _status: Status | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -152,7 +164,14 @@ class Settings:
             layers += [(where, profile), ("environment", env)]
         else:
             layers += [("environment", env), (where, profile)]
-        for name in ("partner_id", "partner_key", "secret_key", "timeout", "max_retries"):
+        for name in (
+            "partner_id",
+            "partner_key",
+            "secret_key",
+            "timeout",
+            "max_retries",
+            "rate_limit",
+        ):
             self._take(name, layers)
         for name in ("output", "dry_run"):
             if name in typed:
@@ -201,6 +220,48 @@ class Settings:
         """The output format in force."""
         return pick_format(self.resolve().output)
 
+    def status(self) -> Status:
+        """Where this command shows progress and waits for the account limit."""
+        if self._status is None:
+            self._status = Status()
+        return self._status
+
+    def budget(self) -> tuple[int, float] | None:
+        """``--rate-limit`` as (calls, seconds), or None when it is off."""
+        text = str(self.resolve().rate_limit).strip().lower()
+        if text in ("off", "none", "0"):
+            return None
+        calls, _, seconds = text.partition("/")
+        try:
+            budget = int(calls), float(seconds)
+        except ValueError:
+            budget = (0, 0.0)
+        if budget[0] < 1 or not 0 < budget[1] < float("inf"):
+            where = _where(self, "rate_limit")
+            raise click.BadParameter(
+                f"{self.rate_limit!r} is not CALLS/SECONDS (e.g. 200/10) or 'off'{where}",
+                param_hint="'--rate-limit'",
+            )
+        return budget
+
+    def governor(self) -> Governor | None:
+        """The account's budget, one per machine: a :class:`~baijiayun.FileRateGovernor` in the
+        user cache dir keyed by partner_id, or a :class:`~baijiayun.RedisRateGovernor` when
+        ``BAIJIAYUN_REDIS_URL`` is set. Nothing is opened until the first call."""
+        budget = self.budget()
+        if budget is None:
+            return None
+        calls, period = budget
+        redis_url = self.environ.get("BAIJIAYUN_REDIS_URL", "")
+        if redis_url:
+            from ..redis_ratelimit import RedisRateGovernor
+
+            key = f"bjy:ratelimit:{self.partner_id}"
+            return RedisRateGovernor(redis_url, key=key, calls=calls, period=period)
+        from ..file_ratelimit import FileRateGovernor
+
+        return FileRateGovernor(str(self.partner_id), calls=calls, period=period)
+
     def client(self) -> BaiJiaYunClient:
         """The SDK client, built on first use and closed when the command ends."""
         if self._client is None:
@@ -221,6 +282,8 @@ class Settings:
                 timeout=self.timeout,
                 max_retries=self.max_retries,
                 dry_run=self.dry_run,
+                rate_limit=self.governor() if self.partner_id is not None else None,
+                on_wait=self.status().on_wait,
             )
             click.get_current_context().call_on_close(self._client.close)
         return self._client

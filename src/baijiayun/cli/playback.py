@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, cast
 
 import click
 
-from .context import EXIT_API_ERROR, Group, Settings, global_options, pass_settings
+from .context import EXIT_API_ERROR, EXIT_USAGE, Group, Settings, global_options, pass_settings
 from .output import PUBLISH_WORDS, emit
 
 __all__ = ["playback"]
 
-T = TypeVar("T")
-
 
 @click.group(cls=Group)
 def playback() -> None:
-    """回放: list, inspect, tokens, publish/block, rename, delete, versions, PDFs."""
+    """回放: list, inspect, tokens, publish/block, rename, delete, versions, PDFs, bulk writes."""
 
 
 def command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Command]:
@@ -50,21 +49,6 @@ EXPIRES = click.option(
     help="Token lifetime in seconds; 0 = never expires.",
 )
 YES = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-
-
-def _progress(items: Iterable[T], label: str) -> Iterator[T]:
-    """Pass items through, counting them on stderr when a person watches."""
-    if not sys.stderr.isatty():
-        yield from items
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(label, total=None)
-        for item in items:
-            progress.advance(task)
-            yield item
 
 
 def _paged(
@@ -97,7 +81,7 @@ def list_(
     pb = settings.playback()
     if all_pages:
         walk = pb.iter_list(product_type, page_size, int(crop_video), room_id)
-        items = list(_progress(walk, "listing playbacks"))
+        items = list(settings.status().count(walk, "listing playbacks"))
         emit(items, settings.format(), caption=f"{len(items)} playbacks")
         return
     result = pb.get_list(product_type, page, page_size, int(crop_video), room_id)
@@ -144,7 +128,7 @@ def crops(
     pb = settings.playback()
     if all_pages:
         walk = pb.iter_crop_list(room_id, product_type, session_id, page_size)
-        items = list(_progress(walk, "listing versions"))
+        items = list(settings.status().count(walk, "listing versions"))
         emit(items, settings.format(), caption=f"{len(items)} versions of room {room_id}")
         return
     result = pb.get_crop_list(room_id, product_type, session_id, page, page_size)
@@ -364,3 +348,102 @@ def player_url(
     click.echo(
         pb.player_url(room_id, token, session_id, user_number=user_number, user_name=user_name)
     )
+
+
+BULK_OPS = ("publish", "block", "rename", "set-main", "delete")
+"""``baijiayun.bulk.OPS`` (spelled here so that ``--help`` does not load the SDK)."""
+
+
+@command("bulk")
+@click.argument("op", type=click.Choice(BULK_OPS))
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    metavar="FILE",
+    help="CSV with a header (room_id, session_id, version, name as OP needs) or JSON lines; "
+    "'-' reads stdin.",
+)
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite journal of each row's outcome [FILE.journal.sqlite3; required with stdin].",
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="[by suffix/content]")
+@click.option(
+    "--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Rows in flight."
+)
+@YES
+@pass_settings
+def bulk(
+    settings: Settings,
+    op: str,
+    source: str,
+    journal: Path | None,
+    fmt: str | None,
+    workers: int,
+    yes: bool,
+) -> None:
+    """Apply OP to every row of a file, each exactly once, under the account limit.
+
+    Every row is checked before anything is sent (bad rows are listed with their line numbers,
+    exit 2). Each row's outcome goes to the journal, so a run stopped anywhere and started again
+    (even on an edited file) sends only what is not done; a row whose answer was lost is read
+    back before anything is re-sent, and a delete is never sent twice. --dry-run says what a real
+    run would send.
+    """
+    from ..bulk import BulkInputError, Format, default_journal, load_rows, run_bulk
+
+    if journal is None:
+        if source == "-":
+            raise click.UsageError("--journal is required when the rows come from stdin")
+        journal = default_journal(source)
+    if source != "-" and not Path(source).is_file():
+        raise click.BadParameter(f"no such file: {source}", param_hint="'--from'")
+    try:
+        rows = load_rows(op, source, format=cast("Format | None", fmt))
+    except BulkInputError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(EXIT_USAGE)
+    dry_run = settings.resolve().dry_run
+    if not dry_run and rows and op in ("block", "delete"):
+        plan = run_bulk(settings.playback(), rows, journal, dry_run=True)
+        if plan.would_send:
+            _confirm(settings, yes, f"{op.capitalize()} {plan.would_send} playback(s)?")
+    # Lost answers are settled by the journal's read-back, never by re-sending a write blindly.
+    playback = settings.client().with_options(max_retries=0).playback
+    with settings.status().bar(f"bulk {op}", len(rows)) as advance:
+        summary = run_bulk(
+            playback,
+            rows,
+            journal,
+            dry_run=dry_run,
+            workers=workers,
+            on_progress=lambda _: advance(1),
+            rate_limit_wait=(settings.budget() or (0, 10.0))[1],
+            on_wait=settings.status().on_wait,
+        )
+    if settings.format() == "table":
+        click.echo(str(summary))
+    else:
+        failures = [{"line": f.line, "row": f.row, "reason": f.reason} for f in summary.failed]
+        result = {
+            "total": summary.total,
+            "done": summary.done,
+            "skipped": summary.skipped,
+            "failed": len(summary.failed),
+            "sent": summary.sent,
+            "checked": summary.checked,
+            "failures": failures,
+        }
+        if dry_run:
+            result = {
+                "dry_run": True,
+                "total": summary.total,
+                "to_send": summary.would_send,
+                "skipped": summary.skipped,
+            }
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    if summary.failed:
+        click.echo(f"{len(summary.failed)} row(s) failed; see the summary", err=True)
+        sys.exit(EXIT_API_ERROR)

@@ -20,6 +20,8 @@ from ..errors import BaiJiaYunError, DryRunRequest, InvalidArgumentError, Respon
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ..tokens import RedisTokenCache, TokenCache
+
 __all__ = [
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_TIMEOUT",
@@ -116,6 +118,7 @@ class BaseClient:
         dry_run: bool,
         on_wait: OnWait | None,
         clock: Callable[[], float] | None,
+        token_cache: TokenCache | RedisTokenCache | None = None,
     ) -> None:
         if partner_id is None:
             partner_id = _env_int("BAIJIAYUN_PARTNER_ID")
@@ -147,6 +150,7 @@ class BaseClient:
         self.rate_governor: Governor | None = rate_limit
         self.dry_run = dry_run
         self.on_wait = on_wait
+        self.token_cache = token_cache
         self._clock = clock or time.monotonic
         self._keys = _Keys(partner_key, secret_key)
         self._owns_http = False

@@ -21,6 +21,7 @@ from ._base import DEFAULT_TIMEOUT, UNSET, BaseClient, OnWait, slot_hold
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ..tokens import RedisTokenCache, TokenCache
     from .api._sync_playback import PlayBack
 
 __all__ = ["BaiJiaYunClient"]
@@ -43,14 +44,17 @@ class BaiJiaYunClient(BaseClient):
         Time queued in the rate governor does not count. Per call: :meth:`with_options`.
     :param max_retries: how many times a failed call may be re-sent (only when that is safe)
     :param rate_limit: a :class:`~baijiayun.Governor` (share one between clients of an account;
-        :class:`~baijiayun.RedisRateGovernor` shares it across processes), a ``(calls, seconds)``
-        pair, or ``None`` for none. Default: 200 calls per 10 s.
+        :class:`~baijiayun.FileRateGovernor` shares it between the processes of this machine,
+        :class:`~baijiayun.RedisRateGovernor` between machines), a ``(calls, seconds)`` pair, or
+        ``None`` for none. Default: 200 calls per 10 s, for this client alone.
     :param retry_policy: backoff and rate-limit waits (:class:`~baijiayun.RetryPolicy`)
     :param http_client: an httpx client to send with (the timeouts of each call are set per
         request); it is left open on :meth:`close` unless ``owns_http_client`` is true
     :param owns_http_client: hand ``http_client`` over: :meth:`close` closes it
     :param dry_run: build and validate every call but send nothing: each call raises
         :class:`~baijiayun.DryRunRequest` carrying the request
+    :param token_cache: a :class:`~baijiayun.TokenCache` or :class:`~baijiayun.RedisTokenCache`
+        where ``playback.cached_player_url`` and ``playback.prefetch_tokens`` keep player tokens
     :param on_wait: ``on_wait(why, seconds)`` is called before the client waits to re-send
         (``why`` is a :data:`~baijiayun.WaitReason`); each wait is also logged at DEBUG
     :param clock: monotonic clock in seconds (tests inject a fake one)
@@ -73,6 +77,7 @@ class BaiJiaYunClient(BaseClient):
         owns_http_client: bool = False,
         dry_run: bool = False,
         on_wait: OnWait | None = None,
+        token_cache: TokenCache | RedisTokenCache | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -89,6 +94,7 @@ class BaiJiaYunClient(BaseClient):
             dry_run=dry_run,
             on_wait=on_wait,
             clock=clock,
+            token_cache=token_cache,
         )
         self._owns_http = http_client is None or owns_http_client
         self._http: httpx.Client = http_client or httpx.Client()

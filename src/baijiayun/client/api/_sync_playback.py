@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ... import _core
 from ... import _endpoints as ep
+from ...errors import InvalidArgumentError
 from ...models import (
     CropItem,
     CropPage,
@@ -23,11 +25,13 @@ from ...models import (
 )
 from ...pagination import PageWalk
 from ...player import player_url
+from ...tokens import token_key
 from ._shared import RoomIds, batch_entries, chunks, merge_token_batch, parse
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ...tokens import RedisTokenCache, TokenCache
     from .._sync_client import BaiJiaYunClient
 
 __all__ = ["PlayBack"]
@@ -305,6 +309,80 @@ class PlayBack:
             user_number=user_number,
             user_name=user_name,
         )
+
+    def _token_cache(self) -> TokenCache | RedisTokenCache:
+        cache = self.client.token_cache
+        if cache is None:
+            raise InvalidArgumentError(
+                "token_cache",
+                "the client has no token cache: pass token_cache=TokenCache() (one process) "
+                "or RedisTokenCache(url) (every process) to the client",
+            )
+        return cache
+
+    def cached_player_url(
+        self,
+        room_id: int,
+        session_id: int | None = None,
+        *,
+        expires_in: int = 3600,
+        min_ttl: float = 600,
+        user_number: int | None = None,
+        user_name: str | None = None,
+    ) -> str:
+        """The web playback page URL with a player token from the client's ``token_cache``.
+
+        A cached token is reused while it has at least ``min_ttl`` seconds left; otherwise one
+        is fetched with getPlayerToken (concurrent misses for one playback make one call: in one
+        process, and across processes with a :class:`~baijiayun.RedisTokenCache`). A token that
+        never expires (``expires_in=0``) is only handed to callers asking for one.
+
+        :param room_id: 房间号 (room id)
+        :param session_id: 序列号(针对长期房间才会用到) (session id, long-term rooms only)
+        :param expires_in: 过期时间,以秒为单位。如果传0则表示不过期 (lifetime of a new token)
+        :param min_ttl: seconds a cached token must still be valid to be reused
+        :param user_number: 观看者的用户编号 (viewer's number, shown to the player)
+        :param user_name: 观看者的昵称 (viewer's name)
+        """
+        arguments = {"room_id": room_id, "expires_in": expires_in, "session_id": session_id}
+        _core.build_params(ep.GET_PLAYER_TOKEN, arguments)  # refuse bad ids before any lookup
+        if self.client.dry_run:  # nothing is read or sent: show the token call instead
+            self.get_player_token(room_id, expires_in, session_id)
+        cache = self._token_cache()
+
+        def fetch() -> str:
+            answer = self.get_player_token(room_id, expires_in, session_id)
+            return answer.token
+
+        token = cache.get_or_fetch(
+            token_key(self.client.partner_id, room_id, session_id),
+            fetch,
+            expires_in=expires_in,
+            min_ttl=min_ttl,
+        )
+        return self.player_url(
+            room_id, token, session_id, user_number=user_number, user_name=user_name
+        )
+
+    def prefetch_tokens(self, room_ids: RoomIds, *, expires_in: int = 3600) -> int:
+        """Fill the client's ``token_cache`` with getPlayerTokenBatch (100 ids a call).
+
+        :param room_ids: the playbacks, as for :meth:`get_player_token_batch`
+        :param expires_in: 过期时间,以秒为单位。如果传0则表示不过期 (lifetime of the tokens)
+        :returns: how many tokens were stored
+        """
+        if self.client.dry_run:  # nothing is read or sent: show the first batch call instead
+            self.get_player_token_batch(room_ids, expires_in)
+        cache = self._token_cache()
+        fetched_at = cache.now()  # a token's life starts no earlier than its call
+        tokens = self.get_player_token_batch(room_ids, expires_in)
+        partner = self.client.partner_id
+        cache.put_many(
+            {token_key(partner, entry): token for entry, token in tokens.items()},
+            expires_in=expires_in,
+            fetched_at=fetched_at,
+        )
+        return len(tokens)
 
     def close(self) -> None:
         """Close the client if this object built it (``PlayBack()`` with no client)."""
