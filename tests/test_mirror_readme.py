@@ -72,10 +72,12 @@ def _command(line: str) -> list[str]:
 def test_readme_mirror_examples_run(
     demo_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first, mounted = blocks("python")
+    first, mounted, hook = blocks("python")
     exec(compile(first, "README mirror block 1", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out
     assert "playbacks mirrored with" in out and "incremental run: 1 call(s), 0 new" in out
+    exec(compile(hook, "README mirror block 3", "exec"), {"__name__": "readme"})
+    assert capsys.readouterr().out == "高等数学 第1讲（修订）\n"
 
     (query,) = blocks("sql")
     engine = make_engine("sqlite:///baijiayun-mirror.db")

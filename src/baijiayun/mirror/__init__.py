@@ -1,10 +1,11 @@
-"""Catalog mirror: the account's playbacks in your own database, kept current (sweeps, callbacks)."""
+"""Catalog mirror: the account's playbacks in your own database, kept current (sweeps, callbacks, the write hook)."""
 
 from .lock import MirrorLock, MirrorLockedError
 from .query import list_playbacks, mirror_status
 from .schema import DEFAULT_DATABASE, SCHEMA_VERSION, SchemaVersionError, make_engine
 from .sync import Mirror, Progress, SyncResult
 from .web import CallbackHandler, callback_app, django_view
+from .writes import MirroredPlayBack
 
 __all__ = [
     "DEFAULT_DATABASE",
@@ -13,6 +14,7 @@ __all__ = [
     "Mirror",
     "MirrorLock",
     "MirrorLockedError",
+    "MirroredPlayBack",
     "Progress",
     "SchemaVersionError",
     "SyncResult",

@@ -24,13 +24,17 @@ from .store import FINAL_STATUSES, Counts, Key, item_row, mark_deleted, upsert
 
 if TYPE_CHECKING:
     from ..client import BaiJiaYunClient
+    from ..client.api import PlayBack
+    from .writes import MirroredPlayBack
 
-__all__ = ["FULL", "INCREMENTAL", "Mirror", "Progress", "SyncResult", "SyncStopped"]
+__all__ = ["FULL", "INCREMENTAL", "REFRESH", "Mirror", "Progress", "SyncResult", "SyncStopped"]
 
 log = logging.getLogger("baijiayun.mirror")
 
 FULL = "full"
 INCREMENTAL = "incremental"
+REFRESH = "refresh"
+"""A run of the write hook: one playback re-read after a write made through the SDK."""
 PAGE_SIZE = 1000
 MAX_STEP_BACKS = 50
 """How often one sweep re-reads earlier pages after the catalog shrank under it."""
@@ -172,16 +176,61 @@ class Mirror:
                 raise
             return self._end_run(run_id, started, mode, counts, seen, error)
 
+    def refresh(self, room_id: int, session_id: int | None = None) -> SyncResult:
+        """Re-read one playback now (getCropList, one call per session held) and apply it.
+
+        The write hook (:meth:`writes`) calls this after every write it forwards. It takes no
+        lock, so it never waits for a running sweep; the sweeps stay authoritative and the next
+        one settles a refresh that raced with it.
+        """
+        p = s.playbacks
+        where = (p.c.partner_id == self.partner_id) & (p.c.room_id == room_id)
+        if session_id is not None:
+            where &= p.c.session_id == session_id
+        with self.engine.connect() as conn:
+            held = conn.execute(
+                select(p.c.room_id, p.c.session_id, p.c.version).where(
+                    where, p.c.deleted_at.is_(None)
+                )
+            ).all()
+        groups: dict[tuple[int, int], list[Key]] = {}
+        for row in held:
+            groups.setdefault((row[0], row[1]), []).append((row[0], row[1], row[2]))
+        if not groups:  # not mirrored yet: read what the service has
+            groups[(room_id, session_id or 0)] = []
+        run_id, started = self._start_run(REFRESH)
+        self._calls = 0
+        counts = Counts()
+        seen: set[Key] = set()
+        try:
+            self._reconcile(groups, run_id, counts, seen, lambda: None, None)
+        except BaseException as exc:
+            self._end_run(run_id, started, REFRESH, counts, seen, f"{type(exc).__name__}: {exc}")
+            raise
+        return self._end_run(run_id, started, REFRESH, counts, seen, None)
+
+    def writes(self, playback: PlayBack | None = None) -> MirroredPlayBack:
+        """The write hook: ``playback`` (default: this mirror's client's) whose writes also
+        update the mirror at once. See :class:`~baijiayun.mirror.MirroredPlayBack`."""
+        from .writes import MirroredPlayBack
+
+        return MirroredPlayBack(playback or self.client.playback, self)
+
     def _start_run(self, mode: str) -> tuple[int, float]:
         now = self._clock()
         r = s.sync_runs
         with self.engine.begin() as conn:
-            # We hold the lock: a run still open was killed; say so.
-            conn.execute(
-                update(r)
-                .where(r.c.partner_id == self.partner_id, r.c.ended_at.is_(None))
-                .values(error="interrupted")
-            )
+            if mode != REFRESH:
+                # We hold the lock: a sweep or incremental run still open was killed; say so.
+                conn.execute(
+                    update(r)
+                    .where(
+                        r.c.partner_id == self.partner_id,
+                        r.c.ended_at.is_(None),
+                        r.c.mode != REFRESH,
+                    )
+                    .values(error="interrupted")
+                )
             run_id = conn.execute(
                 r.insert().values(partner_id=self.partner_id, mode=mode, started_at=now)
             ).inserted_primary_key
@@ -327,6 +376,17 @@ class Mirror:
         groups: dict[tuple[int, int], list[Key]] = {}
         for key in keys:
             groups.setdefault((key[0], key[1]), []).append(key)
+        self._reconcile(groups, run_id, counts, seen, lock.renew, stop)
+
+    def _reconcile(
+        self,
+        groups: dict[tuple[int, int], list[Key]],
+        run_id: int,
+        counts: Counts,
+        seen: set[Key],
+        renew: Callable[[], object],
+        stop: threading.Event | None,
+    ) -> None:
         for (room_id, session_id), held in groups.items():
             if stop is not None and stop.is_set():
                 raise SyncStopped
@@ -351,7 +411,7 @@ class Mirror:
                 )
                 counts.deleted += mark_deleted(conn, gone, now=now, run_id=run_id)
             seen.update(found)
-            lock.renew()
+            renew()
 
     def _incremental(
         self,
