@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.pool import StaticPool
 
 from . import schema as t
@@ -123,6 +133,16 @@ class Database:
             for table, values in rows.items():
                 if values:
                     conn.execute(insert(table), values)
+
+    def bulk_load(self, batches: Iterable[tuple[Table, Sequence[Mapping[str, Any]]]]) -> None:
+        """Insert batches of rows as they are produced, all in one transaction (large seeds).
+
+        Only one batch need be in memory at a time.
+        """
+        with self.tx() as conn:
+            for table, values in batches:
+                if values:
+                    conn.execute(insert(table), list(values))
 
     # -- call statistics ------------------------------------------------------------------
 
