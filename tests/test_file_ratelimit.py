@@ -19,7 +19,6 @@ def test_processes_never_let_more_than_calls_arrive_in_a_period(tmp_path: Path) 
     assert busiest_window(arrivals, PERIOD) <= CALLS
 
 
-
 def test_the_file_is_created_on_first_use_in_the_cache_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -28,7 +28,6 @@ def test_processes_never_let_more_than_calls_arrive_in_a_period(redis_url: str, 
     assert busiest_window(arrivals, PERIOD) <= CALLS
 
 
-
 def test_a_slot_never_completed_lapses_at_grant_plus_hold(redis_url: str, key: str) -> None:
     import redis
 

@@ -203,23 +203,25 @@ def seed_large(target: Database | HasDatabase, n: int = LARGE_SIZE) -> dict[str,
     rooms = _rooms(rng, n)
     plan = _plan(rng, rooms)
     counts = {"accounts": 1, "rooms": len(rooms), "playbacks": len(plan), "versions": 0}
-    last_video = _FIRST_VIDEO_ID
 
     def batches() -> Iterator[tuple[Table, list[dict[str, Any]]]]:
-        nonlocal last_video
         account = {**LARGE_ACCOUNT, "transcode_callback_url": "", "created_at": _START}
         yield t.accounts, [account]
         room_columns = set(t.rooms.c.keys())
         for start in range(0, len(rooms), _CHUNK):
             chunk = rooms[start : start + _CHUNK]
             yield t.rooms, [{k: v for k, v in r.items() if k in room_columns} for r in chunk]
-        for rows, last_video in _playbacks(rng, rooms, plan):
+        last_video = _FIRST_VIDEO_ID
+        for rows, last_video in _playbacks(rng, rooms, plan):  # noqa: B007 (used after the loop)
             counts["versions"] += len(rows)
             yield t.playbacks, rows
-        yield t.counters, [
-            {"name": "video", "value": last_video},
-            {"name": "room", "value": rooms[-1]["room_id"]},
-        ]
+        yield (
+            t.counters,
+            [
+                {"name": "video", "value": last_video},
+                {"name": "room", "value": rooms[-1]["room_id"]},
+            ],
+        )
 
     db.bulk_load(batches())
     return counts
