@@ -80,7 +80,7 @@ def _rooms(rng: random.Random, n: int) -> list[dict[str, Any]]:
             long_term = False
         else:
             sessions, every = min(rng.randrange(10, 121), n - planned), rng.randrange(1, 4)
-            latest = _END - (sessions * every + 1) * 86400
+            latest = _END - (sessions * every + 3) * 86400
             created = rng.randrange(_START, max(_START + 1, latest))
             year = beijing_date(created)[:4]
             title = f"{subject} {year}{rng.choice(_TERMS)} · {rng.choice(_TEACHERS)}"
@@ -115,7 +115,8 @@ def _plan(rng: random.Random, rooms: list[dict[str, Any]]) -> list[tuple[int, in
         when = room["created_at"] + 19 * 3600  # evening classes
         for ordinal in range(1, room["sessions"] + 1):
             plan.append((when, index, session_id_for(when, 1), ordinal))
-            when += room["every"] * 86400 + rng.randrange(-600, 601)
+            # a day or more apart: each session falls on a later China-time day than the last
+            when += room["every"] * 86400 + rng.randrange(0, 1201)
     plan.sort()
     return plan
 
