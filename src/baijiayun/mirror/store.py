@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, tuple_, update
+from sqlalchemy import Connection, update
 
 from ..models import BEIJING, PlaybackItem
 from . import schema as s
@@ -78,18 +79,80 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+_HELD = ("room_id", "session_id", "version", *s.LIST_FIELDS, "extra", "deleted_at")
+"""Columns of a held row that a batch compares against."""
+_INSERTED = (
+    "room_id",
+    "session_id",
+    "version",
+    "partner_id",
+    *s.LIST_FIELDS,
+    "extra",
+    "first_seen",
+    "last_seen",
+    "seen_run",
+)
+_LOGGED = (
+    "room_id",
+    "session_id",
+    "version",
+    "kind",
+    "at",
+    "run_id",
+    "source",
+    "field",
+    "old",
+    "new",
+)
+_LOOKUP_CHUNK = 300
+"""Keys per lookup: 900 bound values, under every SQLite build's limit."""
+
+# Batches go to the driver as plain tuples (executemany): building SQLAlchemy statements and
+# processing their parameters row by row cost more than the database work itself.
+
+
+def _mark(conn: Connection) -> str:
+    """The driver's positional parameter marker."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _json_in(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _json_out(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _existing(conn: Connection, keys: Sequence[Key]) -> dict[Key, Row]:
-    p = s.playbacks
+    """The held rows (any state, deleted too) of ``keys``, by key."""
+    mark = _mark(conn)
     found: dict[Key, Row] = {}
-    # Chunks keep the bound parameters well under every driver's limit.
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        rows = conn.execute(
-            select(p).where(tuple_(p.c.room_id, p.c.session_id, p.c.version).in_(chunk))
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        chunk = keys[start : start + _LOOKUP_CHUNK]
+        values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+        # A join on the key (a row-value IN would scan the whole table on SQLite).
+        rows = conn.exec_driver_sql(
+            f"WITH k(r, s, v) AS (VALUES {values}) "
+            f"SELECT {', '.join('p.' + c for c in _HELD)} FROM k JOIN {s.playbacks.name} p "
+            "ON p.room_id = k.r AND p.session_id = k.s AND p.version = k.v",
+            tuple(v for key in chunk for v in key),
         ).all()
         for r in rows:
-            found[_key(dict(r._mapping))] = dict(r._mapping)
+            row = dict(zip(_HELD, r, strict=True))
+            row["extra"] = _json_out(row["extra"])
+            found[(int(r[0]), int(r[1]), int(r[2]))] = row
     return found
+
+
+def _log(conn: Connection, history: Sequence[Row]) -> None:
+    if history:
+        mark = _mark(conn)
+        conn.exec_driver_sql(
+            f"INSERT INTO {s.changes.name} ({', '.join(_LOGGED)}) "
+            f"VALUES ({', '.join([mark] * len(_LOGGED))})",
+            [tuple(h[c] for c in _LOGGED) for h in history],
+        )
 
 
 def _change(key: Key, kind: str, at: float, run_id: int | None, source: str, **fields: Any) -> Row:
@@ -130,16 +193,7 @@ def upsert(
     for key, row in batch.items():
         old = held.get(key)
         if old is None:
-            inserts.append(
-                {
-                    **row,
-                    "partner_id": partner_id,
-                    "first_seen": now,
-                    "last_seen": now,
-                    "seen_run": run_id,
-                    "deleted_at": None,
-                }
-            )
+            inserts.append(row)
             history.append(_change(key, "insert", now, run_id, source))
             continue
         diff = {f: row[f] for f in (*s.LIST_FIELDS, "extra") if old[f] != row[f]}
@@ -155,43 +209,53 @@ def upsert(
         if diff or old["deleted_at"] is not None:
             if logged or old["deleted_at"] is not None:
                 counts.updated += 1
-            updates.append({**row, "k_room": key[0], "k_session": key[1], "k_version": key[2]})
+            updates.append(row)
         else:
             touched.append(key)
     counts.inserted = len(inserts)
+    mark = _mark(conn)
+    table = p.name
     if inserts:
-        conn.execute(p.insert(), inserts)
-    if updates:
-        values: dict[str, Any] = {f: bindparam(f) for f in (*s.LIST_FIELDS, "extra")}
-        statement = (
-            update(p)
-            .where(
-                and_(
-                    p.c.room_id == bindparam("k_room"),
-                    p.c.session_id == bindparam("k_session"),
-                    p.c.version == bindparam("k_version"),
-                )
-            )
-            .values(
-                **values, partner_id=partner_id, last_seen=now, seen_run=run_id, deleted_at=None
-            )
-        )
-        conn.execute(
-            statement,
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(_INSERTED)}) "
+            f"VALUES ({', '.join([mark] * len(_INSERTED))})",
             [
-                {k: v for k, v in u.items() if k not in ("room_id", "session_id", "version")}
+                (
+                    *_key(r),
+                    partner_id,
+                    *(r[f] for f in s.LIST_FIELDS),
+                    _json_in(r["extra"]),
+                    now,
+                    now,
+                    run_id,
+                )
+                for r in inserts
+            ],
+        )
+    where = f"room_id = {mark} AND session_id = {mark} AND version = {mark}"
+    if updates:
+        assigned = ", ".join(f"{f} = {mark}" for f in (*s.LIST_FIELDS, "extra"))
+        conn.exec_driver_sql(
+            f"UPDATE {table} SET {assigned}, partner_id = {mark}, last_seen = {mark}, "
+            f"seen_run = {mark}, deleted_at = NULL WHERE {where}",
+            [
+                (
+                    *(u[f] for f in s.LIST_FIELDS),
+                    _json_in(u["extra"]),
+                    partner_id,
+                    now,
+                    run_id,
+                    *_key(u),
+                )
                 for u in updates
             ],
         )
-    for start in range(0, len(touched), 500):
-        chunk = touched[start : start + 500]
-        conn.execute(
-            update(p)
-            .where(tuple_(p.c.room_id, p.c.session_id, p.c.version).in_(chunk))
-            .values(last_seen=now, seen_run=run_id)
+    if touched:
+        conn.exec_driver_sql(
+            f"UPDATE {table} SET last_seen = {mark}, seen_run = {mark} WHERE {where}",
+            [(now, run_id, *key) for key in touched],
         )
-    if history:
-        conn.execute(s.changes.insert(), history)
+    _log(conn, history)
     return counts
 
 
