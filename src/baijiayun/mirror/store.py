@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, Table, update
+from sqlalchemy.exc import IntegrityError
 
 from ..models import BEIJING, PlaybackItem
 from . import schema as s
@@ -104,16 +105,82 @@ _LOGGED = (
     "old",
     "new",
 )
+_KEY = ("room_id", "session_id", "version")
 _LOOKUP_CHUNK = 300
-"""Keys per lookup: 900 bound values, under every SQLite build's limit."""
+"""Keys per SQLite lookup: 900 bound values, under every SQLite build's limit."""
 
-# Batches go to the driver as plain tuples (executemany): building SQLAlchemy statements and
-# processing their parameters row by row cost more than the database work itself.
+# Batches go to the driver as plain tuples: building SQLAlchemy statements and processing their
+# parameters row by row cost more than the database work itself. SQLite takes them through
+# executemany (a loop in C); PostgreSQL as one array per column, unnest()ed in one statement
+# (psycopg's executemany still pays Python work per row and per round trip).
 
 
-def _mark(conn: Connection) -> str:
-    """The driver's positional parameter marker."""
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+def _postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+_PG_ARRAYS = {
+    "BigInteger": "bigint[]",
+    "Integer": "integer[]",
+    "Float": "float8[]",
+    "JSON": "json[]",
+}
+"""PostgreSQL array type by column type (strings: text[]; JSON travels as text, cast on the way)."""
+
+
+def _unnest(table: Table, columns: Sequence[str]) -> str:
+    types = [_PG_ARRAYS.get(type(table.c[c].type).__name__, "text[]") for c in columns]
+    arrays = ", ".join(f"%s::{t}" for t in types)
+    return f"unnest({arrays}) AS k({', '.join(columns)})"
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> tuple[list[Any], ...]:
+    return tuple(list(c) for c in zip(*rows, strict=True)) if rows else ([],) * width
+
+
+def _insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order); a duplicate key raises IntegrityError."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if not _postgres(conn):
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
+        return
+    import psycopg
+
+    # COPY in the connection's own transaction: psycopg formats the rows in C.
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    statement = f"COPY {table.name} ({names}) FROM STDIN"
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.IntegrityError as exc:
+        raise IntegrityError(statement, None, exc) from exc
+
+
+def _update(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Set ``columns`` of the rows keyed by the last three values of each tuple."""
+    if not rows:
+        return
+    if _postgres(conn):
+        assigned = ", ".join(f"{c} = k.{c}" for c in columns)
+        on = " AND ".join(f"{table.name}.{c} = k.{c}" for c in _KEY)
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {assigned} FROM {_unnest(table, (*columns, *_KEY))} "
+            f"WHERE {on}",
+            _columns(rows, len(columns) + 3),
+        )
+    else:
+        assigned = ", ".join(f"{c} = ?" for c in columns)
+        on = " AND ".join(f"{c} = ?" for c in _KEY)
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {assigned} WHERE {on}", list(rows))
 
 
 def _json_in(value: Any) -> str | None:
@@ -126,19 +193,33 @@ def _json_out(value: Any) -> Any:
 
 def _existing(conn: Connection, keys: Sequence[Key]) -> dict[Key, Row]:
     """The held rows (any state, deleted too) of ``keys``, by key."""
-    mark = _mark(conn)
+    p = s.playbacks
+    selected = ", ".join(f"p.{c}" for c in _HELD)
+    on = " AND ".join(f"p.{c} = k.{c}" for c in _KEY)
+    statements: list[tuple[str, tuple[Any, ...]]]
+    if _postgres(conn):
+        statements = [
+            (
+                f"SELECT {selected} FROM {_unnest(p, _KEY)} JOIN {p.name} p ON {on}",
+                _columns(keys, 3),
+            )
+        ]
+    else:
+        statements = []
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start : start + _LOOKUP_CHUNK]
+            values = ", ".join(["(?, ?, ?)"] * len(chunk))
+            # A join on the key: a row-value IN would scan the whole table on SQLite.
+            statements.append(
+                (
+                    f"WITH k({', '.join(_KEY)}) AS (VALUES {values}) "
+                    f"SELECT {selected} FROM k JOIN {p.name} p ON {on}",
+                    tuple(v for key in chunk for v in key),
+                )
+            )
     found: dict[Key, Row] = {}
-    for start in range(0, len(keys), _LOOKUP_CHUNK):
-        chunk = keys[start : start + _LOOKUP_CHUNK]
-        values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
-        # A join on the key (a row-value IN would scan the whole table on SQLite).
-        rows = conn.exec_driver_sql(
-            f"WITH k(r, s, v) AS (VALUES {values}) "
-            f"SELECT {', '.join('p.' + c for c in _HELD)} FROM k JOIN {s.playbacks.name} p "
-            "ON p.room_id = k.r AND p.session_id = k.s AND p.version = k.v",
-            tuple(v for key in chunk for v in key),
-        ).all()
-        for r in rows:
+    for statement, parameters in statements:
+        for r in conn.exec_driver_sql(statement, parameters).all():
             row = dict(zip(_HELD, r, strict=True))
             row["extra"] = _json_out(row["extra"])
             found[(int(r[0]), int(r[1]), int(r[2]))] = row
@@ -146,13 +227,7 @@ def _existing(conn: Connection, keys: Sequence[Key]) -> dict[Key, Row]:
 
 
 def _log(conn: Connection, history: Sequence[Row]) -> None:
-    if history:
-        mark = _mark(conn)
-        conn.exec_driver_sql(
-            f"INSERT INTO {s.changes.name} ({', '.join(_LOGGED)}) "
-            f"VALUES ({', '.join([mark] * len(_LOGGED))})",
-            [tuple(h[c] for c in _LOGGED) for h in history],
-        )
+    _insert(conn, s.changes, _LOGGED, [tuple(h[c] for c in _LOGGED) for h in history])
 
 
 def _change(key: Key, kind: str, at: float, run_id: int | None, source: str, **fields: Any) -> Row:
@@ -213,48 +288,41 @@ def upsert(
         else:
             touched.append(key)
     counts.inserted = len(inserts)
-    mark = _mark(conn)
-    table = p.name
-    if inserts:
-        conn.exec_driver_sql(
-            f"INSERT INTO {table} ({', '.join(_INSERTED)}) "
-            f"VALUES ({', '.join([mark] * len(_INSERTED))})",
-            [
-                (
-                    *_key(r),
-                    partner_id,
-                    *(r[f] for f in s.LIST_FIELDS),
-                    _json_in(r["extra"]),
-                    now,
-                    now,
-                    run_id,
-                )
-                for r in inserts
-            ],
-        )
-    where = f"room_id = {mark} AND session_id = {mark} AND version = {mark}"
-    if updates:
-        assigned = ", ".join(f"{f} = {mark}" for f in (*s.LIST_FIELDS, "extra"))
-        conn.exec_driver_sql(
-            f"UPDATE {table} SET {assigned}, partner_id = {mark}, last_seen = {mark}, "
-            f"seen_run = {mark}, deleted_at = NULL WHERE {where}",
-            [
-                (
-                    *(u[f] for f in s.LIST_FIELDS),
-                    _json_in(u["extra"]),
-                    partner_id,
-                    now,
-                    run_id,
-                    *_key(u),
-                )
-                for u in updates
-            ],
-        )
-    if touched:
-        conn.exec_driver_sql(
-            f"UPDATE {table} SET last_seen = {mark}, seen_run = {mark} WHERE {where}",
-            [(now, run_id, *key) for key in touched],
-        )
+    _insert(
+        conn,
+        p,
+        _INSERTED,
+        [
+            (
+                *_key(r),
+                partner_id,
+                *[r[f] for f in s.LIST_FIELDS],
+                _json_in(r["extra"]),
+                now,
+                now,
+                run_id,
+            )
+            for r in inserts
+        ],
+    )
+    _update(
+        conn,
+        p,
+        (*s.LIST_FIELDS, "extra", "partner_id", "last_seen", "seen_run", "deleted_at"),
+        [
+            (
+                *[u[f] for f in s.LIST_FIELDS],
+                _json_in(u["extra"]),
+                partner_id,
+                now,
+                run_id,
+                None,
+                *_key(u),
+            )
+            for u in updates
+        ],
+    )
+    _update(conn, p, ("last_seen", "seen_run"), [(now, run_id, *key) for key in touched])
     _log(conn, history)
     return counts
 
