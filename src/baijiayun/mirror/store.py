@@ -37,6 +37,7 @@ QUIET_FIELDS = frozenset({"play_times", "play_url"})
 """Fields that change all the time; kept current but not logged as changes."""
 
 _KEY_FIELDS = ("room_id", "session_id", "version")
+_ROW_FIELDS = (*s.LIST_FIELDS, "room_id", "session_id", "version")
 _NOT_EXTRA = frozenset({"room_id", "session_id", "version", "is_main", *s.LIST_FIELDS})
 
 
@@ -44,15 +45,20 @@ def china_time(value: dt.datetime | None) -> str | None:
     """A datetime as ``YYYY-MM-DD HH:MM:SS`` China time, the service's own spelling (sortable)."""
     if value is None:
         return None
-    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    if value.tzinfo is not BEIJING:  # the client already parses the service's times as China time
+        value = value.astimezone(BEIJING)
+    return value.isoformat(" ", "seconds")[:19]
 
 
 def item_row(item: PlaybackItem) -> Row:
     """A getList / getCropList item as a row of ``playbacks`` (unknown fields in ``extra``)."""
-    row: Row = {f: getattr(item, f) for f in s.LIST_FIELDS}
-    row["create_time"] = china_time(item.create_time)
-    row.update(room_id=item.room_id, session_id=item.session_id, version=item.version)
-    extra = {k: v for k, v in (item.model_extra or {}).items() if k not in _NOT_EXTRA}
+    # Called for every row of a sweep: read the model's fields directly, skip empty extras.
+    fields = item.__dict__
+    row: Row = {f: fields[f] for f in _ROW_FIELDS}
+    row["create_time"] = china_time(row["create_time"])
+    extra = item.model_extra
+    if extra:
+        extra = {k: v for k, v in extra.items() if k not in _NOT_EXTRA}
     row["extra"] = extra or None
     return row
 
@@ -226,23 +232,25 @@ def _existing(conn: Connection, keys: Sequence[Key]) -> dict[Key, Row]:
     return found
 
 
-def _log(conn: Connection, history: Sequence[Row]) -> None:
-    _insert(conn, s.changes, _LOGGED, [tuple(h[c] for c in _LOGGED) for h in history])
+Change = tuple[Any, ...]
+"""One history row, in ``_LOGGED`` order."""
 
 
-def _change(key: Key, kind: str, at: float, run_id: int | None, source: str, **fields: Any) -> Row:
-    return {
-        "room_id": key[0],
-        "session_id": key[1],
-        "version": key[2],
-        "kind": kind,
-        "at": at,
-        "run_id": run_id,
-        "source": source,
-        "field": fields.get("field"),
-        "old": _text(fields.get("old")),
-        "new": _text(fields.get("new")),
-    }
+def _log(conn: Connection, history: Sequence[Change]) -> None:
+    _insert(conn, s.changes, _LOGGED, history)
+
+
+def _change(
+    key: Key,
+    kind: str,
+    at: float,
+    run_id: int | None,
+    source: str,
+    field: str | None = None,
+    old: Any = None,
+    new: Any = None,
+) -> Change:
+    return (*key, kind, at, run_id, source, field, _text(old), _text(new))
 
 
 def upsert(
@@ -264,7 +272,7 @@ def upsert(
     inserts: list[Row] = []
     updates: list[Row] = []
     touched: list[Key] = []
-    history: list[Row] = []
+    history: list[Change] = []
     for key, row in batch.items():
         old = held.get(key)
         if old is None:
@@ -346,7 +354,7 @@ def mark_deleted(
         )
         if result.rowcount:
             done += 1
-            conn.execute(s.changes.insert(), [_change(key, "delete", now, run_id, source)])
+            _log(conn, [_change(key, "delete", now, run_id, source)])
     return done
 
 
@@ -397,8 +405,8 @@ def apply_callback(
         .where(p.c.room_id == key[0], p.c.session_id == key[1], p.c.version == key[2])
         .values(**new, last_seen=now)
     )
-    conn.execute(
-        s.changes.insert(),
+    _log(
+        conn,
         [
             _change(key, "update", now, None, "callback", field=f, old=old[f], new=v)
             for f, v in new.items()
