@@ -155,6 +155,12 @@ def _insert(
         marks = ", ".join("?" * len(columns))
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
         return
+    if conn.dialect.driver != "psycopg":  # another PostgreSQL driver: one unnest() statement
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) SELECT * FROM {_unnest(table, columns)}",
+            _columns(rows, len(columns)),
+        )
+        return
     import psycopg
 
     # COPY in the connection's own transaction: psycopg formats the rows in C.
