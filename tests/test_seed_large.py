@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import httpx
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from baijiayun import BaiJiaYunClient
 from baijiayun.cli.main import cli
 from baijiayun.emulator import Emulator
 from baijiayun.emulator import schema as t
 from baijiayun.emulator.seed_large import LARGE_ACCOUNT
+from baijiayun.emulator.server import free_port
 from baijiayun.testing import client_for
 
 N = 400
@@ -73,3 +81,37 @@ def test_large_seed_is_deterministic() -> None:
 def test_serve_refuses_a_seed_size_below_one() -> None:
     result = CliRunner().invoke(cli, ["emulator", "serve", "--seed", "large", "--seed-size", "0"])
     assert result.exit_code == 2 and "--seed-size" in result.output
+
+
+def test_serve_seed_large_prints_the_account_it_loaded(tmp_path: Path) -> None:
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "baijiayun"), "emulator", "serve"]
+    command += ["--port", str(port), "--seed", "large", "--seed-size", "120"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stderr is not None
+        said = []
+        while not said or "emulator on" not in said[-1]:  # printed just before serving
+            said.append(process.stderr.readline())
+            assert said[-1], "".join(said)
+        assert "seeded large data: {'accounts': 1, 'rooms':" in "".join(said)
+        printed = re.search(
+            r"BAIJIAYUN_PARTNER_ID=(\d+) BAIJIAYUN_PARTNER_KEY='([^']+)' BAIJIAYUN_BASE_URL=(\S+)",
+            "".join(said),
+        )
+        assert printed is not None and int(printed[1]) == LARGE_ACCOUNT["partner_id"]
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{printed[3]}/_emulator/faults")
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        with BaiJiaYunClient(int(printed[1]), printed[2], base_url=printed[3]) as client:
+            assert client.playback.get_list(None, 1, 10).total == 120
+    finally:
+        process.terminate()
+        process.wait(10)
