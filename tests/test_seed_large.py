@@ -78,6 +78,20 @@ def test_large_seed_is_deterministic() -> None:
     assert snapshots[0] == snapshots[1]
 
 
+def test_large_seed_goes_beside_the_demo_data_set() -> None:
+    # The CLI's default database file may hold the demo data set already.
+    with Emulator("sqlite://") as emulator:
+        emulator.seed_demo()
+        emulator.seed_large(50)
+        demo = emulator.playback_rows(26010100000001)
+        assert demo and demo[0]["name"] == "高等数学 第1讲"
+        ids = {r["video_id"] for r in _rows(emulator)}
+        room = emulator.create_room(LARGE_ACCOUNT["partner_id"])
+        assert room["room_id"] > 26010100000050  # after the demo's rooms and the large ones
+        made = emulator.create_recording(room["room_id"], status=100)
+        assert made["video_id"] > max(ids)
+
+
 def test_serve_refuses_a_seed_size_below_one() -> None:
     result = CliRunner().invoke(cli, ["emulator", "serve", "--seed", "large", "--seed-size", "0"])
     assert result.exit_code == 2 and "--seed-size" in result.output

@@ -134,15 +134,27 @@ class Database:
                 if values:
                     conn.execute(insert(table), values)
 
-    def bulk_load(self, batches: Iterable[tuple[Table, Sequence[Mapping[str, Any]]]]) -> None:
+    def bulk_load(
+        self,
+        batches: Iterable[tuple[Table, Sequence[Mapping[str, Any]]]],
+        counters: Mapping[str, int] | None = None,
+    ) -> None:
         """Insert batches of rows as they are produced, all in one transaction (large seeds).
 
-        Only one batch need be in memory at a time.
+        Only one batch need be in memory at a time. Each of ``counters`` is then raised to at
+        least its value, so ids handed out later never collide with the loaded rows.
         """
+        c = t.counters.c
         with self.tx() as conn:
             for table, values in batches:
                 if values:
                     conn.execute(insert(table), list(values))
+            for name, value in (counters or {}).items():
+                current = conn.execute(select(c.value).where(c.name == name)).scalar()
+                if current is None:
+                    conn.execute(insert(t.counters).values(name=name, value=value))
+                elif current < value:
+                    conn.execute(update(t.counters).where(c.name == name).values(value=value))
 
     # -- call statistics ------------------------------------------------------------------
 

@@ -187,13 +187,15 @@ def _playbacks(
 
 
 def seed_large(target: Database | HasDatabase, n: int = LARGE_SIZE) -> dict[str, int]:
-    """Load a catalog of ``n`` playbacks of one account into an empty emulator; return the counts.
+    """Load a catalog of ``n`` playbacks of one account into an emulator; return the counts.
 
     Short-term rooms hold one playback, long-term rooms 10-120 sessions; about 8% of the generated
     playbacks have crop versions; about 3% failed, 5% are blocked, and only the newest 0.5% may
     still be recording or transcoding. Dates run from 2024 to 2025 (China time). Ids, sessions and
     media follow the playback backend's rules; rows are generated and inserted in chunks, all in
-    one transaction. The same ``n`` always gives the same data.
+    one transaction. The same ``n`` always gives the same data. The emulator must not hold the
+    large account yet; other accounts (the demo data set, say) may be there: their ids do not
+    collide, and ids handed out later follow the highest ones.
 
     :param n: 回放数量 (number of playbacks, i.e. original recordings; crops come on top)
     """
@@ -212,17 +214,12 @@ def seed_large(target: Database | HasDatabase, n: int = LARGE_SIZE) -> dict[str,
         for start in range(0, len(rooms), _CHUNK):
             chunk = rooms[start : start + _CHUNK]
             yield t.rooms, [{k: v for k, v in r.items() if k in room_columns} for r in chunk]
-        last_video = _FIRST_VIDEO_ID
-        for rows, last_video in _playbacks(rng, rooms, plan):  # noqa: B007 (used after the loop)
+        for rows, last_video in _playbacks(rng, rooms, plan):
             counts["versions"] += len(rows)
+            counters["video"] = last_video
             yield t.playbacks, rows
-        yield (
-            t.counters,
-            [
-                {"name": "video", "value": last_video},
-                {"name": "room", "value": rooms[-1]["room_id"]},
-            ],
-        )
 
-    db.bulk_load(batches())
+    # bulk_load reads the counters after the last batch: by then they hold the last ids used.
+    counters = {"room": rooms[-1]["room_id"], "video": _FIRST_VIDEO_ID}
+    db.bulk_load(batches(), counters)
     return counts
