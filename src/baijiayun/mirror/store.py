@@ -86,12 +86,10 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-_HELD = ("room_id", "session_id", "version", *s.LIST_FIELDS, "extra", "deleted_at")
+_HELD = (*_KEY_FIELDS, *s.LIST_FIELDS, "extra", "deleted_at")
 """Columns of a held row that a batch compares against."""
 _INSERTED = (
-    "room_id",
-    "session_id",
-    "version",
+    *_KEY_FIELDS,
     "partner_id",
     *s.LIST_FIELDS,
     "extra",
@@ -100,9 +98,7 @@ _INSERTED = (
     "seen_run",
 )
 _LOGGED = (
-    "room_id",
-    "session_id",
-    "version",
+    *_KEY_FIELDS,
     "kind",
     "at",
     "run_id",
@@ -111,7 +107,6 @@ _LOGGED = (
     "old",
     "new",
 )
-_KEY = ("room_id", "session_id", "version")
 _LOOKUP_CHUNK = 300
 """Keys per SQLite lookup: 900 bound values, under every SQLite build's limit."""
 
@@ -183,15 +178,15 @@ def _update(
         return
     if _postgres(conn):
         assigned = ", ".join(f"{c} = k.{c}" for c in columns)
-        on = " AND ".join(f"{table.name}.{c} = k.{c}" for c in _KEY)
+        on = " AND ".join(f"{table.name}.{c} = k.{c}" for c in _KEY_FIELDS)
         conn.exec_driver_sql(
-            f"UPDATE {table.name} SET {assigned} FROM {_unnest(table, (*columns, *_KEY))} "
+            f"UPDATE {table.name} SET {assigned} FROM {_unnest(table, (*columns, *_KEY_FIELDS))} "
             f"WHERE {on}",
             _columns(rows, len(columns) + 3),
         )
     else:
         assigned = ", ".join(f"{c} = ?" for c in columns)
-        on = " AND ".join(f"{c} = ?" for c in _KEY)
+        on = " AND ".join(f"{c} = ?" for c in _KEY_FIELDS)
         conn.exec_driver_sql(f"UPDATE {table.name} SET {assigned} WHERE {on}", list(rows))
 
 
@@ -207,12 +202,12 @@ def _existing(conn: Connection, keys: Sequence[Key]) -> dict[Key, Row]:
     """The held rows (any state, deleted too) of ``keys``, by key."""
     p = s.playbacks
     selected = ", ".join(f"p.{c}" for c in _HELD)
-    on = " AND ".join(f"p.{c} = k.{c}" for c in _KEY)
+    on = " AND ".join(f"p.{c} = k.{c}" for c in _KEY_FIELDS)
     statements: list[tuple[str, tuple[Any, ...]]]
     if _postgres(conn):
         statements = [
             (
-                f"SELECT {selected} FROM {_unnest(p, _KEY)} JOIN {p.name} p ON {on}",
+                f"SELECT {selected} FROM {_unnest(p, _KEY_FIELDS)} JOIN {p.name} p ON {on}",
                 _columns(keys, 3),
             )
         ]
@@ -224,7 +219,7 @@ def _existing(conn: Connection, keys: Sequence[Key]) -> dict[Key, Row]:
             # A join on the key: a row-value IN would scan the whole table on SQLite.
             statements.append(
                 (
-                    f"WITH k({', '.join(_KEY)}) AS (VALUES {values}) "
+                    f"WITH k({', '.join(_KEY_FIELDS)}) AS (VALUES {values}) "
                     f"SELECT {selected} FROM k JOIN {p.name} p ON {on}",
                     tuple(v for key in chunk for v in key),
                 )
