@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Table,
-    create_engine,
-    event,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
 from sqlalchemy.pool import StaticPool
 
 from . import schema as t
@@ -136,7 +126,7 @@ class Database:
 
     def bulk_load(
         self,
-        batches: Iterable[tuple[Table, Sequence[Mapping[str, Any]]]],
+        batches: Iterable[tuple[Any, list[dict[str, Any]]]],
         counters: Mapping[str, int] | None = None,
     ) -> None:
         """Insert batches of rows as they are produced, all in one transaction (large seeds).
@@ -148,7 +138,7 @@ class Database:
         with self.tx() as conn:
             for table, values in batches:
                 if values:
-                    conn.execute(insert(table), list(values))
+                    conn.execute(insert(table), values)
             for name, value in (counters or {}).items():
                 current = conn.execute(select(c.value).where(c.name == name)).scalar()
                 if current is None:

@@ -285,8 +285,8 @@ class Emulator:
         return seed_demo(self.db)
 
     def seed_large(self, n: int = 100_000) -> dict[str, int]:
-        """Load the deterministic large catalog (one account, ``n`` playbacks) into an empty
-        emulator by bulk inserts; return what it created. Credentials: ``seed_large.LARGE_ACCOUNT``.
+        """Load the deterministic large catalog (one account, ``n`` playbacks) by bulk inserts;
+        return what it created. Credentials: ``seed_large.LARGE_ACCOUNT``.
 
         :param n: 回放数量 (number of playbacks; crop versions come on top)
         """
