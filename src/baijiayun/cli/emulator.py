@@ -83,7 +83,17 @@ def emulator() -> None:
     help="SQLAlchemy URL: a SQLite file, or postgresql://user@host/db.",
 )
 @click.option(
-    "--seed", type=click.Choice(["demo"]), help="Load the demo data set into an empty database."
+    "--seed",
+    type=click.Choice(["demo", "large"]),
+    help="Load a data set into an empty database: demo (2 accounts, 1,000 playbacks) or large "
+    "(1 account, --seed-size playbacks).",
+)
+@click.option(
+    "--seed-size",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Playbacks of --seed large.",
 )
 @click.option(
     "--rate-limit",
@@ -135,6 +145,7 @@ def serve(
     port: int,
     database: str,
     seed: str | None,
+    seed_size: int,
     rate_limit: int,
     timestamp_window: int,
     debug_signatures: bool,
@@ -167,6 +178,7 @@ def serve(
 
     from ..emulator import Emulator, EmulatorConfig
     from ..emulator.seed import DEMO_ACCOUNTS
+    from ..emulator.seed_large import LARGE_ACCOUNT
     from ..emulator.server import serve as run
 
     config = EmulatorConfig(
@@ -192,13 +204,14 @@ def serve(
             f"cannot open {mask_password(database)!r}: {problem}", param_hint="--database"
         ) from None
     try:
-        if seed == "demo":
-            if emu.account(DEMO_ACCOUNTS[0]["partner_id"]) is None:
-                counts = emu.seed_demo()
-                click.echo(f"seeded demo data: {counts}", err=True)
+        if seed is not None:
+            accounts = DEMO_ACCOUNTS if seed == "demo" else (LARGE_ACCOUNT,)
+            if emu.account(accounts[0]["partner_id"]) is None:
+                counts = emu.seed_demo() if seed == "demo" else emu.seed_large(seed_size)
+                click.echo(f"seeded {seed} data: {counts}", err=True)
             else:
-                click.echo("demo data already present; not seeding again", err=True)
-            for account in DEMO_ACCOUNTS:
+                click.echo(f"{seed} data already present; not seeding again", err=True)
+            for account in accounts:
                 click.echo(
                     f"account: BAIJIAYUN_PARTNER_ID={account['partner_id']} "
                     f"BAIJIAYUN_PARTNER_KEY='{account['partner_key']}' "

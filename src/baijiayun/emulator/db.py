@@ -7,7 +7,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal, TypeVar
 
@@ -418,6 +418,28 @@ class Database:
             for table, values in rows.items():
                 if values:
                     conn.execute(insert(table), values)
+
+    def bulk_load(
+        self,
+        batches: Iterable[tuple[Any, list[dict[str, Any]]]],
+        counters: Mapping[str, int] | None = None,
+    ) -> None:
+        """Insert batches of rows as they are produced, all in one transaction (large seeds).
+
+        Only one batch need be in memory at a time. Each of ``counters`` is then raised to at
+        least its value, so ids handed out later never collide with the loaded rows.
+        """
+        c = t.counters.c
+        with self.tx() as conn:
+            for table, values in batches:
+                if values:
+                    conn.execute(insert(table), values)
+            for name, value in (counters or {}).items():
+                current = conn.execute(select(c.value).where(c.name == name)).scalar()
+                if current is None:
+                    conn.execute(insert(t.counters).values(name=name, value=value))
+                elif current < value:
+                    conn.execute(update(t.counters).where(c.name == name).values(value=value))
 
     # -- call statistics ------------------------------------------------------------------
 

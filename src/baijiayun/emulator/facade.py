@@ -277,6 +277,16 @@ class Emulator:
 
         return seed_demo(self.db)
 
+    def seed_large(self, n: int = 100_000) -> dict[str, int]:
+        """Load the deterministic large catalog (one account, ``n`` playbacks) by bulk inserts;
+        return what it created. Credentials: ``seed_large.LARGE_ACCOUNT``.
+
+        :param n: 回放数量 (number of playbacks; crop versions come on top)
+        """
+        from .seed_large import seed_large
+
+        return seed_large(self.db, n)
+
     def reset(self) -> None:
         """Forget all state, faults, queued jobs, rate-limit windows and statistics."""
         self.jobs.clear()

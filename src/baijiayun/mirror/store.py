@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Table, update
+from sqlalchemy.exc import IntegrityError
 
 from ..models import BEIJING, PlaybackItem
 from . import schema as s
@@ -35,6 +37,7 @@ QUIET_FIELDS = frozenset({"play_times", "play_url"})
 """Fields that change all the time; kept current but not logged as changes."""
 
 _KEY_FIELDS = ("room_id", "session_id", "version")
+_ROW_FIELDS = (*s.LIST_FIELDS, "room_id", "session_id", "version")
 _NOT_EXTRA = frozenset({"room_id", "session_id", "version", "is_main", *s.LIST_FIELDS})
 
 
@@ -42,15 +45,20 @@ def china_time(value: dt.datetime | None) -> str | None:
     """A datetime as ``YYYY-MM-DD HH:MM:SS`` China time, the service's own spelling (sortable)."""
     if value is None:
         return None
-    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    if value.tzinfo is not BEIJING:  # the client already parses the service's times as China time
+        value = value.astimezone(BEIJING)
+    return value.isoformat(" ", "seconds")[:19]
 
 
 def item_row(item: PlaybackItem) -> Row:
     """A getList / getCropList item as a row of ``playbacks`` (unknown fields in ``extra``)."""
-    row: Row = {f: getattr(item, f) for f in s.LIST_FIELDS}
-    row["create_time"] = china_time(item.create_time)
-    row.update(room_id=item.room_id, session_id=item.session_id, version=item.version)
-    extra = {k: v for k, v in (item.model_extra or {}).items() if k not in _NOT_EXTRA}
+    # Called for every row of a sweep: read the model's fields directly, skip empty extras.
+    fields = item.__dict__
+    row: Row = {f: fields[f] for f in _ROW_FIELDS}
+    row["create_time"] = china_time(row["create_time"])
+    extra = item.model_extra
+    if extra:
+        extra = {k: v for k, v in extra.items() if k not in _NOT_EXTRA}
     row["extra"] = extra or None
     return row
 
@@ -78,33 +86,172 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+_HELD = (*_KEY_FIELDS, *s.LIST_FIELDS, "extra", "deleted_at")
+"""Columns of a held row that a batch compares against."""
+_INSERTED = (
+    *_KEY_FIELDS,
+    "partner_id",
+    *s.LIST_FIELDS,
+    "extra",
+    "first_seen",
+    "last_seen",
+    "seen_run",
+)
+_LOGGED = (
+    *_KEY_FIELDS,
+    "kind",
+    "at",
+    "run_id",
+    "source",
+    "field",
+    "old",
+    "new",
+)
+_LOOKUP_CHUNK = 300
+"""Keys per SQLite lookup: 900 bound values, under every SQLite build's limit."""
+
+# Batches go to the driver as plain tuples: building SQLAlchemy statements and processing their
+# parameters row by row cost more than the database work itself. SQLite takes them through
+# executemany (a loop in C); PostgreSQL as one array per column, unnest()ed in one statement
+# (psycopg's executemany still pays Python work per row and per round trip).
+
+
+def _postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+_PG_ARRAYS = {
+    "BigInteger": "bigint[]",
+    "Integer": "integer[]",
+    "Float": "float8[]",
+    "JSON": "json[]",
+}
+"""PostgreSQL array type by column type (strings: text[]; JSON travels as text, cast on the way)."""
+
+
+def _unnest(table: Table, columns: Sequence[str]) -> str:
+    types = [_PG_ARRAYS.get(type(table.c[c].type).__name__, "text[]") for c in columns]
+    arrays = ", ".join(f"%s::{t}" for t in types)
+    return f"unnest({arrays}) AS k({', '.join(columns)})"
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> tuple[list[Any], ...]:
+    return tuple(list(c) for c in zip(*rows, strict=True)) if rows else ([],) * width
+
+
+def _insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order); a duplicate key raises IntegrityError."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if not _postgres(conn):
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
+        return
+    if conn.dialect.driver != "psycopg":  # another PostgreSQL driver: one unnest() statement
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) SELECT * FROM {_unnest(table, columns)}",
+            _columns(rows, len(columns)),
+        )
+        return
+    import psycopg
+
+    # COPY in the connection's own transaction: psycopg formats the rows in C.
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    statement = f"COPY {table.name} ({names}) FROM STDIN"
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.IntegrityError as exc:
+        raise IntegrityError(statement, None, exc) from exc
+
+
+def _update(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Set ``columns`` of the rows keyed by the last three values of each tuple."""
+    if not rows:
+        return
+    if _postgres(conn):
+        assigned = ", ".join(f"{c} = k.{c}" for c in columns)
+        on = " AND ".join(f"{table.name}.{c} = k.{c}" for c in _KEY_FIELDS)
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {assigned} FROM {_unnest(table, (*columns, *_KEY_FIELDS))} "
+            f"WHERE {on}",
+            _columns(rows, len(columns) + 3),
+        )
+    else:
+        assigned = ", ".join(f"{c} = ?" for c in columns)
+        on = " AND ".join(f"{c} = ?" for c in _KEY_FIELDS)
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {assigned} WHERE {on}", list(rows))
+
+
+def _json_in(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _json_out(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _existing(conn: Connection, keys: Sequence[Key]) -> dict[Key, Row]:
+    """The held rows (any state, deleted too) of ``keys``, by key."""
     p = s.playbacks
+    selected = ", ".join(f"p.{c}" for c in _HELD)
+    on = " AND ".join(f"p.{c} = k.{c}" for c in _KEY_FIELDS)
+    statements: list[tuple[str, tuple[Any, ...]]]
+    if _postgres(conn):
+        statements = [
+            (
+                f"SELECT {selected} FROM {_unnest(p, _KEY_FIELDS)} JOIN {p.name} p ON {on}",
+                _columns(keys, 3),
+            )
+        ]
+    else:
+        statements = []
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start : start + _LOOKUP_CHUNK]
+            values = ", ".join(["(?, ?, ?)"] * len(chunk))
+            # A join on the key: a row-value IN would scan the whole table on SQLite.
+            statements.append(
+                (
+                    f"WITH k({', '.join(_KEY_FIELDS)}) AS (VALUES {values}) "
+                    f"SELECT {selected} FROM k JOIN {p.name} p ON {on}",
+                    tuple(v for key in chunk for v in key),
+                )
+            )
     found: dict[Key, Row] = {}
-    # Chunks keep the bound parameters well under every driver's limit.
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        rows = conn.execute(
-            select(p).where(tuple_(p.c.room_id, p.c.session_id, p.c.version).in_(chunk))
-        ).all()
-        for r in rows:
-            found[_key(dict(r._mapping))] = dict(r._mapping)
+    for statement, parameters in statements:
+        for r in conn.exec_driver_sql(statement, parameters).all():
+            row = dict(zip(_HELD, r, strict=True))
+            row["extra"] = _json_out(row["extra"])
+            found[(int(r[0]), int(r[1]), int(r[2]))] = row
     return found
 
 
-def _change(key: Key, kind: str, at: float, run_id: int | None, source: str, **fields: Any) -> Row:
-    return {
-        "room_id": key[0],
-        "session_id": key[1],
-        "version": key[2],
-        "kind": kind,
-        "at": at,
-        "run_id": run_id,
-        "source": source,
-        "field": fields.get("field"),
-        "old": _text(fields.get("old")),
-        "new": _text(fields.get("new")),
-    }
+Change = tuple[Any, ...]
+"""One history row, in ``_LOGGED`` order."""
+
+
+def _log(conn: Connection, history: Sequence[Change]) -> None:
+    _insert(conn, s.changes, _LOGGED, history)
+
+
+def _change(
+    key: Key,
+    kind: str,
+    at: float,
+    run_id: int | None,
+    source: str,
+    field: str | None = None,
+    old: Any = None,
+    new: Any = None,
+) -> Change:
+    return (*key, kind, at, run_id, source, field, _text(old), _text(new))
 
 
 def upsert(
@@ -126,20 +273,11 @@ def upsert(
     inserts: list[Row] = []
     updates: list[Row] = []
     touched: list[Key] = []
-    history: list[Row] = []
+    history: list[Change] = []
     for key, row in batch.items():
         old = held.get(key)
         if old is None:
-            inserts.append(
-                {
-                    **row,
-                    "partner_id": partner_id,
-                    "first_seen": now,
-                    "last_seen": now,
-                    "seen_run": run_id,
-                    "deleted_at": None,
-                }
-            )
+            inserts.append(row)
             history.append(_change(key, "insert", now, run_id, source))
             continue
         diff = {f: row[f] for f in (*s.LIST_FIELDS, "extra") if old[f] != row[f]}
@@ -155,43 +293,46 @@ def upsert(
         if diff or old["deleted_at"] is not None:
             if logged or old["deleted_at"] is not None:
                 counts.updated += 1
-            updates.append({**row, "k_room": key[0], "k_session": key[1], "k_version": key[2]})
+            updates.append(row)
         else:
             touched.append(key)
     counts.inserted = len(inserts)
-    if inserts:
-        conn.execute(p.insert(), inserts)
-    if updates:
-        values: dict[str, Any] = {f: bindparam(f) for f in (*s.LIST_FIELDS, "extra")}
-        statement = (
-            update(p)
-            .where(
-                and_(
-                    p.c.room_id == bindparam("k_room"),
-                    p.c.session_id == bindparam("k_session"),
-                    p.c.version == bindparam("k_version"),
-                )
+    _insert(
+        conn,
+        p,
+        _INSERTED,
+        [
+            (
+                *_key(r),
+                partner_id,
+                *[r[f] for f in s.LIST_FIELDS],
+                _json_in(r["extra"]),
+                now,
+                now,
+                run_id,
             )
-            .values(
-                **values, partner_id=partner_id, last_seen=now, seen_run=run_id, deleted_at=None
+            for r in inserts
+        ],
+    )
+    _update(
+        conn,
+        p,
+        (*s.LIST_FIELDS, "extra", "partner_id", "last_seen", "seen_run", "deleted_at"),
+        [
+            (
+                *[u[f] for f in s.LIST_FIELDS],
+                _json_in(u["extra"]),
+                partner_id,
+                now,
+                run_id,
+                None,
+                *_key(u),
             )
-        )
-        conn.execute(
-            statement,
-            [
-                {k: v for k, v in u.items() if k not in ("room_id", "session_id", "version")}
-                for u in updates
-            ],
-        )
-    for start in range(0, len(touched), 500):
-        chunk = touched[start : start + 500]
-        conn.execute(
-            update(p)
-            .where(tuple_(p.c.room_id, p.c.session_id, p.c.version).in_(chunk))
-            .values(last_seen=now, seen_run=run_id)
-        )
-    if history:
-        conn.execute(s.changes.insert(), history)
+            for u in updates
+        ],
+    )
+    _update(conn, p, ("last_seen", "seen_run"), [(now, run_id, *key) for key in touched])
+    _log(conn, history)
     return counts
 
 
@@ -214,7 +355,7 @@ def mark_deleted(
         )
         if result.rowcount:
             done += 1
-            conn.execute(s.changes.insert(), [_change(key, "delete", now, run_id, source)])
+            _log(conn, [_change(key, "delete", now, run_id, source)])
     return done
 
 
@@ -265,8 +406,8 @@ def apply_callback(
         .where(p.c.room_id == key[0], p.c.session_id == key[1], p.c.version == key[2])
         .values(**new, last_seen=now)
     )
-    conn.execute(
-        s.changes.insert(),
+    _log(
+        conn,
         [
             _change(key, "update", now, None, "callback", field=f, old=old[f], new=v)
             for f, v in new.items()
