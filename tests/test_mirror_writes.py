@@ -129,3 +129,30 @@ def test_bulk_writes_through_the_hook_keep_the_mirror_current(
     summary = bulk.bulk(mirror.writes(), "rename", str(source))
     assert (summary.done, summary.failed) == (3, [])
     assert [_row(mirror, r)["name"] for r in rooms] == ["批量0", "批量1", "批量2"]
+
+
+def test_main_versions_are_read_from_get_crop_list_and_changes_logged(
+    emu: Emulator, client: BaiJiaYunClient, mirror: Mirror
+) -> None:
+    from sqlalchemy import select
+
+    from baijiayun.mirror import schema as s
+
+    room = populate(emu, client.partner_id, 1)[0]["room_id"]
+    emu.create_crop(room)
+    mirror.sync()
+    assert _row(mirror, room)["is_main"] is None  # getList does not say which version is main
+    pb = mirror.writes()
+    pb.update(room, "裁剪版")  # the refresh reads getCropList: the original is main
+    assert (_row(mirror, room)["is_main"], _row(mirror, room, 1)["is_main"]) == (1, 0)
+    pb.set_main_version(room, 1)
+    assert (_row(mirror, room)["is_main"], _row(mirror, room, 1)["is_main"]) == (0, 1)
+    with mirror.engine.connect() as conn:
+        logged = conn.execute(
+            select(s.changes.c.version, s.changes.c.old, s.changes.c.new).where(
+                s.changes.c.field == "is_main"
+            )
+        ).all()
+    assert sorted(tuple(r) for r in logged) == [(0, "1", "0"), (1, "0", "1")]
+    mirror.sync()  # a sweep leaves what it cannot see alone
+    assert _row(mirror, room, 1)["is_main"] == 1

@@ -75,6 +75,7 @@ LS_COLUMNS = (
     "name",
     "status",
     "publish_status",
+    "is_main",
     "length",
     "play_times",
     "create_time",

@@ -85,6 +85,7 @@ playbacks = Table(
     Column("play_url", Text, nullable=True),
     Column("preface_url", Text, nullable=True),
     Column("publish_status", Integer, nullable=True),
+    Column("is_main", Integer, nullable=True),  # 1/0 from getCropList; NULL until one was read
     Column("extra", JSON, nullable=True),
     Column("first_seen", Float, nullable=False),
     Column("last_seen", Float, nullable=False),

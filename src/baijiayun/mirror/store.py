@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, update
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..models import BEIJING, PlaybackItem
@@ -21,6 +21,7 @@ __all__ = [
     "apply_callback",
     "item_row",
     "mark_deleted",
+    "set_main_versions",
     "upsert",
 ]
 
@@ -357,6 +358,45 @@ def mark_deleted(
             done += 1
             _log(conn, [_change(key, "delete", now, run_id, source)])
     return done
+
+
+def set_main_versions(
+    conn: Connection,
+    mains: Mapping[Key, bool],
+    *,
+    now: float,
+    run_id: int | None,
+    source: str = "sync",
+) -> int:
+    """Record which versions are main (getCropList's ``is_main``; getList does not carry it).
+
+    Only rows whose flag changed are written, each change logged; returns how many changed.
+    """
+    if not mains:
+        return 0
+    p = s.playbacks
+    held: dict[Key, int | None] = {}
+    for room_id, session_id in {key[:2] for key in mains}:
+        for r in conn.execute(
+            select(p.c.room_id, p.c.session_id, p.c.version, p.c.is_main).where(
+                p.c.room_id == room_id, p.c.session_id == session_id
+            )
+        ):
+            held[(int(r[0]), int(r[1]), int(r[2]))] = r[3]
+    changed = 0
+    for key, is_main in mains.items():
+        old, new = held.get(key), int(is_main)
+        if key not in held or old == new:
+            continue
+        conn.execute(
+            update(p)
+            .where(p.c.room_id == key[0], p.c.session_id == key[1], p.c.version == key[2])
+            .values(is_main=new)
+        )
+        if old is not None:  # the first reading is not a change
+            _log(conn, [_change(key, "update", now, run_id, source, "is_main", old, new)])
+            changed += 1
+    return changed
 
 
 CALLBACK_FIELDS = ("video_id", "length", "total_size", "total_transcode_size", "preface_url")

@@ -20,7 +20,15 @@ from ..models import BEIJING, PlaybackItem
 from . import schema as s
 from .lock import MirrorLock
 from .query import list_playbacks, mirror_status
-from .store import FINAL_STATUSES, Counts, Key, item_row, mark_deleted, upsert
+from .store import (
+    FINAL_STATUSES,
+    Counts,
+    Key,
+    item_row,
+    mark_deleted,
+    set_main_versions,
+    upsert,
+)
 
 if TYPE_CHECKING:
     from ..client import BaiJiaYunClient
@@ -396,12 +404,13 @@ class Mirror:
                     room_id, session_id=session_id or None, page_size=1000
                 )
                 present = [item_row(i) for i in page.items]
+                mains = {(i.room_id, i.session_id, i.version): i.is_main for i in page.items}
             except (RoomNotFoundError, RoomDeletedError):
-                present = []
+                present, mains = [], {}
             except APIError as error:
                 if error.code != 1:  # code 1: no such playback (protocol §11)
                     raise
-                present = []
+                present, mains = [], {}
             found = {(r["room_id"], r["session_id"], r["version"]) for r in present}
             gone = [k for k in held if k not in found]
             now = self._clock()
@@ -410,6 +419,8 @@ class Mirror:
                     upsert(conn, present, partner_id=self.partner_id, now=now, run_id=run_id)
                 )
                 counts.deleted += mark_deleted(conn, gone, now=now, run_id=run_id)
+                if set_main_versions(conn, mains, now=now, run_id=run_id):
+                    counts.updated += 1
             seen.update(found)
             renew()
 
