@@ -149,7 +149,7 @@ def world(bjy_emulator: Emulator, bjy_account: dict[str, Any]) -> Iterator[dict[
 
 
 def _names(emulator: Emulator, rooms: list[int]) -> list[str]:
-    return [emulator.state.playback_rows(room)[0]["name"] for room in rooms]
+    return [emulator.playback_rows(room)[0]["name"] for room in rooms]
 
 
 def _csv(path: Path, header: str, rows: list[str]) -> Path:
@@ -206,7 +206,7 @@ def test_an_answer_lost_after_the_write_is_checked_not_resent(
     # row 1: sent, answer lost, read says done; row 2: lost before arriving, read, sent again
     assert transport.counts["setPublishStatus"] == 4
     assert transport.counts["getBasicInfo"] == 2
-    states = {world["emulator"].state.playback_rows(r)[0]["publish_status"] for r in rooms[:3]}
+    states = {world["emulator"].playback_rows(r)[0]["publish_status"] for r in rooms[:3]}
     assert states == {2}
 
 
@@ -221,9 +221,9 @@ def test_a_delete_is_never_sent_twice(world: dict[str, Any], tmp_path: Path) -> 
     assert summary.done == 2
     assert [(f.line, "never sent twice" in f.reason) for f in summary.failed] == [(3, True)]
     emulator = world["emulator"]
-    assert [r["version"] for r in emulator.state.playback_rows(rooms[0])] == [0]
-    assert len(emulator.state.playback_rows(rooms[1])) == 1  # the lost one never arrived
-    assert emulator.state.playback_rows(rooms[2]) == []
+    assert [r["version"] for r in emulator.playback_rows(rooms[0])] == [0]
+    assert len(emulator.playback_rows(rooms[1])) == 1  # the lost one never arrived
+    assert emulator.playback_rows(rooms[2]) == []
     again = bulk(world["client"].playback, "delete", source, workers=1)
     assert transport.counts["delete"] == 3  # checked again, still not re-sent
     assert (again.skipped, len(again.failed)) == (2, 1)
@@ -237,7 +237,7 @@ def test_refused_rows_are_failures_with_reasons_and_are_retried_next_run(
     summary = bulk(world["client"].playback, "set-main", source)
     assert summary.done == 1
     assert [(f.line, "version 9 not found" in f.reason) for f in summary.failed] == [(3, True)]
-    assert world["emulator"].state.playback_rows(rooms[0])[1]["is_main"]
+    assert world["emulator"].playback_rows(rooms[0])[1]["is_main"]
     again = bulk(world["client"].playback, "set-main", source)
     assert (again.skipped, again.sent, len(again.failed)) == (1, 1, 1)
 

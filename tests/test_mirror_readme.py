@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from baijiayun.cli.mirror import mirror as mirror_group
 from baijiayun.emulator import Emulator, EmulatorConfig
-from baijiayun.emulator.seed import DEMO_ACCOUNTS, seed_demo
+from baijiayun.emulator.seed import DEMO_ACCOUNTS
 from baijiayun.emulator.server import free_port
 from baijiayun.mirror import make_engine
 
@@ -39,7 +39,7 @@ def blocks(language: str) -> list[str]:
 def bjy_emulator() -> Iterator[Emulator]:
     with Emulator("sqlite://", EmulatorConfig(rate_limit=None)) as emulator:
         emulator.reset()
-        seed_demo(emulator.state)
+        emulator.seed_demo()
         yield emulator
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from baijiayun import BaiJiaYunClient
 from baijiayun.emulator import Emulator, EmulatorConfig
-from baijiayun.emulator.seed import DEMO_ACCOUNTS, seed_demo
+from baijiayun.emulator.seed import DEMO_ACCOUNTS
 from baijiayun.emulator.server import BackgroundServer, free_port
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
@@ -33,7 +33,7 @@ def blocks(language: str) -> list[str]:
 def demo_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     with Emulator(database_url, EmulatorConfig(rate_limit=None)) as emulator:
         emulator.reset()
-        seed_demo(emulator.state)
+        emulator.seed_demo()
         with BackgroundServer(emulator) as server:
             env = {
                 "BAIJIAYUN_PARTNER_ID": str(DEMO_ACCOUNTS[0]["partner_id"]),

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from baijiayun.cli.main import cli
 from baijiayun.emulator import Emulator, EmulatorConfig
-from baijiayun.emulator.seed import DEMO_ACCOUNTS, seed_demo
+from baijiayun.emulator.seed import DEMO_ACCOUNTS
 from baijiayun.emulator.server import BackgroundServer
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
@@ -30,7 +30,7 @@ def test_limit_examples_run(
     assert len(examples) == 2
     with Emulator("sqlite://", EmulatorConfig()) as emulator:
         emulator.reset()
-        seed_demo(emulator.state)
+        emulator.seed_demo()
         with BackgroundServer(emulator) as server:
             monkeypatch.setenv("BAIJIAYUN_PARTNER_ID", str(PID))
             monkeypatch.setenv("BAIJIAYUN_PARTNER_KEY", DEMO_ACCOUNTS[0]["partner_key"])
@@ -38,7 +38,7 @@ def test_limit_examples_run(
             monkeypatch.setenv("BAIJIAYUN_CACHE_DIR", str(tmp_path / "cache"))
             for index, code in enumerate(examples):
                 exec(compile(code, f"README limit block {index + 1}", "exec"), {})
-        names = {r["name"] for r in emulator.state.playback_rows(26010100000002)}
+        names = {r["name"] for r in emulator.playback_rows(26010100000002)}
         token_calls = emulator.calls(PID, "getPlayerToken")
         batch_calls = emulator.calls(PID, "getPlayerTokenBatch")
     out = capsys.readouterr().out.splitlines()
@@ -64,7 +64,7 @@ def test_limit_cli_lines_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     )
     with Emulator("sqlite://", EmulatorConfig()) as emulator:
         emulator.reset()
-        seed_demo(emulator.state)
+        emulator.seed_demo()
         with BackgroundServer(emulator) as server:
             env = {
                 "BAIJIAYUN_PARTNER_ID": str(PID),

@@ -5,11 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy import Connection
 
 from .backends import PartnerBackend, PlaybackBackend
 from .backends.playback import CALLBACK_STATUSES, FAILED, READY, TRANSCODING
@@ -22,7 +19,7 @@ from .rows import Playback, as_dict
 from .stats import StatsBook
 from .worker import Scheduler
 
-__all__ = ["DEFAULT_DATABASE", "Emulator", "EmulatorConfig", "LegacyState", "RateWindow"]
+__all__ = ["DEFAULT_DATABASE", "Emulator", "EmulatorConfig", "RateWindow"]
 
 logger = logging.getLogger("baijiayun.emulator")
 
@@ -63,43 +60,6 @@ class EmulatorConfig:
     postgres_io: Concurrency = "async"
     """How PostgreSQL round trips leave the event loop: ``async`` (psycopg's async driver) or
     ``thread`` (the blocking driver in a worker thread); see benchmarks/emulator_throughput.py."""
-
-
-class LegacyState:
-    """What ``Emulator.state`` offered before the layout: a transaction and the version rows."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
-        self.db = emulator.db
-
-    def tx(self) -> AbstractContextManager[Connection]:
-        """One serialised transaction on the emulator's database."""
-        return self.db.tx()
-
-    def playback_rows(self, room_id: int, *, include_deleted: bool = False) -> list[Record]:
-        """Same as :meth:`Emulator.playback_rows`."""
-        return self.emulator.playback_rows(room_id, include_deleted=include_deleted)
-
-    def account(self, partner_id: int) -> Record | None:
-        """Same as :meth:`Emulator.account`."""
-        return self.emulator.account(partner_id)
-
-    def rotate_key(self, partner_id: int, secret_key: str, regenerate: bool) -> str:
-        """Same as :meth:`Emulator.rotate_key`."""
-        return self.emulator.rotate_key(partner_id, secret_key, regenerate)
-
-    def set_callback_url(self, partner_id: int, url: str) -> None:
-        """Same as :meth:`Emulator.set_callback_url`."""
-        self.emulator.set_callback_url(partner_id, url)
-
-    @property
-    def clock(self) -> Callable[[], float]:
-        """The emulator's wall clock (assigning it sets :attr:`Emulator.clock`)."""
-        return self.emulator.clock
-
-    @clock.setter
-    def clock(self, clock: Callable[[], float]) -> None:
-        self.emulator.clock = clock
 
 
 class Emulator:
@@ -158,14 +118,6 @@ class Emulator:
         if self.database_url in ("sqlite://", "sqlite:///:memory:"):
             return RateWindow(limit, period, clock)
         return DatabaseRateWindow(self.db, limit, period, clock)
-
-    @property
-    def state(self) -> LegacyState:
-        """The pre-layout view (``tx()``, ``playback_rows()``), kept for older callers.
-
-        New code uses the methods of the Emulator itself and ``db`` for raw SQL.
-        """
-        return LegacyState(self)
 
     def context(self, public_url: str) -> Context:
         """What the response functions need, with play_url starting at ``public_url``."""
