@@ -33,7 +33,13 @@ test: lint
 check-installs:
 	PYTHON=$(PYTHON) .ci/check-installs
 
+# Speed, memory and hardness figures, each printed side by side with its floor (minutes, not seconds).
 bench: install
 	$(BIN)/python benchmarks/sdk_overhead.py
 	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/hostile_server.py
 	$(BIN)/python benchmarks/emulator_throughput.py
+	$(BIN)/python benchmarks/fuzz_report.py
+	$(BIN)/python benchmarks/bulk_under_limit.py
+	$(BIN)/python benchmarks/mirror.py
+	$(BIN)/python benchmarks/property_large.py
