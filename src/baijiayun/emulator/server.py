@@ -165,7 +165,8 @@ def serve(
 
     With ``workers`` above 1, uvicorn runs that many processes, each with its own Emulator on
     ``emulator``'s database and config (PostgreSQL, or a SQLite file); they behave as one service:
-    the rate window, statistics and keys live in the database (or Redis).
+    the rate window, statistics and keys live in the database (or Redis). Each process holds
+    at most 16 PostgreSQL connections (see ``db.py``), so N workers need 16 N of the server's.
     """
     check_exposure(host, emulator.config.admin_token)
     if workers <= 1:
