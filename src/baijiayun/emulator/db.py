@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.util.concurrency import await_, greenlet_spawn, in_greenlet
 
 from . import schema as t
 
@@ -253,6 +254,7 @@ class Database:
         # One shared in-memory connection: threads (the jobs thread, the loop) take turns.
         self._shared: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
         self._async_sync_engine: Engine | None = None
+        self._hot_url = ""  # with the async driver and a URL: where hot reads connect
         if self.postgres and self.concurrency == "async":
             from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -262,9 +264,10 @@ class Database:
                 **_POOL,
             )
             self._async_sync_engine = self._async.sync_engine
-            self._hot_url = _postgres_url(url or "", "psycopg").replace(
+            hot_url = _postgres_url(url or "", "psycopg").replace(
                 "postgresql+psycopg://", "postgresql://"
             )
+            self._hot_url = hot_url if hot_url.startswith("postgresql://") else ""
             self._hot: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HotPool] = (
                 weakref.WeakKeyDictionary()
             )
@@ -289,25 +292,19 @@ class Database:
         return self.engine.url.render_as_string(hide_password=True)
 
     def _engine(self, reader: bool = False) -> Engine:
-        if self._async_sync_engine is not None:
-            from sqlalchemy.util.concurrency import in_greenlet
-
-            if in_greenlet():
-                return self._async_reader if reader else self._async_sync_engine
+        if self._async_sync_engine is not None and in_greenlet():
+            return self._async_reader if reader else self._async_sync_engine
         return self._reader if reader else self.engine
 
     def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """Run a hot-path read: on PostgreSQL from the event loop, through a :class:`HotPool`."""
-        if self._async_sync_engine is not None and self._hot_url.startswith("postgresql://"):
-            from sqlalchemy.util.concurrency import await_, in_greenlet
-
-            if in_greenlet():
-                loop = asyncio.get_running_loop()
-                pool = self._hot.get(loop)
-                if pool is None:
-                    pool = self._hot[loop] = HotPool(self._hot_url, HOT_READS)
-                sql, _ = prepared.sql_for(self.engine.dialect)
-                return await_(pool.fetch(sql, params))
+        if self._hot_url and in_greenlet():
+            loop = asyncio.get_running_loop()
+            pool = self._hot.get(loop)
+            if pool is None:
+                pool = self._hot[loop] = HotPool(self._hot_url, HOT_READS)
+            sql, _ = prepared.sql_for(self.engine.dialect)
+            return await_(pool.fetch(sql, params))
         if self._sticky:  # this thread's own SQLite connection, in autocommit
             driver = getattr(self._local, "driver", None)
             if driver is None:
@@ -357,8 +354,6 @@ class Database:
                 if not self.postgres:
                     return work(*args)
                 if self.concurrency == "async":
-                    from sqlalchemy.util.concurrency import greenlet_spawn
-
                     return await greenlet_spawn(work, *args)
                 return await anyio.to_thread.run_sync(work, *args)
             except DBAPIError as error:
