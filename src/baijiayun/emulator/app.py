@@ -70,7 +70,11 @@ def create_app(
             Route("/web/playback/index", player.player_page, methods=["GET"]),
             Route("/{path:path}", handlers.openapi, methods=handlers.ANY_METHOD),
         ],
-        middleware=[Middleware(LastResort)],
+        # the fast path first: OpenAPI calls skip the routing and request objects below it
+        middleware=[
+            Middleware(handlers.OpenAPIFastPath, emulator=emulator),
+            Middleware(LastResort),
+        ],
     )
     app.state.emulator = emulator
     app.state.admin_guard = admin_guard

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.util.concurrency import await_, greenlet_spawn, in_greenlet
 
 from . import schema as t
 
@@ -40,9 +41,21 @@ driven through SQLAlchemy's greenlet bridge) or a worker thread with the blockin
 # deadlock, serialisation failure, unique violation (a racing insert: re-run and re-check)
 _RETRY_SQLSTATES = frozenset({"40P01", "40001", "23505"})
 ATTEMPTS = 12
-# A fixed pool: callers queue for a connection rather than open (and soon close) extra ones;
+MAX_PAUSE = 0.05
+"""The longest backoff between two attempts, in seconds: contention clears within milliseconds,
+and a longer wait only holds the caller (12 attempts stay under half a second of waiting)."""
+
+# PostgreSQL connections per process, at most: HOT_READS (the hot-path reads, per event loop)
+# + ASYNC_POOL (the async engine: every other request's work) + BLOCKING_POOL (the admin API,
+# callbacks and seeding in threads): 16 per process (with postgres_io="thread", all 16 on the
+# blocking engine). Each of uvicorn's workers has its own, so `serve --workers N` holds up to
+# 16 N of the server's max_connections (100 by default): N = 4 leaves room for other clients.
+HOT_READS = 8
+ASYNC_POOL = 6
+BLOCKING_POOL = 2
+# Fixed pools: callers queue for a connection rather than open (and soon close) extra ones;
 # connection churn costs far more than the wait under load.
-POOL: dict[str, Any] = {"pool_size": 8, "max_overflow": 0, "pool_recycle": 1800}
+_POOL: dict[str, Any] = {"max_overflow": 0, "pool_recycle": 1800}
 
 
 def retryable(error: BaseException) -> bool:
@@ -53,12 +66,14 @@ def retryable(error: BaseException) -> bool:
     state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if state in _RETRY_SQLSTATES:
         return True
+    if error.connection_invalidated:  # a dropped connection: the pool opens a fresh one
+        return True
     text = str(orig).lower()
     return "database is locked" in text or "unique constraint failed" in text
 
 
 def _pause(attempt: int) -> float:
-    return random.uniform(0, 0.002 * 2**attempt)
+    return random.uniform(0, min(MAX_PAUSE, 0.002 * 2**attempt))
 
 
 def _postgres_url(url: str, driver: str) -> str:
@@ -144,27 +159,35 @@ class HotPool:
         self.idle: asyncio.Queue[Any] = asyncio.Queue()
 
     async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
-        """Every row of one statement."""
+        """Every row of one statement, read again on a fresh connection when the one it got
+        was dropped (a server restart or ``pg_terminate_backend`` breaks every idle one)."""
+        for _ in range(self.size + 1):
+            conn = await self._checkout()
+            try:
+                cursor = await conn.execute(sql, params)
+                rows: list[Sequence[Any]] = list(await cursor.fetchall())
+            except BaseException:
+                self.opened -= 1
+                broken = bool(conn.broken)
+                await conn.close()
+                if broken:
+                    continue
+                raise
+            self.idle.put_nowait(conn)
+            return rows
+        raise ConnectionError("every connection to PostgreSQL was dropped; giving up")
+
+    async def _checkout(self) -> Any:
         import psycopg
 
         if self.idle.empty() and self.opened < self.size:
             self.opened += 1
             try:
-                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                return await psycopg.AsyncConnection.connect(self.url, autocommit=True)
             except BaseException:
                 self.opened -= 1
                 raise
-        else:
-            conn = await self.idle.get()
-        try:
-            cursor = await conn.execute(sql, params)
-            rows: list[Sequence[Any]] = list(await cursor.fetchall())
-        except BaseException:
-            self.opened -= 1
-            await conn.close()
-            raise
-        self.idle.put_nowait(conn)
-        return rows
+        return await self.idle.get()
 
     async def aclose(self) -> None:
         """Close the idle connections."""
@@ -179,7 +202,7 @@ class HotPool:
             self.opened -= 1
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = BLOCKING_POOL) -> Engine:
     """Create the blocking engine for a SQLite file/memory URL or a PostgreSQL URL (psycopg 3)."""
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:")
@@ -202,7 +225,7 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # No pre-ping: it would add a round trip to every request; recycling covers idle drops.
-    return create_engine(_postgres_url(url, "psycopg"), **POOL)
+    return create_engine(_postgres_url(url, "psycopg"), pool_size=pool_size, **_POOL)
 
 
 class Database:
@@ -231,17 +254,20 @@ class Database:
         # One shared in-memory connection: threads (the jobs thread, the loop) take turns.
         self._shared: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
         self._async_sync_engine: Engine | None = None
+        self._hot_url = ""  # with the async driver and a URL: where hot reads connect
         if self.postgres and self.concurrency == "async":
             from sqlalchemy.ext.asyncio import create_async_engine
 
             self._async = create_async_engine(
                 _postgres_url(engine.url.render_as_string(hide_password=False), "psycopg_async"),
-                **POOL,
+                pool_size=ASYNC_POOL,
+                **_POOL,
             )
             self._async_sync_engine = self._async.sync_engine
-            self._hot_url = _postgres_url(url or "", "psycopg").replace(
+            hot_url = _postgres_url(url or "", "psycopg").replace(
                 "postgresql+psycopg://", "postgresql://"
             )
+            self._hot_url = hot_url if hot_url.startswith("postgresql://") else ""
             self._hot: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HotPool] = (
                 weakref.WeakKeyDictionary()
             )
@@ -257,32 +283,28 @@ class Database:
     @classmethod
     def connect(cls, url: str, *, concurrency: Concurrency = "async") -> Database:
         """Open (and create the schema in) the database at ``url``."""
-        return cls(make_engine(url), concurrency=concurrency, url=url)
+        # with blocking round trips in threads, the blocking engine does all the work
+        size = BLOCKING_POOL if concurrency == "async" else HOT_READS + ASYNC_POOL + BLOCKING_POOL
+        return cls(make_engine(url, size), concurrency=concurrency, url=url)
 
     def describe(self) -> str:
         """The URL with its password hidden."""
         return self.engine.url.render_as_string(hide_password=True)
 
     def _engine(self, reader: bool = False) -> Engine:
-        if self._async_sync_engine is not None:
-            from sqlalchemy.util.concurrency import in_greenlet
-
-            if in_greenlet():
-                return self._async_reader if reader else self._async_sync_engine
+        if self._async_sync_engine is not None and in_greenlet():
+            return self._async_reader if reader else self._async_sync_engine
         return self._reader if reader else self.engine
 
     def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """Run a hot-path read: on PostgreSQL from the event loop, through a :class:`HotPool`."""
-        if self._async_sync_engine is not None and self._hot_url.startswith("postgresql://"):
-            from sqlalchemy.util.concurrency import await_, in_greenlet
-
-            if in_greenlet():
-                loop = asyncio.get_running_loop()
-                pool = self._hot.get(loop)
-                if pool is None:
-                    pool = self._hot[loop] = HotPool(self._hot_url)
-                sql, _ = prepared.sql_for(self.engine.dialect)
-                return await_(pool.fetch(sql, params))
+        if self._hot_url and in_greenlet():
+            loop = asyncio.get_running_loop()
+            pool = self._hot.get(loop)
+            if pool is None:
+                pool = self._hot[loop] = HotPool(self._hot_url, HOT_READS)
+            sql, _ = prepared.sql_for(self.engine.dialect)
+            return await_(pool.fetch(sql, params))
         if self._sticky:  # this thread's own SQLite connection, in autocommit
             driver = getattr(self._local, "driver", None)
             if driver is None:
@@ -332,8 +354,6 @@ class Database:
                 if not self.postgres:
                     return work(*args)
                 if self.concurrency == "async":
-                    from sqlalchemy.util.concurrency import greenlet_spawn
-
                     return await greenlet_spawn(work, *args)
                 return await anyio.to_thread.run_sync(work, *args)
             except DBAPIError as error:

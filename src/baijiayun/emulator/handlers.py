@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import _endpoints as ep
 from .. import _signing
@@ -27,12 +27,22 @@ from .faults import Fault
 from .responses import ACTIONS, READS_WITH_ACCOUNT
 from .responses import Context as ResponseContext
 
-__all__ = ["BodyTooLarge", "envelope", "openapi", "public_url", "read_body"]
+__all__ = [
+    "BodyTooLarge",
+    "OpenAPIFastPath",
+    "envelope",
+    "envelope_bytes",
+    "form_fields",
+    "openapi",
+    "public_url",
+    "read_body",
+]
 
 logger = logging.getLogger("baijiayun.emulator")
 
 RATE_LIMIT_MSG = "请求过于频繁"
 INTERNAL_ERROR = 500
+INTERNAL_MSG = "服务器内部错误: internal error (logged)"
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 """The catch-all answers every method with the envelope (only GET and POST reach an action)."""
 TOO_LARGE = 413
@@ -40,10 +50,17 @@ _PARTNER_ID = ep.Param("partner_id", "int", "partner id", required=True, minimum
 _TIMESTAMP = ep.Param("timestamp", "int", "unix seconds", required=True, minimum=0)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
+def envelope_bytes(code: int, msg: str, data: Any, ts: int) -> bytes:
+    """The envelope's JSON, UTF-8 encoded."""
+    return _JSON.encode({"code": code, "msg": msg, "data": data, "ts": ts}).encode()
+
+
 def envelope(code: int, msg: str, data: Any, ts: int) -> Response:
     """BaijiaYun's reply: always HTTP 200 and ``{"code", "msg", "data", "ts"}``."""
-    body = json.dumps({"code": code, "msg": msg, "data": data, "ts": ts}, ensure_ascii=False)
-    return Response(body, media_type="application/json")
+    return Response(envelope_bytes(code, msg, data, ts), media_type="application/json")
 
 
 class BodyTooLarge(EmulatorError):
@@ -85,10 +102,15 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def public_url(request: Request, emulator: Emulator) -> str:
     """Where play_url points: the configured public URL, else the address the server listens on."""
+    return public_url_of(request.scope, emulator)
+
+
+def public_url_of(scope: Scope, emulator: Emulator) -> str:
+    """:func:`public_url` from an ASGI scope."""
     if emulator.config.public_url:
         return emulator.config.public_url.rstrip("/")
-    scheme = request.scope.get("scheme", "http")
-    server = request.scope.get("server")
+    scheme = scope.get("scheme", "http")
+    server = scope.get("server")
     if not server:
         return f"{scheme}://localhost"
     host, port = server[0], server[1]
@@ -197,24 +219,42 @@ def _stats_partner(params: Mapping[str, str]) -> int:
         return 0
 
 
-async def openapi(request: Request) -> Response:
-    """Answer one ``/openapi/...`` call the way BaijiaYun does: always the JSON envelope."""
-    emulator: Emulator = request.app.state.emulator
+async def _flush_stats(emulator: Emulator) -> None:
+    stats = emulator.call_stats
+    if stats.due():
+        try:
+            await emulator.db.run(stats.flush)
+        except Exception:
+            logger.exception("emulator: could not store call statistics")
+
+
+async def _respond(
+    emulator: Emulator,
+    scope: Scope,
+    method: str,
+    path: str,
+    read_params: Callable[[], Awaitable[dict[str, str]]],
+) -> bytes | Response:
+    """One ``/openapi/...`` call: the envelope's JSON, or the response of an injected fault.
+
+    Whatever goes wrong, the answer is an envelope: an unexpected exception is logged and
+    answered with a non-zero code, so the keep-alive connection survives.
+    """
     now = int(emulator.clock())
-    endpoint = ep.ENDPOINTS.get(request.url.path)
+    endpoint = ep.ENDPOINTS.get(path)
     if endpoint is None:
-        return envelope(404, f"请求路径不存在: {request.url.path}", None, now)
-    if request.method not in ("GET", "POST"):
-        return envelope(405, f"请求方法不支持: {request.method}; use POST", None, now)
+        return envelope_bytes(404, f"请求路径不存在: {path}", None, now)
+    if method not in ("GET", "POST"):
+        return envelope_bytes(405, f"请求方法不支持: {method}; use POST", None, now)
     stats, name = emulator.call_stats, endpoint.action
     try:
-        params = await _params(request, emulator.config.max_body)
+        params = await read_params()
         partner = _stats_partner(params)
         injected = await _apply_faults(emulator, endpoint.path, now)
         if injected is not None:
             stats.count(partner, name, "fault")
             return injected
-        context = emulator.context(public_url(request, emulator))
+        context = emulator.context(public_url_of(scope, emulator))
         try:
             partner_id, answer = await _authenticate(emulator, endpoint, params, context)
         except EmulatorError:
@@ -228,12 +268,138 @@ async def openapi(request: Request) -> Response:
             data = answer()
         else:
             data = await emulator.db.run(ACTIONS[endpoint.path], context, partner_id, params)
+        return envelope_bytes(0, "", data, now)
     except EmulatorError as error:
-        return envelope(error.code, error.msg, None, now)
+        return envelope_bytes(error.code, error.msg, None, now)
     except Exception:
         logger.exception("emulator: unexpected error answering %s", endpoint.path)
-        return envelope(INTERNAL_ERROR, "服务器内部错误: internal error (logged)", None, now)
+        return envelope_bytes(INTERNAL_ERROR, INTERNAL_MSG, None, now)
     finally:
-        if stats.due():
-            await emulator.db.run(stats.flush)
-    return envelope(0, "", data, now)
+        await _flush_stats(emulator)
+
+
+async def openapi(request: Request) -> Response:
+    """Answer one call the way BaijiaYun does: always the JSON envelope (Starlette's route)."""
+    emulator: Emulator = request.app.state.emulator
+
+    async def read_params() -> dict[str, str]:
+        return await _params(request, emulator.config.max_body)
+
+    reply = await _respond(emulator, request.scope, request.method, request.url.path, read_params)
+    if isinstance(reply, bytes):
+        return Response(reply, media_type="application/json")
+    return reply
+
+
+def form_fields(text: str) -> dict[str, str]:
+    """A query string or urlencoded body as a dict: ``dict(parse_qsl(text, keep_blank_values=True))``.
+
+    The same decoding (``+`` as space, percent escapes as UTF-8 with replacement, the last of a
+    repeated name wins, a name without ``=`` has the empty value), without its per-pair cost.
+    """
+    fields: dict[str, str] = {}
+    for pair in text.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "+" in name or "%" in name:
+            name = unquote(name.replace("+", " "))
+        if "+" in value or "%" in value:
+            value = unquote(value.replace("+", " "))
+        fields[name] = value
+    return fields
+
+
+class _Disconnected(Exception):
+    """The client went away before its body arrived."""
+
+
+async def _receive_body(headers: list[tuple[bytes, bytes]], receive: Receive, limit: int) -> bytes:
+    for key, value in headers:
+        if key == b"content-length":
+            if value.isdigit() and int(value) > limit:
+                raise BodyTooLarge(f"request body over {limit} bytes")
+            break
+    message = await receive()
+    if message["type"] != "http.request":
+        raise _Disconnected
+    body: bytes = message.get("body", b"")
+    if len(body) > limit:
+        raise BodyTooLarge(f"request body over {limit} bytes")
+    if not message.get("more_body", False):
+        return body
+    chunks, size = [body], len(body)
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"request body over {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+_JSON_HEADERS = (b"content-type", b"application/json")
+
+
+class OpenAPIFastPath:
+    """GET and POST on ``/openapi/...`` answered straight from ASGI, before Starlette's routing
+    and request objects (which cost more than the call itself); everything else goes on to
+    ``app``. The replies are those of :func:`openapi`, byte for byte."""
+
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("POST", "GET")
+            or not scope["path"].startswith("/openapi/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        emulator = self.emulator
+        method: str = scope["method"]
+
+        async def read_params() -> dict[str, str]:
+            query: bytes = scope.get("query_string", b"")
+            params = form_fields(query.decode("utf-8", "replace")) if query else {}
+            if method != "POST":
+                return params
+            headers: list[tuple[bytes, bytes]] = scope["headers"]
+            body = await _receive_body(headers, receive, emulator.config.max_body)
+            content_type = b""
+            for key, value in headers:
+                if key == b"content-type":
+                    content_type = value
+                    break
+            if content_type.startswith(b"multipart/form-data"):
+                request = Request(scope)
+                request._body = body  # the form parser reads it instead of receiving
+                form = await request.form()
+                params.update({k: v for k, v in form.items() if isinstance(v, str)})
+            elif content_type.startswith(b"application/json"):
+                raise InvalidParameter("参数错误: JSON bodies are not supported; send form data")
+            elif body:
+                params.update(form_fields(body.decode("utf-8", "replace")))
+            return params
+
+        try:
+            reply = await _respond(emulator, scope, method, scope["path"], read_params)
+        except _Disconnected:
+            return
+        if not isinstance(reply, bytes):
+            await reply(scope, receive, send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(len(reply)).encode()), _JSON_HEADERS],
+            }
+        )
+        await send({"type": "http.response.body", "body": reply})

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .admin import LOOPBACK, AdminGuard
 from .app import create_app
 from .facade import Emulator, EmulatorConfig
+from .handlers import OpenAPIFastPath
 
 __all__ = [
     "BackgroundServer",
@@ -98,6 +99,7 @@ class ServedApp:
         self.emulator = emulator
         self.owns = owns
         self.freeze = freeze
+        self._fast = OpenAPIFastPath(app, emulator)
 
     async def _flush_forever(self) -> None:
         stats = self.emulator.call_stats
@@ -110,6 +112,10 @@ class ServedApp:
                     logger.exception("emulator: could not store call statistics")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            # OpenAPI calls go straight to the fast path, before Starlette's own layers
+            await self._fast(scope, receive, send)
+            return
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
@@ -159,7 +165,8 @@ def serve(
 
     With ``workers`` above 1, uvicorn runs that many processes, each with its own Emulator on
     ``emulator``'s database and config (PostgreSQL, or a SQLite file); they behave as one service:
-    the rate window, statistics and keys live in the database (or Redis).
+    the rate window, statistics and keys live in the database (or Redis). Each process holds
+    at most 16 PostgreSQL connections (see ``db.py``), so N workers need 16 N of the server's.
     """
     check_exposure(host, emulator.config.admin_token)
     if workers <= 1:
