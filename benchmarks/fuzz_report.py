@@ -50,7 +50,7 @@ ADMIN = [
     ("POST", "/_emulator/ppt"), ("GET", "/_emulator/rooms/{id}/playbacks"),
     ("GET", "/_emulator/callbacks"), ("GET", "/_emulator/stats"), ("GET", "/_emulator/faults"),
 ]  # fmt: skip
-INTERNAL_ERROR = 500  # the envelope code of an unexpected exception (logged by the server)
+INTERNAL_ERROR = 1  # with HTTP 500: an unexpected exception (protocol §11, logged by the server)
 FIELDS = ["partner_id", "room_id", "session_id", "title", "name", "status", "length", "long_term",
           "product_type", "date", "auto", "include_deleted", "create_time", "x"]  # fmt: skip
 
@@ -174,11 +174,12 @@ class Fuzzer:
             envelope = isinstance(body, dict) and set(body) == {"code", "msg", "data", "ts"}
         except ValueError:
             envelope = False
-        if response.status_code != 200 or not envelope:
+        if response.status_code == 500 and envelope and body["code"] == INTERNAL_ERROR:
+            self.tally.internal_errors += 1  # the envelope of an unexpected exception (§11)
+            return
+        if response.status_code not in (200, 413) or not envelope:
             self.tally.not_envelope += 1
             return
-        if body["code"] == INTERNAL_ERROR:
-            self.tally.internal_errors += 1
         if judge and body["code"] == 0 and invalid(endpoint, sent):
             self.tally.code0_invalid += 1
 

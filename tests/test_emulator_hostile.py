@@ -247,12 +247,14 @@ def test_serve_refuses_a_public_bind_without_a_token(tmp_path: Any) -> None:
 # -- a real port: body limit, unexpected errors, keep-alive -----------------------------------
 
 
-def _post(conn: http.client.HTTPConnection, path: str, body: bytes) -> dict[str, Any]:
+def _post(
+    conn: http.client.HTTPConnection, path: str, body: bytes, status: int = 200
+) -> dict[str, Any]:
     conn.request(
         "POST", path, body=body, headers={"content-type": "application/x-www-form-urlencoded"}
     )
     response = conn.getresponse()
-    assert response.status == 200
+    assert response.status == status
     loaded: dict[str, Any] = json.loads(response.read())
     return loaded
 
@@ -267,14 +269,14 @@ def test_oversize_body_and_internal_errors_keep_the_connection(
         form = Raw(emulator, account)
         with BackgroundServer(emulator) as server:
             conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
-            big = _post(conn, "/openapi/playback/getBasicInfo", b"room_id=" + b"1" * 4096)
-            assert big["code"] == 413 and big["data"] is None
+            big = _post(conn, "/openapi/playback/getBasicInfo", b"room_id=" + b"1" * 4096, 413)
+            assert big["code"] == 1001 and "请求体过大" in big["msg"] and big["data"] is None
             signed = httpx.QueryParams(form.form({"room_id": "7"})).__str__().encode()
             assert _post(conn, "/openapi/playback/getBasicInfo", signed)["code"] == 3001
             with emulator.db.tx() as db:  # break the database behind the emulator's back
                 db.execute(text("DROP TABLE bjy_rooms"))
-            broken = _post(conn, "/openapi/playback/getBasicInfo", signed)
-            assert broken["code"] == 500 and "internal" in broken["msg"]
+            broken = _post(conn, "/openapi/playback/getBasicInfo", signed, 500)  # protocol §11
+            assert broken["code"] == 1 and "服务器内部错误" in broken["msg"]
             assert _post(conn, "/openapi/playback/nothing", b"")["code"] == 404  # still alive
             conn.close()
         form.http.close()
@@ -312,7 +314,7 @@ async def test_an_endless_body_is_refused_after_the_limit_unread(
     async with httpx.AsyncClient(transport=transport, base_url="http://e") as http:
         response = await http.post(path, content=endless())
     if path.startswith("/openapi"):
-        assert response.status_code == 200 and response.json()["code"] == 413
+        assert response.status_code == 413 and response.json()["code"] == 1001
     else:
         assert response.status_code == 413
     assert produced[0] <= 1024 * 1024 // 65536 + 2  # read up to the 1 MiB limit, not beyond

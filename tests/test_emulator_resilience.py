@@ -84,8 +84,12 @@ def test_a_write_failing_every_attempt_answers_an_envelope_and_the_next_call_wor
     event.listen(emulator.db.engine, "before_cursor_execute", fail_token_inserts)
     try:
         with caplog.at_level(logging.ERROR, logger="baijiayun.emulator"):
-            failed = raw.post("getPlayerToken", {"room_id": room_id, "expires_in": 0})
-        assert failed["code"] != 0 and failed["data"] is None
+            answer = raw.http.post(
+                "/openapi/playback/getPlayerToken",
+                data=raw.form({"room_id": room_id, "expires_in": 0}),
+            )
+        failed = answer.json()  # protocol §11: HTTP 500 with the envelope, code 1
+        assert (answer.status_code, failed["code"], failed["data"]) == (500, 1, None)
         assert attempts == ATTEMPTS
         assert "getPlayerToken" in caplog.text
         # the same keep-alive client goes on: the connection was not reset

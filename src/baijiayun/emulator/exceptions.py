@@ -23,6 +23,8 @@ class EmulatorError(Exception):
     """A business error the emulator answers with: BaijiaYun ``code`` and ``msg``."""
 
     code = 1
+    http_status = 200
+    """BaijiaYun answers business errors with HTTP 200; a few (body too large) with their own."""
 
     def __init__(self, msg: str, code: int | None = None) -> None:
         if code is not None:

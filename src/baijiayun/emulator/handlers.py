@@ -41,7 +41,7 @@ __all__ = [
 logger = logging.getLogger("baijiayun.emulator")
 
 RATE_LIMIT_MSG = "请求过于频繁"
-INTERNAL_ERROR = 500
+INTERNAL_ERROR = 1  # protocol §11: HTTP 500 with the envelope, code 1
 INTERNAL_MSG = "服务器内部错误: internal error (logged)"
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 """The catch-all answers every method with the envelope (only GET and POST reach an action)."""
@@ -64,9 +64,10 @@ def envelope(code: int, msg: str, data: Any, ts: int) -> Response:
 
 
 class BodyTooLarge(EmulatorError):
-    """The request body is larger than the configured limit."""
+    """The request body is larger than the configured limit (protocol §11: HTTP 413, 1001)."""
 
-    code = TOO_LARGE
+    code = 1001
+    http_status = TOO_LARGE
 
 
 class _DroppedConnection(Response):
@@ -88,12 +89,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, read in chunks and refused (BodyTooLarge) as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"request body over {limit} bytes")
+        raise BodyTooLarge(f"请求体过大: request body over {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge(f"request body over {limit} bytes")
+            raise BodyTooLarge(f"请求体过大: request body over {limit} bytes")
         chunks.append(chunk)
     body = b"".join(chunks)
     request._body = body  # later readers (the form parser) reuse it
@@ -270,10 +271,14 @@ async def _respond(
             data = await emulator.db.run(ACTIONS[endpoint.path], context, partner_id, params)
         return envelope_bytes(0, "", data, now)
     except EmulatorError as error:
-        return envelope_bytes(error.code, error.msg, None, now)
+        body = envelope_bytes(error.code, error.msg, None, now)
+        if error.http_status == 200:
+            return body
+        return Response(body, status_code=error.http_status, media_type="application/json")
     except Exception:
         logger.exception("emulator: unexpected error answering %s", endpoint.path)
-        return envelope_bytes(INTERNAL_ERROR, INTERNAL_MSG, None, now)
+        body = envelope_bytes(INTERNAL_ERROR, INTERNAL_MSG, None, now)
+        return Response(body, status_code=500, media_type="application/json")
     finally:
         await _flush_stats(emulator)
 
@@ -318,14 +323,14 @@ async def _receive_body(headers: list[tuple[bytes, bytes]], receive: Receive, li
     for key, value in headers:
         if key == b"content-length":
             if value.isdigit() and int(value) > limit:
-                raise BodyTooLarge(f"request body over {limit} bytes")
+                raise BodyTooLarge(f"请求体过大: request body over {limit} bytes")
             break
     message = await receive()
     if message["type"] != "http.request":
         raise _Disconnected
     body: bytes = message.get("body", b"")
     if len(body) > limit:
-        raise BodyTooLarge(f"request body over {limit} bytes")
+        raise BodyTooLarge(f"请求体过大: request body over {limit} bytes")
     if not message.get("more_body", False):
         return body
     chunks, size = [body], len(body)
@@ -336,7 +341,7 @@ async def _receive_body(headers: list[tuple[bytes, bytes]], receive: Receive, li
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge(f"request body over {limit} bytes")
+            raise BodyTooLarge(f"请求体过大: request body over {limit} bytes")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
