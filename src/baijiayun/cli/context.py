@@ -105,8 +105,12 @@ C = TypeVar("C", bound=click.Command)
 
 
 def global_options(command: C) -> C:
-    """Accept the global options on ``command`` too (listed after its own), so they may follow it."""
-    command.params.extend(_global_params())
+    """Accept the global options on ``command`` too (listed after its own), so they may follow it.
+
+    Options ``command`` already has (by name) are left as they are, so applying it twice is harmless.
+    """
+    have = {param.name for param in command.params}
+    command.params.extend(p for p in _global_params() if p.name not in have)
     return command
 
 
@@ -344,11 +348,20 @@ def _host_of(url: str | None) -> str:
 class Command(click.Command):
     """A command whose SDK errors become exit codes: 1 API error, 2 bad usage, 3 unreachable.
 
-    ``--dry-run`` ends in the client's :class:`~baijiayun.DryRunRequest`, printed as JSON.
+    ``--dry-run`` ends in the client's :class:`~baijiayun.DryRunRequest`, printed as JSON. It
+    takes the global options, so they may follow it.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        global_options(self)
+
+    def settings_of(self, ctx: click.Context) -> Settings | None:
+        """The settings this command runs with."""
+        return ctx.find_object(Settings)
+
     def invoke(self, ctx: click.Context) -> Any:
-        settings = ctx.find_object(Settings)
+        settings = self.settings_of(ctx)
         try:
             return super().invoke(ctx)
         except DryRunRequest as shown:
@@ -367,9 +380,17 @@ class Command(click.Command):
 
 
 class Group(click.Group):
-    """A group whose commands are :class:`Command` and whose subgroups are :class:`Group`."""
+    """A group whose commands are :class:`Command` and whose subgroups are :class:`Group`.
+
+    The group takes the global options too, so they may also stand between it and its command
+    (``baijiayun playback -o csv info 1``).
+    """
 
     command_class = Command
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        global_options(self)
 
 
 Group.group_class = Group

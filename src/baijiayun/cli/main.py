@@ -23,9 +23,9 @@ __all__ = ["cli"]
 def cli(ctx: click.Context) -> None:
     """BaijiaYun (百家云) playback OpenAPI from the command line.
 
-    Global options work before or after the subcommand. Precedence: an option you type, then
-    the values of a --profile you type, then BAIJIAYUN_* variables, then the profile named by
-    BAIJIAYUN_PROFILE (or [profiles.default]).
+    Global options work before, between or after the subcommands. Precedence: an option you
+    type, then the values of a --profile you type, then BAIJIAYUN_* variables, then the profile
+    named by BAIJIAYUN_PROFILE (or [profiles.default]).
     """
     ctx.obj = Settings(typed=ctx.meta.setdefault(_TYPED, {}), environ=dict(os.environ))
 

@@ -8,63 +8,121 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .output import FORMATS, emit, pick_format
+from .context import _TYPED, Command, Group, Settings
+from .emulator import mask_password
+from .output import emit
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from ..client import BaiJiaYunClient
     from ..mirror import Mirror, Progress
 
 __all__ = ["main", "mirror"]
 
 DEFAULT_DATABASE = "sqlite:///baijiayun-mirror.db"
+DATABASES = ("sqlite", "postgresql")
+"""URL schemes (before any ``+driver``) the mirror runs on."""
+
+STATUSES = ("0", "10", "20", "30", "100")
+"""``PlaybackStatus`` values (spelled here so that ``--help`` does not load the models)."""
+
+
+def _bad_database(database: str, problem: object) -> NoReturn:
+    """Exit 2 naming ``--database``, the URL and the problem with any password masked."""
+    text = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
+    text = mask_password(text.replace(database, mask_password(database)))
+    raise click.BadParameter(
+        f"cannot use {mask_password(database)!r}: {text}", param_hint="'--database'"
+    )
+
+
+class MirrorCommand(Command):
+    """A mirror command: SDK errors as every command maps them, database errors name --database."""
+
+    def settings_of(self, ctx: click.Context) -> Settings | None:
+        """The settings of the group's :class:`MirrorContext`."""
+        holder = ctx.find_object(MirrorContext)
+        return holder.settings if holder is not None else super().settings_of(ctx)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            _bad_database(ctx.find_object(MirrorContext).database, exc)  # type: ignore[union-attr]
+
+
+class MirrorGroup(Group):
+    """The mirror group: its commands are :class:`MirrorCommand`."""
+
+    command_class = MirrorCommand
 
 
 class MirrorContext:
-    """The group's options, plus what the main CLI's settings object offers (if any).
+    """The group's ``--database`` and the CLI's :class:`~baijiayun.cli.context.Settings`."""
 
-    From the main CLI it uses only ``settings.client()`` (the SDK client, closed with the
-    command), ``settings.fmt`` (the output format) and ``settings.partner_key`` /
-    ``settings.partner_id``. Run on its own (``python -m baijiayun.cli.mirror``) it builds
-    the client from the ``BAIJIAYUN_*`` variables.
-    """
-
-    def __init__(self, database: str, output: str | None, settings: Any) -> None:
+    def __init__(self, database: str, settings: Settings) -> None:
         self.database = database
-        self.output = output
         self.settings = settings
 
     @property
     def fmt(self) -> str:
-        """The output format: this group's ``-o``, else the main CLI's, else table/json."""
-        if self.output:
-            return self.output
-        main_format = getattr(self.settings, "format", None)
-        return str(main_format()) if callable(main_format) else pick_format(None)
+        """The output format in force (the global ``-o``, else table on a terminal, else json)."""
+        return self.settings.format()
 
     def client(self) -> BaiJiaYunClient:
-        """The SDK client of the account."""
-        if self.settings is not None and hasattr(self.settings, "client"):
-            client: BaiJiaYunClient = self.settings.client()
-            return client
-        from ..client import BaiJiaYunClient
+        """The SDK client of the account, closed when the command ends."""
+        return self.settings.client()
 
-        client = BaiJiaYunClient()
-        click.get_current_context().call_on_close(client.close)
-        return client
+    def refuse_dry_run(self, what: str) -> None:
+        """Exit 2 before anything is opened when ``--dry-run`` is given to a command that syncs."""
+        if self.settings.resolve().dry_run:
+            raise click.UsageError(
+                f"{what} cannot --dry-run: it stores what the API answers. To see a request, "
+                "try e.g. 'baijiayun --dry-run playback list'"
+            )
 
     def partner_key(self) -> str:
         """The partner_key that signs callbacks."""
-        key = getattr(self.settings, "partner_key", None) or os.environ.get("BAIJIAYUN_PARTNER_KEY")
-        return key or self.client().fetch_partner_key()
+        return self.settings.resolve().partner_key or self.client().fetch_partner_key()
+
+    def engine(self) -> Engine:
+        """The mirror's engine, its tables created; a URL it cannot use exits 2 naming --database."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+        from ..mirror import make_engine
+        from ..mirror.schema import create_schema
+
+        try:
+            backend = make_url(self.database).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in DATABASES:
+            raise click.BadParameter(
+                f"{mask_password(self.database)!r} is not supported: use sqlite:///FILE "
+                "or postgresql://user@host/db",
+                param_hint="'--database'",
+            )
+        try:
+            engine = make_engine(self.database)
+            click.get_current_context().call_on_close(engine.dispose)
+            create_schema(engine)
+        except (SQLAlchemyError, OSError, ImportError) as exc:
+            _bad_database(self.database, exc)
+        return engine
 
     def mirror(self, **options: Any) -> Mirror:
-        """A :class:`Mirror` on this database, closed when the command ends."""
+        """A :class:`Mirror` on this database (checked first), closed when the command ends."""
         from ..mirror import Mirror
 
+        self.engine()
         mirror = Mirror(self.client(), self.database, **options)
         click.get_current_context().call_on_close(mirror.close)
         return mirror
@@ -73,7 +131,7 @@ class MirrorContext:
 pass_mirror = click.make_pass_decorator(MirrorContext)
 
 
-@click.group("mirror")
+@click.group("mirror", cls=MirrorGroup)
 @click.option(
     "--database",
     envvar="BAIJIAYUN_MIRROR_DATABASE",
@@ -81,15 +139,22 @@ pass_mirror = click.make_pass_decorator(MirrorContext)
     show_default=True,
     help="SQLAlchemy URL of the mirror (sqlite:///file.db or postgresql://…).",
 )
-@click.option("-o", "--output", type=click.Choice(FORMATS), help="Output format.")
 @click.pass_context
-def mirror(ctx: click.Context, database: str, output: str | None) -> None:
+def mirror(ctx: click.Context, database: str) -> None:
     """Keep the account's playbacks in your own database (SQLite or PostgreSQL)."""
-    ctx.obj = MirrorContext(database, output, ctx.obj)
+    settings = ctx.find_object(Settings)
+    if settings is None:  # run on its own: python -m baijiayun.cli.mirror
+        typed = ctx.find_root().meta.setdefault(_TYPED, {})
+        settings = Settings(typed=typed, environ=dict(os.environ))
+    ctx.obj = MirrorContext(database, settings)
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[Any]:
+def _progress(ctx: MirrorContext, label: str) -> Iterator[Any]:
+    """A bar on stderr while a sync runs, on a terminal only (off one, not even a newline)."""
+    if not ctx.settings.status().terminal:
+        yield lambda progress: None
+        return
     from rich.console import Console
     from rich.progress import Progress as Bar
 
@@ -109,7 +174,8 @@ def _progress(label: str) -> Iterator[Any]:
 @pass_mirror
 def sync(ctx: MirrorContext, incremental: bool, wait: float, page_size: int) -> None:
     """One sync: a full sweep (default) or an incremental run; a summary at the end."""
-    with _progress("mirror " + ("incremental" if incremental else "full sweep")) as update:
+    ctx.refuse_dry_run("mirror sync")
+    with _progress(ctx, "mirror " + ("incremental" if incremental else "full sweep")) as update:
         mirror = ctx.mirror(page_size=page_size, lock_wait=wait, on_page=update)
         result = mirror.sync(incremental=incremental)
     emit(result.to_dict(), ctx.fmt, caption="mirror sync")
@@ -124,6 +190,7 @@ def sync(ctx: MirrorContext, incremental: bool, wait: float, page_size: int) -> 
 @pass_mirror
 def watch(ctx: MirrorContext, every: float, full_every: float, page_size: int) -> None:
     """Loop: incremental runs often, a full sweep on the longer period; stops on SIGTERM/Ctrl-C."""
+    ctx.refuse_dry_run("mirror watch")
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -160,24 +227,16 @@ def watch(ctx: MirrorContext, every: float, full_every: float, page_size: int) -
 @pass_mirror
 def serve_callbacks(ctx: MirrorContext, host: str, port: int) -> None:
     """Serve the transcode-callback receiver that applies callbacks to the mirror at once."""
+    ctx.refuse_dry_run("mirror serve-callbacks")
     import uvicorn
 
     from ..mirror import callback_app
 
+    ctx.engine()
     key = ctx.partner_key()
     app = callback_app(key, ctx.database, partner_id=ctx.client().partner_id)
     click.echo(f"applying callbacks to {ctx.database} at http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-def _engine(ctx: MirrorContext) -> Any:
-    from ..mirror import make_engine
-    from ..mirror.schema import create_schema
-
-    engine = make_engine(ctx.database)
-    create_schema(engine)
-    click.get_current_context().call_on_close(engine.dispose)
-    return engine
 
 
 @mirror.command()
@@ -186,16 +245,20 @@ def status(ctx: MirrorContext) -> None:
     """Last run, its age, counts by status and publish status, calls used (no API call)."""
     from ..mirror import mirror_status
 
-    emit(mirror_status(_engine(ctx)), ctx.fmt, caption="mirror status")
+    emit(mirror_status(ctx.engine()), ctx.fmt, caption="mirror status")
+
+
+DAY = click.DateTime(["%Y-%m-%d"])
+"""A real calendar day, YYYY-MM-DD (2026-13-01 is refused)."""
 
 
 @mirror.command("ls")
 @click.option("--name", help="Name contains (case-insensitive).")
 @click.option("--room-id", type=int)
-@click.option("--status", type=int, help="0, 10, 20, 30 or 100.")
-@click.option("--publish-status", type=click.IntRange(1, 2), help="1 published, 2 blocked.")
-@click.option("--since", help="Generated on or after YYYY-MM-DD (China time).")
-@click.option("--until", help="Generated on or before YYYY-MM-DD (China time).")
+@click.option("--status", type=click.Choice(STATUSES), help="0, 10, 20, 30 or 100.")
+@click.option("--publish-status", type=click.Choice(("1", "2")), help="1 published, 2 blocked.")
+@click.option("--since", type=DAY, help="Generated on or after YYYY-MM-DD (China time).")
+@click.option("--until", type=DAY, help="Generated on or before YYYY-MM-DD (China time).")
 @click.option("--deleted", is_flag=True, help="Include playbacks deleted from the service.")
 @click.option("--limit", type=click.IntRange(min=1))
 @pass_mirror
@@ -204,25 +267,18 @@ def ls(ctx: MirrorContext, /, **filters: Any) -> None:
     from ..mirror import list_playbacks
 
     filters["include_deleted"] = filters.pop("deleted")
-    emit(list_playbacks(_engine(ctx), **filters), ctx.fmt, caption="mirrored playbacks")
+    for name in ("status", "publish_status"):
+        if filters[name] is not None:
+            filters[name] = int(filters[name])
+    for name in ("since", "until"):
+        if filters[name] is not None:
+            filters[name] = f"{filters[name]:%Y-%m-%d}"
+    emit(list_playbacks(ctx.engine(), **filters), ctx.fmt, caption="mirrored playbacks")
 
 
 def main() -> None:
     """Run the group on its own (``python -m baijiayun.cli.mirror``), credentials from the env."""
-    from ..errors import BaiJiaYunError
-
-    try:
-        mirror.main(args=sys.argv[1:], prog_name="baijiayun mirror", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.ClickException as problem:
-        problem.show()
-        sys.exit(problem.exit_code)
-    except click.Abort:
-        sys.exit(1)
-    except BaiJiaYunError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(1)
+    mirror.main(args=sys.argv[1:], prog_name="baijiayun mirror")
 
 
 if __name__ == "__main__":  # pragma: no cover
