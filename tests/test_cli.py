@@ -158,16 +158,55 @@ def test_publish_block_rename_set_main(setup: dict[str, Any]) -> None:
     assert [r["version"] for r in playbacks(setup, short) if r["is_main"]] == [1]
 
 
-def test_delete_asks_for_confirmation(setup: dict[str, Any]) -> None:
+def test_delete_asks_for_confirmation_only_at_a_terminal(setup: dict[str, Any]) -> None:
     short = setup["short"]
-    refused = run(setup, "playback", "delete", str(short), "--version", "1", input="n\n")
-    assert refused.exit_code == 1 and "Aborted" in refused.output
+    for answer in ("y\n", "n\n"):  # piped stdin is never the answer, whatever it says
+        piped = run(setup, "playback", "delete", str(short), "--version", "1", input=answer)
+        assert piped.exit_code == 2
+        assert piped.stderr.splitlines()[-1] == (
+            "Error: this needs a confirmation and there is no terminal to ask: add --yes"
+        )
+        assert "Delete" not in piped.stderr  # no prompt was shown
+    blocked = run(setup, "playback", "block", str(short), input="y\n")
+    assert blocked.exit_code == 2 and "--yes" in blocked.stderr
+    assert {r["publish_status"] for r in playbacks(setup, short)} == {1}
     assert len(playbacks(setup, short)) == 2
-    accepted = run(setup, "playback", "delete", str(short), "--version", "1", input="y\n")
-    assert accepted.exit_code == 0
-    assert [r["version"] for r in playbacks(setup, short)] == [0]
     assert run(setup, "playback", "delete", str(short), "-y").exit_code == 0
     assert playbacks(setup, short) == []
+
+
+def _at_a_terminal(setup: dict[str, Any], answer: bytes, *args: str) -> tuple[int, str]:
+    """Run the real ``baijiayun`` with a pseudo-terminal on stdin, typing ``answer``."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    try:
+        os.write(leader, answer)
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "baijiayun"), *args],
+            stdin=follower,
+            capture_output=True,
+            env={**os.environ, **setup["env"]},
+            timeout=30,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    return done.returncode, done.stderr.decode()
+
+
+def test_a_terminal_is_asked_and_no_exits_1(setup: dict[str, Any]) -> None:
+    short = setup["short"]
+    args = ("playback", "delete", str(short), "--version", "1")
+    code, err = _at_a_terminal(setup, b"n\n", *args)
+    assert code == 1 and "This cannot be undone" in err and "Aborted: nothing was changed." in err
+    assert len(playbacks(setup, short)) == 2
+    code, err = _at_a_terminal(setup, b"y\n", *args)
+    assert code == 0 and f"deleted version 1 of the playback of room {short}" in err
+    assert [r["version"] for r in playbacks(setup, short)] == [0]
 
 
 def test_replace_and_ppt(setup: dict[str, Any]) -> None:
@@ -396,13 +435,6 @@ def test_table_reads_at_a_glance(setup: dict[str, Any]) -> None:
     assert as_json["create_time"] == beijing.isoformat()
 
 
-def test_delete_without_a_terminal_asks_for_yes(setup: dict[str, Any]) -> None:
-    short = setup["short"]
-    result = run(setup, "playback", "delete", str(short))
-    assert result.exit_code == 2 and "--yes" in result.stderr
-    assert len(playbacks(setup, short)) == 2
-
-
 def test_replace_says_what_it_did(setup: dict[str, Any]) -> None:
     args = ("playback", "replace", str(setup["long"]), str(setup["short"]), "--yes")
     source = ("--source-session-id", str(setup["sessions"][0]))
@@ -501,3 +533,76 @@ def test_a_missing_extra_is_named() -> None:
     assert caught.value.message == (
         "baijiayun demo needs the 'emulator' extra: pip install 'baijiayun[emulator]'"
     )
+
+
+def test_global_options_between_a_group_and_its_command(setup: dict[str, Any]) -> None:
+    result = run(setup, "playback", "-o", "csv", "info", str(setup["short"]))
+    assert result.exit_code == 0, result.output
+    assert next(csv.DictReader(io.StringIO(result.stdout)))["name"] == "第1讲"
+    wrong = run(setup, "playback", "--partner-key", "not-the-key", "info", str(setup["short"]))
+    assert wrong.exit_code == 1 and "1002" in wrong.stderr
+
+
+def test_a_narrow_table_keeps_ids_and_status_whole(setup: dict[str, Any]) -> None:
+    setup["emu"].create_crop(setup["short"], name="第1讲 " + "很长的名字" * 20)
+    result = run(
+        setup,
+        "-o",
+        "table",
+        "playback",
+        "list",
+        "--crops",
+        "--room-id",
+        str(setup["short"]),
+        env={"COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    header, _, *lines = result.stdout.splitlines()[:5]
+    assert header.split()[:4] == ["room_id", "session", "version", "name"]
+    assert "status" in header and "plays" not in header  # an optional column left out, whole
+    for line, version in zip(lines, ("2", "1", "0"), strict=True):
+        assert len(line) <= 80
+        room, session, shown_version = line.split()[:3]
+        assert (room, session, shown_version) == (str(setup["short"]), "0", version)
+        assert "ready (100)" in line
+
+
+def test_fit_columns_at_a_fixed_width() -> None:
+    from baijiayun.cli.output import fit_columns
+
+    widths = {
+        "room_id": 14,
+        "session_id": 9,
+        "version": 7,
+        "name": 40,
+        "status": 11,
+        "play_times": 5,
+    }
+    fields = list(widths)
+    assert fit_columns(fields, widths, 200) == widths  # room enough: nothing changes
+    narrow = fit_columns(fields, widths, 60)
+    assert narrow["name"] < 40 and "play_times" in narrow  # the name gives way first
+    assert sum(narrow.values()) + len(narrow) - 1 == 60
+    narrower = fit_columns(fields, widths, 56)
+    assert "play_times" not in narrower and narrower["name"] == 11  # then an optional column goes
+    tiny = fit_columns(fields, widths, 20)  # key columns stay whole even when they cannot fit
+    assert tiny == {"room_id": 14, "session_id": 9, "version": 7, "status": 11}
+
+
+def test_callback_verify_refuses_a_body_that_is_not_utf8(
+    setup: dict[str, Any], tmp_path: Path
+) -> None:
+    piped = CliRunner().invoke(
+        cli, ["callback", "verify"], input=b"a=\xff\xfe", env=setup["env"], catch_exceptions=False
+    )
+    assert piped.exit_code == 2
+    assert "Invalid value for 'SOURCE'" in piped.stderr and "0xff" in piped.stderr
+    (tmp_path / "r.bin").write_bytes(b"qid=1&\x80\x81")
+    from_file = run(setup, "callback", "verify", str(tmp_path / "r.bin"))
+    assert from_file.exit_code == 2 and "not UTF-8" in from_file.stderr
+
+
+def test_seed_help_says_other_data_stays() -> None:
+    shown = CliRunner().invoke(cli, ["emulator", "serve", "--help"], env={"COLUMNS": "200"})
+    assert "into an empty database" not in shown.output
+    assert "other data stays" in shown.output

@@ -21,7 +21,7 @@ def callback() -> None:
 
 @global_options
 @callback.command()
-@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.argument("source", type=click.File("rb"), default="-")
 @click.option(
     "--max-skew",
     type=click.IntRange(min=0),
@@ -38,7 +38,15 @@ def verify(settings: Settings, source: Any, max_skew: int) -> None:
     partner_key = settings.resolve().partner_key
     if not partner_key:
         raise click.UsageError("missing --partner-key (or BAIJIAYUN_PARTNER_KEY, or a profile)")
-    text = source.read().strip()
+    raw = source.read()
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(
+            f"not a callback body: byte {raw[exc.start]:#04x} at offset {exc.start} is not UTF-8 "
+            "(BaijiaYun posts UTF-8 form fields or JSON)",
+            param_hint="'SOURCE'",
+        ) from None
     body: Any = text
     if text.startswith("{"):
         try:

@@ -18,6 +18,7 @@ __all__ = [
     "PUBLISH_WORDS",
     "display",
     "emit",
+    "fit_columns",
     "pick_format",
     "to_rows",
 ]
@@ -165,8 +166,58 @@ _HEADERS = {
     "create_time": "created (UTC+8)",
 }
 
-_KEEP_WHOLE = {"id", "room_id", "session_id", "token", "url", "create_time"}
-"""Columns never shortened: ids, tokens and URLs are copied from the table."""
+KEY_COLUMNS = {"id", "room_id", "session_id", "version", "status", "token", "url"}
+"""Columns a table never cuts or drops: ids are copied from it, and the status is the point."""
+
+_DROP_ORDER = (
+    "date",
+    "play_times",
+    "length",
+    "is_main",
+    "publish_status",
+    "create_time",
+    "name",
+)
+"""Optional columns, the first to go first, when the name at its narrowest still does not fit."""
+
+NAME_MIN = 8
+"""The narrowest the name column gets before whole columns are dropped."""
+
+
+def _flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted fields (``last_run.mode``), so a field/value table reads them."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flat(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def fit_columns(fields: list[str], widths: dict[str, int], space: int) -> dict[str, int]:
+    """The columns a listing shows within ``space`` cells, and their widths.
+
+    Key columns keep their full width; the name shrinks to :data:`NAME_MIN`, then the optional
+    columns are dropped whole (:data:`_DROP_ORDER`). Key columns that alone do not fit are kept
+    anyway: a long line beats a cut id.
+    """
+    shown = {name: widths[name] for name in fields}
+
+    def total() -> int:
+        return sum(shown.values()) + len(shown) - 1  # one space between columns
+
+    if "name" in shown and total() > space:
+        shown["name"] = max(min(NAME_MIN, widths["name"]), shown["name"] - (total() - space))
+    for name in _DROP_ORDER:
+        if total() <= space:
+            break
+        if name in shown and len(shown) > 1:
+            del shown[name]
+    if "name" in shown and total() < space:  # a dropped column left room: the name takes it back
+        shown["name"] = min(widths["name"], shown["name"] + space - total())
+    return shown
 
 
 def _table(rows: list[dict[str, Any]], words: Mapping[str, str], listing: list[Any] | None) -> None:
@@ -178,26 +229,22 @@ def _table(rows: list[dict[str, Any]], words: Mapping[str, str], listing: list[A
     console = Console(soft_wrap=False)
     if listing is None:
         table = Table("field", "value", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
-        for key, value in rows[0].items():
-            table.add_row(key, _word(value, words.get(key)))
-    else:
-        present = {k for row in rows for k in row}
-        fields = [c for c in TABLE_COLUMNS if c in present] or sorted(present)
-        cells = [[_word(row.get(name), words.get(name)) for name in fields] for row in rows]
-        widths = [
-            max([cell_len(_HEADERS.get(name, name)), *(cell_len(row[i]) for row in cells)])
-            for i, name in enumerate(fields)
-        ]
-        if "name" in fields:  # the one column that gives way, so a row stays on one line
-            others = [w for n, w in zip(fields, widths, strict=True) if n != "name"]
-            spare = console.width - sum(others) - len(others)  # one space between columns
-            at = fields.index("name")
-            widths[at] = max(8, min(widths[at], spare))
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=0)
-        for name, width in zip(fields, widths, strict=True):
-            table.add_column(
-                _HEADERS.get(name, name), no_wrap=True, overflow="ellipsis", width=width
-            )
-        for row in cells:
-            table.add_row(*row)
+        for key, value in _flat(rows[0]).items():
+            table.add_row(key, _word(value, words.get(key.rpartition(".")[2])))
+        console.print(table)
+        return
+    present = {k for row in rows for k in row}
+    fields = [c for c in TABLE_COLUMNS if c in present] or sorted(present)
+    cells = [{name: _word(row.get(name), words.get(name)) for name in fields} for row in rows]
+    widths = {
+        name: max([cell_len(_HEADERS.get(name, name)), *(cell_len(row[name]) for row in cells)])
+        for name in fields
+    }
+    shown = fit_columns(fields, widths, console.width)
+    console = Console(soft_wrap=False, width=max(console.width, sum(shown.values()) + len(shown)))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=0, pad_edge=False)
+    for name, width in shown.items():
+        table.add_column(_HEADERS.get(name, name), no_wrap=True, overflow="ellipsis", width=width)
+    for row in cells:
+        table.add_row(*(row[name] for name in shown))
     console.print(table)

@@ -173,16 +173,18 @@ def tokens(
 
 
 def _confirm(settings: Settings, yes: bool, question: str) -> None:
-    """Ask before a change that cannot be undone; with nobody to ask, require --yes."""
+    """Ask before a change that cannot be undone; with nobody to ask, require --yes.
+
+    Only a terminal on stdin is asked: piped or redirected input (a script, a ``while read``
+    loop) is never taken as the answer. A "no" exits 1, like click's own abort.
+    """
     if yes or settings.resolve().dry_run:
         return
-    try:
-        agreed = click.confirm(question, default=False, err=True)
-    except click.Abort:
+    if not sys.stdin.isatty():
         raise click.UsageError(
             "this needs a confirmation and there is no terminal to ask: add --yes"
-        ) from None
-    if not agreed:
+        )
+    if not click.confirm(question, default=False, err=True):
         click.echo("Aborted: nothing was changed.", err=True)
         sys.exit(EXIT_API_ERROR)
 
