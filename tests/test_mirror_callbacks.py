@@ -118,6 +118,7 @@ def test_django_view_applies_a_callback(account: dict[str, Any], tmp_path: Any) 
 
     url = f"sqlite:///{tmp_path / 'mirror.db'}"
     view = django_view(partner_key=account["partner_key"], database_url=url)
+    small = django_view(partner_key=account["partner_key"], database_url=url, max_body=64)
     urls = types.ModuleType("bjy_mirror_test_urls")
     if not settings.configured:
         settings.configure(ROOT_URLCONF=urls.__name__, ALLOWED_HOSTS=["testserver"], DEBUG=False)
@@ -125,7 +126,10 @@ def test_django_view_applies_a_callback(account: dict[str, Any], tmp_path: Any) 
     from django.test import Client
     from django.urls import clear_url_caches, path
 
-    urls.urlpatterns = [path("bjy/callback", view)]  # type: ignore[attr-defined]
+    urls.urlpatterns = [  # type: ignore[attr-defined]
+        path("bjy/callback", view),
+        path("bjy/small", small),
+    ]
     sys.modules[urls.__name__] = urls
     settings.ROOT_URLCONF = urls.__name__
     clear_url_caches()
@@ -141,6 +145,45 @@ def test_django_view_applies_a_callback(account: dict[str, Any], tmp_path: Any) 
         assert refused.status_code == 400
         row = mirror_state(url)[(26000000000001, 0, 0)]
         assert (row["status"], row["length"], row["video_id"]) == (100, 60, 7)
+        too_big = web.post("/bjy/small", body)
+        assert too_big.status_code == 413 and too_big.json()["code"] == 1
     finally:
         sys.modules.pop(urls.__name__, None)
         view.handler.close()  # type: ignore[attr-defined]
+        small.handler.close()  # type: ignore[attr-defined]
+
+
+def test_the_receiver_refuses_a_body_over_1_mib_without_reading_it_whole(
+    account: dict[str, Any], tmp_path: Any
+) -> None:
+    import anyio
+
+    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    app = callback_app(partner_key=account["partner_key"], database_url=url)
+    pulled = 0
+
+    async def endless() -> Any:  # 4 MiB in 64 KiB chunks, no Content-Length
+        nonlocal pulled
+        for _ in range(64):
+            pulled += 1
+            yield b"x" * 65536
+
+    async def post_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as web:
+            declared = await web.post("/", content=b"a=" + b"x" * (2 * 1024 * 1024))
+            streamed = await web.post("/", content=endless())
+            body = _callback(account["partner_key"], room_id=26000000000002, video_id=8, status=100)
+            multipart = await web.post("/", files={k: (None, v) for k, v in body.items()})
+            return [declared, streamed, multipart]
+
+    try:
+        declared, streamed, multipart = anyio.run(post_all)
+    finally:
+        app.state.handler.close()
+    for refused in (declared, streamed):
+        assert refused.status_code == 413
+        assert refused.json() == {"code": 1, "msg": "callback body over 1048576 bytes"}
+    assert pulled <= 17  # it stopped reading just past 1 MiB
+    assert (multipart.status_code, multipart.json()) == (200, {"code": 0})
+    assert mirror_state(url)[(26000000000002, 0, 0)]["status"] == 100

@@ -19,9 +19,20 @@ from .store import apply_callback
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__all__ = ["CallbackHandler", "callback_app", "django_view"]
+__all__ = ["MAX_BODY", "CallbackHandler", "callback_app", "django_view"]
 
 log = logging.getLogger("baijiayun.mirror")
+
+MAX_BODY = 1024 * 1024
+"""Largest callback body accepted, in bytes; a real transcode callback is well under 1 KiB."""
+
+TOO_LARGE = 413
+
+
+def too_large(limit: int) -> dict[str, Any]:
+    """The reply to a body over ``limit`` bytes: not ``{"code": 0}``, so BaijiaYun counts it as
+    refused."""
+    return {"code": 1, "msg": f"callback body over {limit} bytes"}
 
 
 class CallbackHandler:
@@ -110,12 +121,14 @@ def callback_app(
     *,
     partner_id: int | None = None,
     max_skew: int | None = 300,
+    max_body: int = MAX_BODY,
 ) -> Starlette:
     """An ASGI app that applies BaijiaYun's transcode callbacks to the mirror (POST at its root).
 
     Mount it in FastAPI or Starlette (``app.mount("/bjy/callback", callback_app(...))``). It
-    answers ``{"code": 0}`` once a callback is applied (or was already), and HTTP 400 with
-    ``{"code": 1, "msg": …}`` to a body that fails verification.
+    answers ``{"code": 0}`` once a callback is applied (or was already), HTTP 400 with
+    ``{"code": 1, "msg": …}`` to a body that fails verification, and HTTP 413 with code 1 to a body
+    over ``max_body`` bytes (refused by its Content-Length, or as soon as that many bytes arrived).
     """
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -125,13 +138,32 @@ def callback_app(
 
     handler = CallbackHandler(partner_key, database_url, partner_id=partner_id, max_skew=max_skew)
 
+    async def read_body(request: Request) -> bytes | None:
+        """The body, or None as soon as it is known to be over ``max_body``."""
+        declared = request.headers.get("content-length", "")
+        if declared.strip().isdigit() and int(declared) > max_body:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def receive(request: Request) -> JSONResponse:
-        body: bytes | Mapping[str, str]
+        raw = await read_body(request)
+        if raw is None:
+            return JSONResponse(too_large(max_body), status_code=TOO_LARGE)
+        body: bytes | Mapping[str, str] = raw
         if request.headers.get("content-type", "").startswith("multipart/"):
-            form = await request.form()
+
+            async def replay() -> dict[str, Any]:
+                return {"type": "http.request", "body": raw, "more_body": False}
+
+            form = await Request(request.scope, replay).form()
             body = {k: str(v) for k, v in form.items()}
-        else:
-            body = await request.body()
         status, reply = await run_in_threadpool(handler.handle, body)
         return JSONResponse(reply, status_code=status)
 
@@ -146,10 +178,12 @@ def django_view(
     *,
     partner_id: int | None = None,
     max_skew: int | None = 300,
+    max_body: int = MAX_BODY,
 ) -> Callable[..., Any]:
     """A Django view (CSRF-exempt, POST only) that applies transcode callbacks to the mirror.
 
-    ``path("bjy/callback", django_view(partner_key=…, database_url=…))`` in your urls.py.
+    ``path("bjy/callback", django_view(partner_key=…, database_url=…))`` in your urls.py. A body
+    whose Content-Length is over ``max_body`` bytes gets HTTP 413 with code 1, unread.
     """
     from django.http import HttpRequest, HttpResponseNotAllowed, JsonResponse
     from django.views.decorators.csrf import csrf_exempt
@@ -159,6 +193,9 @@ def django_view(
     def view(request: HttpRequest) -> Any:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
+        declared = str(request.META.get("CONTENT_LENGTH") or "").strip()
+        if declared.isdigit() and int(declared) > max_body:
+            return JsonResponse(too_large(max_body), status=TOO_LARGE)
         multipart = (request.content_type or "").startswith("multipart/")
         body = {k: str(v) for k, v in request.POST.items()} if multipart else request.body
         status, reply = handler.handle(body)
