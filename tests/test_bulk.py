@@ -356,3 +356,12 @@ def test_run_bulk_takes_rows_and_a_journal_path(world: dict[str, Any], tmp_path:
     rows = load_rows("publish", io.StringIO(json.dumps({"room_id": world["rooms"][0]}) + "\n"))
     summary = run_bulk(world["client"].playback, rows, tmp_path / "j.sqlite3", workers=1)
     assert str(summary) == "1 done, 0 skipped, 0 failed"
+
+
+def test_a_csv_header_without_a_needed_column_is_one_problem_naming_it() -> None:
+    text = "room_id,title\n100,第1讲\n200,第2讲\n"
+    with pytest.raises(BulkInputError) as raised:
+        load_rows("rename", io.StringIO(text), format="csv")
+    assert [str(p) for p in raised.value.problems] == [
+        "line 1: the header has no name column, which rename needs (it has room_id, title)"
+    ]

@@ -232,6 +232,8 @@ def test_a_bulk_delete_asks_first_and_a_missing_file_is_usage(
     source.write_text(f"room_id\n{world['rooms'][0]}\n", encoding="utf-8")
     result = run(world, "playback", "bulk", "delete", "--from", str(source))
     assert result.exit_code == 2 and "add --yes" in result.stderr
+    piped = run(world, "playback", "bulk", "delete", "--from", str(source), input="y\n")
+    assert piped.exit_code == 2 and "add --yes" in piped.stderr  # piped input is no answer
     missing = run(world, "playback", "bulk", "delete", "--from", str(tmp_path / "nope.csv"))
     assert missing.exit_code == 2 and "'--from'" in missing.stderr
     assert _writes(world, "delete") == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from rich.console import Console
@@ -78,3 +79,8 @@ def test_demo_runs_all_13_operations() -> None:
     assert "blocked: player page answers HTTP 403" in text
     assert "published: player page answers HTTP 200" in text
     assert "works: HTTP 200" in text
+    # the header counts playbacks as getList does, so it agrees with step 1's total
+    header = re.search(r"(\d+)\s+playbacks\s+\((\d+)\s+with\s+crop\s+versions\)", text)
+    total = re.search(r"total playbacks: (\d+)", text)
+    assert header is not None and total is not None
+    assert header.group(1) == total.group(1) and int(header.group(2)) > int(header.group(1))

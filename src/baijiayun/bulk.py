@@ -188,7 +188,9 @@ def _sniff(text: str) -> Format:
     return "jsonl" if first == "{" else "csv"
 
 
-def _records(text: str, fmt: Format) -> Iterator[tuple[int, Mapping[str, object] | str]]:
+def _records(
+    text: str, fmt: Format, op: str = ""
+) -> Iterator[tuple[int, Mapping[str, object] | str]]:
     if fmt == "jsonl":
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -204,6 +206,15 @@ def _records(text: str, fmt: Format) -> Iterator[tuple[int, Mapping[str, object]
     if reader.fieldnames is None:
         return
     reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
+    missing = [c for c in (_op(op).required if op else ()) if c not in reader.fieldnames]
+    if missing:  # one message about the header, not "required" on every row
+        columns = ", ".join(missing)
+        found = ", ".join(name for name in reader.fieldnames if name) or "nothing"
+        yield (
+            reader.line_num,
+            f"the header has no {columns} column, which {op} needs (it has {found})",
+        )
+        return
     for record in reader:
         if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
             continue
@@ -234,7 +245,7 @@ def load_rows(
         text = source.read()
     rows: list[BulkRow] = []
     problems: list[RowProblem] = []
-    for line, record in _records(text, format or _sniff(text)):
+    for line, record in _records(text, format or _sniff(text), op):
         checked = (
             [RowProblem(line, record)] if isinstance(record, str) else _check_row(op, line, record)
         )

@@ -51,9 +51,12 @@ class _Steps:
 
 
 def _populate(emulator: Emulator, account: dict[str, Any]) -> dict[str, int]:
-    """A small demo data set, made through the emulator's admin methods."""
+    """A small demo data set, made through the emulator's admin methods.
+
+    Counts playbacks as getList does (one per room and session) and, apart, every version.
+    """
     partner_id = emulator.create_account(**account)["partner_id"]
-    counts = {"accounts": 1, "rooms": 0, "playbacks": 0}
+    counts = {"accounts": 1, "rooms": 0, "playbacks": 0, "versions": 0}
     lessons = ("高等数学 第1讲", "高等数学 第2讲", "大学英语 第1讲", "Python 编程 第1讲")
     for number, title in enumerate(lessons):
         room = emulator.create_room(partner_id, title=title)["room_id"]
@@ -62,10 +65,11 @@ def _populate(emulator: Emulator, account: dict[str, Any]) -> dict[str, int]:
         )
         counts["rooms"] += 1
         counts["playbacks"] += 1
+        counts["versions"] += 1
         if number == 1:
             for _ in range(2):
                 emulator.create_crop(room)
-                counts["playbacks"] += 1
+                counts["versions"] += 1
     failed = emulator.create_room(partner_id, title="物理实验 第1讲")["room_id"]
     emulator.create_recording(failed, name="物理实验 第1讲", status=30, create_time=_START + 9)
     long_room = emulator.create_room(partner_id, title="线性代数 (长期)", long_term=True)
@@ -85,6 +89,7 @@ def _populate(emulator: Emulator, account: dict[str, Any]) -> dict[str, int]:
             )
     counts["rooms"] += 2
     counts["playbacks"] += 4
+    counts["versions"] += 4
     return counts
 
 
@@ -108,7 +113,7 @@ def run_demo(*, wait: bool = False, console: Console | None = None) -> None:
                 console.print(
                     f"[bold green]BaijiaYun playback emulator[/] on {server.base_url} — demo data: "
                     f"{counts['accounts']} account, {counts['rooms']} rooms, "
-                    f"{counts['playbacks']} playbacks"
+                    f"{counts['playbacks']} playbacks ({counts['versions']} with crop versions)"
                 )
                 with BaiJiaYunClient(
                     account["partner_id"], account["partner_key"], base_url=server.base_url

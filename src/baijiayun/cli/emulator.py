@@ -85,8 +85,8 @@ def emulator() -> None:
 @click.option(
     "--seed",
     type=click.Choice(["demo", "large"]),
-    help="Load a data set into an empty database: demo (2 accounts, 1,000 playbacks) or large "
-    "(1 account, --seed-size playbacks).",
+    help="Add a data set unless its account is already there (other data stays): demo "
+    "(2 accounts, 1,000 playbacks) or large (1 account, --seed-size playbacks).",
 )
 @click.option(
     "--seed-size",
