@@ -119,7 +119,7 @@ def test_sweep_under_churn_misses_nothing_and_deletes_nothing_alive(
         # ...except the rows the deletions will shift across the page 2/3 boundary: a sweep
         # that skipped them could not recover them by confirming deletion candidates.
         shifted = [r["room_id"] for r in newest_first[10:14]]
-        with mirror.engine.begin() as conn:
+        with mirror.engine().begin() as conn:
             conn.execute(s.playbacks.delete().where(s.playbacks.c.room_id.in_(shifted)))
         with_churn = Mirror(client, mirror_url, page_size=5)
         churned: list[int] = []
@@ -179,7 +179,7 @@ def test_a_second_sync_waits_or_says_who_holds_the_lock(
     client: BaiJiaYunClient, mirror_url: str
 ) -> None:
     with Mirror(client, mirror_url) as mirror:
-        holder = MirrorLock(mirror.engine, f"sync:{client.partner_id}")
+        holder = MirrorLock(mirror.engine(), f"sync:{client.partner_id}")
         with holder, pytest.raises(MirrorLockedError, match="another mirror sync is running"):
             mirror.sync()
         assert mirror.sync().error is None  # released: the next run goes ahead
@@ -189,7 +189,7 @@ def test_a_second_sync_with_a_wait_runs_once_the_first_ends(
     client: BaiJiaYunClient, mirror_url: str
 ) -> None:
     with Mirror(client, mirror_url, lock_wait=20) as mirror:
-        holder = MirrorLock(mirror.engine, f"sync:{client.partner_id}")
+        holder = MirrorLock(mirror.engine(), f"sync:{client.partner_id}")
         holder.acquire()
         releaser = threading.Timer(0.2, holder.release)
         releaser.start()
@@ -203,7 +203,7 @@ def test_a_dead_holder_never_blocks_the_next_sqlite_run(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'mirror.db'}"
     with Mirror(client, url) as mirror:
-        with mirror.engine.begin() as conn:
+        with mirror.engine().begin() as conn:
             conn.execute(
                 s.locks.insert().values(
                     name=f"sync:{client.partner_id}",
@@ -220,7 +220,7 @@ def test_a_database_from_a_newer_release_is_refused(client: BaiJiaYunClient, tmp
     url = f"sqlite:///{tmp_path / 'mirror.db'}"
     with Mirror(client, url) as mirror:
         assert mirror.sync().error is None
-        with mirror.engine.begin() as conn:
+        with mirror.engine().begin() as conn:
             conn.execute(s.meta.update().values(value=str(s.SCHEMA_VERSION + 1)))
     with Mirror(client, url) as newer, pytest.raises(SchemaVersionError, match="upgrade"):
         newer.sync()

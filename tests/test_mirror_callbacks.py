@@ -75,7 +75,9 @@ def test_the_emulator_delivers_callbacks_over_http_and_they_apply_once(
     emu: Emulator, client: BaiJiaYunClient, account: dict[str, Any], tmp_path: Any
 ) -> None:
     url = f"sqlite:///{tmp_path / 'mirror.db'}"
-    app = callback_app(partner_key=account["partner_key"], database_url=url, partner_id=0)
+    app = callback_app(
+        partner_key=account["partner_key"], database_url=url, partner_id=account["partner_id"]
+    )
     server, thread, address = _serve(app)
     try:
         client.request(ep.SET_TRANSCODE_CALLBACK_URL, {"url": address})
@@ -89,6 +91,8 @@ def test_the_emulator_delivers_callbacks_over_http_and_they_apply_once(
         key = (room["room_id"], 0, 0)
         row = mirror_state(url)[key]
         assert (row["status"], row["length"]) == (100, 3600)
+        with Mirror(client, url) as mirror:  # the account's own views show the row at once
+            assert [r["room_id"] for r in mirror.ls()] == [room["room_id"]]
 
         # A late "uploaded" (20) never moves the row back; a repeated qid changes nothing.
         late = _callback(account["partner_key"], room_id=room["room_id"], video_id=1, status=20)
@@ -117,8 +121,15 @@ def test_django_view_applies_a_callback(account: dict[str, Any], tmp_path: Any) 
     from django.conf import settings
 
     url = f"sqlite:///{tmp_path / 'mirror.db'}"
-    view = django_view(partner_key=account["partner_key"], database_url=url)
-    small = django_view(partner_key=account["partner_key"], database_url=url, max_body=64)
+    view = django_view(
+        partner_key=account["partner_key"], partner_id=account["partner_id"], database_url=url
+    )
+    small = django_view(
+        partner_key=account["partner_key"],
+        partner_id=account["partner_id"],
+        database_url=url,
+        max_body=64,
+    )
     urls = types.ModuleType("bjy_mirror_test_urls")
     if not settings.configured:
         settings.configure(ROOT_URLCONF=urls.__name__, ALLOWED_HOSTS=["testserver"], DEBUG=False)
@@ -159,7 +170,9 @@ def test_the_receiver_refuses_a_body_over_1_mib_without_reading_it_whole(
     import anyio
 
     url = f"sqlite:///{tmp_path / 'mirror.db'}"
-    app = callback_app(partner_key=account["partner_key"], database_url=url)
+    app = callback_app(
+        partner_key=account["partner_key"], database_url=url, partner_id=account["partner_id"]
+    )
     pulled = 0
 
     async def endless() -> Any:  # 4 MiB in 64 KiB chunks, no Content-Length

@@ -39,7 +39,7 @@ def mirror(client: BaiJiaYunClient, tmp_path: Any) -> Iterator[Mirror]:
 
 def _row(mirror: Mirror, room_id: int, version: int = 0) -> dict[str, Any]:
     return mirror_state(
-        mirror.engine.url.render_as_string(hide_password=False), include_deleted=True
+        mirror.engine().url.render_as_string(hide_password=False), include_deleted=True
     )[(room_id, 0, version)]
 
 
@@ -62,7 +62,7 @@ def test_each_write_is_in_the_mirror_before_the_next_sweep(
     pb.set_main_version(rooms[3], 1)
     # each write cost itself plus one getCropList for the playback it touched
     assert emu.calls(client.partner_id) - before == 8
-    assert_converged(client, mirror.engine.url.render_as_string(hide_password=False))
+    assert_converged(client, mirror.engine().url.render_as_string(hide_password=False))
     assert [r["mode"] for r in _runs(mirror)][-4:] == ["refresh"] * 4
 
 
@@ -71,7 +71,7 @@ def _runs(mirror: Mirror) -> list[dict[str, Any]]:
 
     from baijiayun.mirror import schema as s
 
-    with mirror.engine.connect() as conn:
+    with mirror.engine().connect() as conn:
         return [
             dict(r._mapping) for r in conn.execute(select(s.sync_runs).order_by(s.sync_runs.c.id))
         ]
@@ -147,7 +147,7 @@ def test_main_versions_are_read_from_get_crop_list_and_changes_logged(
     assert (_row(mirror, room)["is_main"], _row(mirror, room, 1)["is_main"]) == (1, 0)
     pb.set_main_version(room, 1)
     assert (_row(mirror, room)["is_main"], _row(mirror, room, 1)["is_main"]) == (0, 1)
-    with mirror.engine.connect() as conn:
+    with mirror.engine().connect() as conn:
         logged = conn.execute(
             select(s.changes.c.version, s.changes.c.old, s.changes.c.new).where(
                 s.changes.c.field == "is_main"
@@ -156,3 +156,30 @@ def test_main_versions_are_read_from_get_crop_list_and_changes_logged(
     assert sorted(tuple(r) for r in logged) == [(0, "1", "0"), (1, "0", "1")]
     mirror.sync()  # a sweep leaves what it cannot see alone
     assert _row(mirror, room, 1)["is_main"] == 1
+
+
+def test_watch_goes_on_after_a_database_error(client: BaiJiaYunClient, tmp_path: Any) -> None:
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    class FlakyDatabase(Mirror):
+        """The mirror's database is down for the first run (a restart, a busy file)."""
+
+        runs = 0
+
+        def sync(self, *, incremental: bool = False, stop: Any = None) -> Any:
+            self.runs += 1
+            if self.runs == 1:
+                raise OperationalError("SELECT 1", None, Exception("server closed the connection"))
+            stop.set()
+            return super().sync(incremental=incremental, stop=None)
+
+    errors: list[Exception] = []
+    results: list[Any] = []
+    with FlakyDatabase(client, f"sqlite:///{tmp_path / 'm.db'}") as mirror:
+        mirror.watch(
+            every=0, stop=threading.Event(), on_error=errors.append, on_result=results.append
+        )
+    assert [type(e).__name__ for e in errors] == ["OperationalError"]
+    assert len(results) == 1 and results[0].error is None

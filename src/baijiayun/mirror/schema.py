@@ -33,6 +33,7 @@ __all__ = [
     "create_schema",
     "make_engine",
     "metadata",
+    "open_engine",
     "playbacks",
     "sync_runs",
 ]
@@ -203,3 +204,14 @@ def create_schema(engine: Engine) -> int:
                 .values(value=str(SCHEMA_VERSION))
             )
     return SCHEMA_VERSION
+
+
+def open_engine(database_url: str) -> Engine:
+    """An engine on the mirror's database with its tables created (or their version checked)."""
+    engine = make_engine(database_url)
+    try:
+        create_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import APIError, BaiJiaYunError, RoomDeletedError, RoomNotFoundError
 from ..models import BEIJING, PlaybackItem
@@ -117,13 +117,10 @@ class Mirror:
         self._engine: Engine | None = None
         self._calls = 0
 
-    @property
     def engine(self) -> Engine:
         """The database engine (made on first use; tables created then)."""
         if self._engine is None:
-            engine = s.make_engine(self.database_url)
-            s.create_schema(engine)
-            self._engine = engine
+            self._engine = s.open_engine(self.database_url)
         return self._engine
 
     @property
@@ -145,11 +142,11 @@ class Mirror:
 
     def status(self) -> dict[str, Any]:
         """Last run, last full sweep, counts by status and publish status (no API call)."""
-        return mirror_status(self.engine, self.partner_id, now=self._clock())
+        return mirror_status(self.engine(), self.partner_id, now=self._clock())
 
     def ls(self, **filters: Any) -> list[dict[str, Any]]:
         """Mirrored playbacks, newest first; filters as :func:`list_playbacks` (no API call)."""
-        return list_playbacks(self.engine, partner_id=self.partner_id, **filters)
+        return list_playbacks(self.engine(), partner_id=self.partner_id, **filters)
 
     # -- runs ---------------------------------------------------------------------------
 
@@ -163,7 +160,7 @@ class Mirror:
         """
         mode = INCREMENTAL if incremental else FULL
         lock = MirrorLock(
-            self.engine, f"sync:{self.partner_id}", wait=self.lock_wait, lease=self.lease
+            self.engine(), f"sync:{self.partner_id}", wait=self.lock_wait, lease=self.lease
         )
         with lock:
             run_id, started = self._start_run(mode)
@@ -195,7 +192,7 @@ class Mirror:
         where = (p.c.partner_id == self.partner_id) & (p.c.room_id == room_id)
         if session_id is not None:
             where &= p.c.session_id == session_id
-        with self.engine.connect() as conn:
+        with self.engine().connect() as conn:
             held = conn.execute(
                 select(p.c.room_id, p.c.session_id, p.c.version).where(
                     where, p.c.deleted_at.is_(None)
@@ -227,7 +224,7 @@ class Mirror:
     def _start_run(self, mode: str) -> tuple[int, float]:
         now = self._clock()
         r = s.sync_runs
-        with self.engine.begin() as conn:
+        with self.engine().begin() as conn:
             if mode != REFRESH:
                 # We hold the lock: a sweep or incremental run still open was killed; say so.
                 conn.execute(
@@ -268,7 +265,7 @@ class Mirror:
         )
         values = result.to_dict()
         del values["run_id"], values["mode"], values["started_at"]
-        with self.engine.begin() as conn:
+        with self.engine().begin() as conn:
             conn.execute(update(s.sync_runs).where(s.sync_runs.c.id == run_id).values(**values))
         log.info("mirror %s run %d: %s", mode, run_id, values)
         return result
@@ -283,7 +280,7 @@ class Mirror:
     def _store(self, rows: Sequence[dict[str, Any]], run_id: int, counts: Counts) -> None:
         for attempt in (1, 2):
             try:
-                with self.engine.begin() as conn:
+                with self.engine().begin() as conn:
                     done = upsert(
                         conn, rows, partner_id=self.partner_id, now=self._clock(), run_id=run_id
                     )
@@ -361,7 +358,7 @@ class Mirror:
     ) -> None:
         self._walk(run_id, counts, seen, lock, stop, FULL)
         p = s.playbacks
-        with self.engine.connect() as conn:
+        with self.engine().connect() as conn:
             missing = conn.execute(
                 select(p.c.room_id, p.c.session_id, p.c.version).where(
                     p.c.partner_id == self.partner_id,
@@ -414,7 +411,7 @@ class Mirror:
             found = {(r["room_id"], r["session_id"], r["version"]) for r in present}
             gone = [k for k in held if k not in found]
             now = self._clock()
-            with self.engine.begin() as conn:
+            with self.engine().begin() as conn:
                 counts.add(
                     upsert(conn, present, partner_id=self.partner_id, now=now, run_id=run_id)
                 )
@@ -434,7 +431,7 @@ class Mirror:
     ) -> None:
         p = s.playbacks
         alive = (p.c.partner_id == self.partner_id) & p.c.deleted_at.is_(None)
-        with self.engine.connect() as conn:
+        with self.engine().connect() as conn:
             newest = conn.execute(select(func.max(p.c.create_time)).where(alive)).scalar()
 
         def overlaps(items: list[PlaybackItem]) -> bool:
@@ -443,7 +440,7 @@ class Mirror:
 
         self._walk(run_id, counts, seen, lock, stop, INCREMENTAL, overlaps)
         since = dt.datetime.fromtimestamp(self._clock() - self.pending_max_age, BEIJING)
-        with self.engine.connect() as conn:
+        with self.engine().connect() as conn:
             pending = conn.execute(
                 select(p.c.room_id, p.c.session_id, p.c.version).where(
                     alive,
@@ -466,12 +463,13 @@ class Mirror:
         """Loop until ``stop`` is set: an incremental run every ``every`` seconds, a full sweep
         when the last complete one is ``full_every`` seconds old (or there is none).
 
-        Errors of one run (service unreachable, another sync holding the lock, …) go to
-        ``on_error`` and the loop goes on; a stop request ends the current run between pages.
+        Errors of one run (service unreachable, another sync holding the lock, the database down
+        for a moment, …) go to ``on_error`` and the loop goes on; a stop request ends the current
+        run between pages.
         """
         stop = stop or threading.Event()
         r = s.sync_runs
-        with self.engine.connect() as conn:
+        with self.engine().connect() as conn:
             last_full = conn.execute(
                 select(func.max(r.c.started_at)).where(
                     r.c.partner_id == self.partner_id,
@@ -484,7 +482,7 @@ class Mirror:
             full = last_full is None or self._clock() - last_full >= full_every
             try:
                 result = self.sync(incremental=not full, stop=stop)
-            except BaiJiaYunError as exc:
+            except (BaiJiaYunError, SQLAlchemyError) as exc:  # the service or the database
                 if on_error is None:
                     raise
                 on_error(exc)

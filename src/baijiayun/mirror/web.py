@@ -40,7 +40,7 @@ class CallbackHandler:
 
     :param partner_key: 账号的 partner_key (verifies the callback's sign)
     :param database_url: 镜像数据库地址 (the mirror's database)
-    :param partner_id: 账号 id (owner of rows a callback creates; 0 if not given)
+    :param partner_id: 账号 id (the account whose mirror this is: rows a callback creates are its)
     """
 
     def __init__(
@@ -48,26 +48,23 @@ class CallbackHandler:
         partner_key: str,
         database_url: str = s.DEFAULT_DATABASE,
         *,
-        partner_id: int | None = None,
+        partner_id: int,
         max_skew: int | None = 300,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.partner_key = partner_key
         self.database_url = database_url
-        self.partner_id = partner_id or 0
+        self.partner_id = partner_id
         self.max_skew = max_skew
         self._clock = clock
         self._engine: Engine | None = None
         self._lock = threading.Lock()
 
-    @property
     def engine(self) -> Engine:
         """The mirror's engine, made (and its tables created) on the first callback."""
         with self._lock:
             if self._engine is None:
-                engine = s.make_engine(self.database_url)
-                s.create_schema(engine)
-                self._engine = engine
+                self._engine = s.open_engine(self.database_url)
             return self._engine
 
     def close(self) -> None:
@@ -88,7 +85,7 @@ class CallbackHandler:
         for attempt in (1, 2):
             now = self._clock()
             try:
-                with self.engine.begin() as conn:
+                with self.engine().begin() as conn:
                     conn.execute(
                         s.callbacks_seen.insert().values(
                             qid=callback.qid, received_at=now, payload=fields
@@ -108,7 +105,7 @@ class CallbackHandler:
         return 200, dict(SUCCESS_REPLY)
 
     def _applied(self, qid: str) -> bool:
-        with self.engine.connect() as conn:
+        with self.engine().connect() as conn:
             found = conn.execute(
                 select(s.callbacks_seen.c.qid).where(s.callbacks_seen.c.qid == qid)
             ).first()
@@ -119,7 +116,7 @@ def callback_app(
     partner_key: str,
     database_url: str = s.DEFAULT_DATABASE,
     *,
-    partner_id: int | None = None,
+    partner_id: int,
     max_skew: int | None = 300,
     max_body: int = MAX_BODY,
 ) -> Starlette:
@@ -176,13 +173,13 @@ def django_view(
     partner_key: str,
     database_url: str = s.DEFAULT_DATABASE,
     *,
-    partner_id: int | None = None,
+    partner_id: int,
     max_skew: int | None = 300,
     max_body: int = MAX_BODY,
 ) -> Callable[..., Any]:
     """A Django view (CSRF-exempt, POST only) that applies transcode callbacks to the mirror.
 
-    ``path("bjy/callback", django_view(partner_key=…, database_url=…))`` in your urls.py. A body
+    ``path("bjy/callback", django_view(partner_key=…, partner_id=…, database_url=…))`` in your urls.py. A body
     whose Content-Length is over ``max_body`` bytes gets HTTP 413 with code 1, unread.
     """
     from django.http import HttpRequest, HttpResponseNotAllowed, JsonResponse
