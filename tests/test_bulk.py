@@ -394,12 +394,6 @@ def test_a_run_killed_mid_way_and_run_again_renames_each_row_exactly_once(
     assert _names(bjy_emulator, rooms) == [f"Renamed {r}" for r in rooms]
 
 
-def test_run_bulk_takes_rows_and_a_journal_path(world: dict[str, Any], tmp_path: Path) -> None:
-    rows = load_rows("publish", io.StringIO(json.dumps({"room_id": world["rooms"][0]}) + "\n"))
-    summary = run_bulk(world["client"].playback, rows, tmp_path / "j.sqlite3", workers=1)
-    assert str(summary) == "1 done, 0 skipped, 0 failed"
-
-
 class Nested:
     """A PlayBack whose first write starts a second run on the same journal, and notes its fate."""
 
@@ -561,3 +555,9 @@ def test_a_journal_of_the_first_layout_is_resumed(world: dict[str, Any], tmp_pat
     conn.close()
     summary = run_bulk(world["client"].playback, rows, journal, workers=1)
     assert (summary.done, summary.skipped, summary.sent) == (1, 1, 1)
+
+
+def test_run_bulk_takes_rows_and_a_journal_path(world: dict[str, Any], tmp_path: Path) -> None:
+    rows = load_rows("publish", io.StringIO(json.dumps({"room_id": world["rooms"][0]}) + "\n"))
+    summary = run_bulk(world["client"].playback, rows, tmp_path / "j.sqlite3", workers=1)
+    assert str(summary) == "1 done, 0 skipped, 0 failed"
