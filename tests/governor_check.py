@@ -7,9 +7,8 @@ import multiprocessing
 import time
 from bisect import bisect_right
 from collections.abc import Iterable
-from typing import Any
 
-from baijiayun._ratelimit import GovernorSlot, Slot, _Waiting
+from baijiayun._ratelimit import _Waiting
 from baijiayun.file_ratelimit import FileRateGovernor
 from baijiayun.redis_ratelimit import RedisRateGovernor
 
@@ -29,30 +28,10 @@ def busiest_window(arrivals: Iterable[float], period: float) -> int:
 CALLS, PERIOD = 20, 0.5
 
 
-class GrantCountingRedis(RedisRateGovernor):
-    """The old, wrong rule on Redis: a completed slot counts from its grant."""
-
-    def complete(self, slot: Slot) -> None:
-        assert isinstance(slot, GovernorSlot)
-        self._redis().zadd(self.key, {slot.id: slot.granted_at}, xx=True)
-
-
-class GrantCountingFile(FileRateGovernor):
-    """The old, wrong rule on the file: a completed slot counts from its grant."""
-
-    def complete(self, slot: Slot) -> None:
-        assert isinstance(slot, GovernorSlot)
-        conn = self._connect()
-        conn.execute("UPDATE slots SET end_at = ? WHERE id = ?", (slot.granted_at, slot.id))
-        conn.close()
-
-
-def make_governor(kind: str, where: str, key: str, wrong: bool) -> _Waiting:
+def make_governor(kind: str, where: str, key: str) -> _Waiting:
     if kind == "redis":
-        cls: Any = GrantCountingRedis if wrong else RedisRateGovernor
-        return cls(where, key=key, calls=CALLS, period=PERIOD, hold=3.0)  # type: ignore[no-any-return]
-    cls = GrantCountingFile if wrong else FileRateGovernor
-    return cls(key, path=where, calls=CALLS, period=PERIOD, hold=3.0)  # type: ignore[no-any-return]
+        return RedisRateGovernor(where, key=key, calls=CALLS, period=PERIOD, hold=3.0)
+    return FileRateGovernor(key, path=where, calls=CALLS, period=PERIOD, hold=3.0)
 
 
 def _latency(t0: float) -> float:
@@ -64,7 +43,6 @@ def call_worker(
     kind: str,
     where: str,
     key: str,
-    wrong: bool,
     use_async: bool,
     count: int,
     ready: multiprocessing.Queue,  # type: ignore[type-arg]
@@ -72,7 +50,7 @@ def call_worker(
     out: multiprocessing.Queue,  # type: ignore[type-arg]
 ) -> None:
     """Make ``count`` simulated calls through a governor; report the arrival times."""
-    governor = make_governor(kind, where, key, wrong)
+    governor = make_governor(kind, where, key)
     ready.put(True)
     t0 = start.get()
     while time.time() < t0:
@@ -104,14 +82,14 @@ def call_worker(
     out.put(arrivals)
 
 
-def run_processes(kind: str, where: str, key: str, wrong: bool = False) -> list[float]:
+def run_processes(kind: str, where: str, key: str) -> list[float]:
     """Four processes (two sync, two async) x 15 calls; return every arrival time."""
     ctx = multiprocessing.get_context("spawn")
     ready, start, out = ctx.Queue(), ctx.Queue(), ctx.Queue()
     workers = [
         ctx.Process(
             target=call_worker,
-            args=(kind, where, key, wrong, index % 2 == 1, 15, ready, start, out),
+            args=(kind, where, key, index % 2 == 1, 15, ready, start, out),
         )
         for index in range(4)
     ]

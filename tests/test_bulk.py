@@ -20,11 +20,18 @@ import pytest
 import uvicorn
 
 from baijiayun import BaiJiaYunClient
-from baijiayun.bulk import BulkInputError, BulkProgress, bulk, load_rows, run_bulk
+from baijiayun.bulk import (
+    BulkInputError,
+    BulkJournalError,
+    BulkProgress,
+    bulk,
+    load_rows,
+    run_bulk,
+)
 from baijiayun.emulator import Emulator, create_app
 from baijiayun.emulator.server import free_port
 from baijiayun.errors import InvalidArgumentError
-from baijiayun.testing import IN_PROCESS_URL, EmulatorTransport
+from baijiayun.testing import IN_PROCESS_URL, EmulatorTransport, client_for
 
 ROOT = Path(__file__).parent.parent
 
@@ -140,9 +147,6 @@ def world(bjy_emulator: Emulator, bjy_account: dict[str, Any]) -> Iterator[dict[
         max_retries=0,
         rate_limit=None,
     )
-    # EmulatorTransport starts its event-loop thread lazily, and not thread-safely: start it here.
-    client.playback.get_basic_info(rooms[0])
-    counting.counts.clear()
     yield {"rooms": rooms, "client": client, "counts": counting, "emulator": bjy_emulator}
     client.close()
     http.close()
@@ -161,13 +165,15 @@ def test_a_rerun_on_an_edited_file_sends_only_what_is_not_done(
     world: dict[str, Any], tmp_path: Path
 ) -> None:
     rooms, counts = world["rooms"], world["counts"].counts
-    source = _csv(tmp_path / "names.csv", "room_id,name", [f"{r},New {r}" for r in rooms[:4]])
+    rows = [f"{r},New {r}" for r in rooms[:4]] + ["1,No such room"]
+    source = _csv(tmp_path / "names.csv", "room_id,name", rows)
     progress: list[BulkProgress] = []
     first = bulk(world["client"].playback, "rename", source, on_progress=progress.append)
-    assert (first.done, first.skipped, first.failed, first.sent) == (4, 0, [], 4)
-    assert [p.finished for p in progress] == [1, 2, 3, 4] and progress[-1].eta == 0
+    assert (first.done, first.skipped, len(first.failed), first.sent) == (4, 0, 1, 5)
+    assert [p.finished for p in progress] == [1, 2, 3, 4, 5] and progress[-1].eta == 0
     assert (tmp_path / "names.csv.journal.sqlite3").exists()
-    # edited: one name changed, one row added, one duplicated
+    # not finished (a row failed), so the next run resumes it: edited, the bad row dropped, one
+    # name changed, one row added, one duplicated
     _csv(
         source,
         "room_id,name",
@@ -176,12 +182,48 @@ def test_a_rerun_on_an_edited_file_sends_only_what_is_not_done(
     )
     second = bulk(world["client"].playback, "rename", source)
     assert (second.done, second.skipped, second.sent) == (2, 4, 2)
-    assert counts["update"] == 6
+    assert counts["update"] == 7
     assert _names(world["emulator"], rooms[:5]) == [
         *(f"New {r}" for r in rooms[:3]),
         "Newer",
         "New",
     ]
+    # that run finished every row: the job is closed, and the same file is a new job
+    third = bulk(world["client"].playback, "rename", source)
+    assert (third.done, third.skipped, third.sent) == (5, 1, 5)
+
+
+def test_a_finished_run_never_hides_a_later_intention(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    rooms, emulator = world["rooms"], world["emulator"]
+    source = _csv(tmp_path / "b.csv", "room_id", [str(r) for r in rooms[:3]])
+    for op, status in [("block", 2), ("publish", 1), ("block", 2)]:
+        summary = bulk(world["client"].playback, op, source)
+        assert str(summary) == "3 done, 0 skipped, 0 failed"
+        assert {emulator.playback_rows(r)[0]["publish_status"] for r in rooms[:3]} == {status}
+    dry = bulk(world["client"].playback, "block", source, dry_run=True)
+    assert (dry.would_send, dry.skipped) == (3, 0)
+
+
+def test_a_journal_belongs_to_one_account(
+    world: dict[str, Any], bjy_emulator: Emulator, tmp_path: Path
+) -> None:
+    source = _csv(tmp_path / "b.csv", "room_id", [str(r) for r in world["rooms"][:2]])
+    bulk(world["client"].playback, "block", source)
+    other = bjy_emulator.create_account()
+    production = client_for(bjy_emulator, other)
+    with production, pytest.raises(BulkJournalError) as raised:
+        bulk(production.playback, "block", source)
+    journal = tmp_path / "b.csv.journal.sqlite3"
+    assert str(raised.value) == (
+        f"journal {journal} belongs to partner {world['client'].partner_id} at "
+        f"{IN_PROCESS_URL}, not to partner {other['partner_id']} at {IN_PROCESS_URL}; "
+        "give each account a journal of its own"
+    )
+    with client_for(bjy_emulator, other) as again, pytest.raises(BulkJournalError):
+        bulk(again.playback, "block", source, dry_run=True)
+    assert world["counts"].counts["setPublishStatus"] == 2
 
 
 def test_dry_run_sends_nothing_and_creates_no_journal(
@@ -350,6 +392,169 @@ def test_a_run_killed_mid_way_and_run_again_renames_each_row_exactly_once(
     assert app.counts["update"] == 40  # each row reached the service exactly once
     assert summary["done"] + summary["skipped"] == 40 and summary["failed"] == 0
     assert _names(bjy_emulator, rooms) == [f"Renamed {r}" for r in rooms]
+
+
+class Nested:
+    """A PlayBack whose first write starts a second run on the same journal, and notes its fate."""
+
+    def __init__(self, playback: Any, rows: list[Any], journal: Path) -> None:
+        self.playback, self.rows, self.journal = playback, rows, journal
+        self.second: BaseException | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.playback, name)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if self.second is None:
+            with pytest.raises(BulkJournalError) as raised:
+                run_bulk(self.playback, self.rows, self.journal, workers=1)
+            self.second = raised.value
+        return self.playback.delete(*args, **kwargs)
+
+
+def test_one_run_at_a_time_holds_a_journal(world: dict[str, Any], tmp_path: Path) -> None:
+    rooms = world["rooms"]
+    rows = load_rows("delete", io.StringIO("".join(f'{{"room_id": {r}}}\n' for r in rooms)))
+    journal = tmp_path / "d.sqlite3"
+    nested = Nested(world["client"].playback, rows, journal)
+    summary = run_bulk(nested, rows, journal, workers=3)
+    assert summary.done == 6 and world["counts"].counts["delete"] == 6
+    assert (
+        str(nested.second) == f"journal in use by pid {os.getpid()}: {journal} (one run at a time)"
+    )
+    # the lock ends with the run
+    assert run_bulk(world["client"].playback, rows, journal).skipped == 0
+
+
+class Unreachable(httpx.BaseTransport):
+    """Refuses the connection for the first ``refusals`` writes, then passes them on."""
+
+    def __init__(self, inner: httpx.BaseTransport, refusals: int) -> None:
+        self.inner, self.refusals = inner, refusals
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/delete") and self.refusals > 0:
+            self.refusals -= 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return self.inner.handle_request(request)
+
+
+def test_a_delete_that_never_left_is_retried_not_left_unknown(
+    world: dict[str, Any], bjy_account: dict[str, Any], tmp_path: Path
+) -> None:
+    rooms, emulator = world["rooms"], world["emulator"]
+    transport = Unreachable(world["counts"], refusals=4)
+    http = httpx.Client(transport=transport, base_url=IN_PROCESS_URL)
+    client = BaiJiaYunClient(
+        bjy_account["partner_id"],
+        bjy_account["partner_key"],
+        base_url=IN_PROCESS_URL,
+        http_client=http,
+        max_retries=0,
+        rate_limit=None,
+    )
+    source = _csv(tmp_path / "d.csv", "room_id", [str(rooms[1]), str(rooms[2])])
+    slept: list[float] = []
+    with client, http:
+        first = bulk(client.playback, "delete", source, workers=1, sleep=slept.append)
+        # row 1: refused three times, left for the next run; row 2: refused once, then sent
+        assert first.done == 1 and slept == [1.0, 1.0, 1.0]
+        assert [f.reason.endswith("it goes again next run") for f in first.failed] == [True]
+        assert len(emulator.playback_rows(rooms[1])) == 1 and emulator.playback_rows(rooms[2]) == []
+        again = bulk(client.playback, "delete", source, workers=1, sleep=slept.append)
+    assert (again.done, again.skipped, again.failed) == (1, 1, [])
+    assert emulator.playback_rows(rooms[1]) == []
+    assert world["counts"].counts["delete"] == 2  # the refused ones never reached the service
+
+
+def test_a_lost_delete_found_gone_by_the_read_back_is_done(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    rooms, transport = world["rooms"], world["counts"]
+    transport.lose["delete"] = ["after"]
+    source = _csv(tmp_path / "d.csv", "room_id", [str(rooms[3])])
+    summary = bulk(world["client"].playback, "delete", source, workers=1)
+    assert (summary.done, summary.failed, summary.checked) == (1, [], 1)
+    assert transport.counts["delete"] == 1 and transport.counts["getBasicInfo"] == 1
+
+
+@pytest.mark.parametrize("how", ["stdin", "file object", "path"])
+def test_a_byte_order_mark_is_not_part_of_the_header(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = "\ufeffroom_id,name\n100,第1讲\n"
+    path = tmp_path / "excel.csv"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    source: Any = {"stdin": "-", "file object": io.StringIO(text), "path": path}[how]
+    assert [r.arguments for r in load_rows("rename", source)] == [{"room_id": 100, "name": "第1讲"}]
+
+
+def test_a_dry_run_reads_a_journal_whose_path_has_a_hash(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    folder = tmp_path / "job #1?x=y"
+    folder.mkdir()
+    source = _csv(folder / "b.csv", "room_id", [str(r) for r in world["rooms"][:2]])
+    rows = load_rows("block", source)
+    journal = folder / "k #3.sqlite3"
+    # a killed run left row 1 done and row 2 unknown
+    with pytest.raises(KeyboardInterrupt):
+        run_bulk(Killed(world["client"].playback), rows, journal, workers=1)
+    plan = run_bulk(world["client"].playback, rows, journal, dry_run=True)
+    assert (plan.would_send, plan.skipped) == (1, 1)
+
+
+class Killed:
+    """A PlayBack interrupted during its second write."""
+
+    def __init__(self, playback: Any) -> None:
+        self.playback, self.writes = playback, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.playback, name)
+
+    def set_publish_status(self, *args: Any) -> Any:
+        self.writes += 1
+        if self.writes == 2:
+            raise KeyboardInterrupt
+        return self.playback.set_publish_status(*args)
+
+
+def test_threads_first_calls_start_one_portal(bjy_emulator: Emulator) -> None:
+    transport = EmulatorTransport(bjy_emulator)
+    barrier = threading.Barrier(4)
+    codes: list[int] = []
+
+    def first_call() -> None:
+        barrier.wait()
+        request = httpx.Request("GET", IN_PROCESS_URL + "/nowhere")
+        codes.append(transport.handle_request(request).status_code)
+
+    threads = [threading.Thread(target=first_call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    transport.close()
+    assert codes == [200] * 4  # without the lock, three of them raised RuntimeError
+
+
+def test_a_journal_of_the_first_layout_is_resumed(world: dict[str, Any], tmp_path: Path) -> None:
+    import sqlite3
+
+    rooms = world["rooms"][:2]
+    rows = load_rows("block", io.StringIO("".join(f'{{"room_id": {r}}}\n' for r in rooms)))
+    journal = tmp_path / "old.sqlite3"
+    with sqlite3.connect(journal) as conn:  # as the first release wrote it: row 1 done
+        conn.execute(
+            "CREATE TABLE rows (key TEXT PRIMARY KEY, op TEXT NOT NULL, arguments TEXT NOT NULL, "
+            "state TEXT NOT NULL, detail TEXT, updated_at REAL NOT NULL)"
+        )
+        conn.execute("INSERT INTO rows VALUES (?, 'block', '{}', 'done', NULL, 0)", (rows[0].key,))
+    conn.close()
+    summary = run_bulk(world["client"].playback, rows, journal, workers=1)
+    assert (summary.done, summary.skipped, summary.sent) == (1, 1, 1)
 
 
 def test_run_bulk_takes_rows_and_a_journal_path(world: dict[str, Any], tmp_path: Path) -> None:

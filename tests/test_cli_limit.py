@@ -178,9 +178,10 @@ def test_stdin_needs_a_journal_and_json_lines_work(world: dict[str, Any], tmp_pa
     assert (summary["done"], summary["skipped"], summary["failed"]) == (3, 0, 0)
     emulator: Emulator = world["emulator"]
     assert all(emulator.playback_rows(r)[0]["publish_status"] == 2 for r in rooms)
+    # that job was finished: the same rows again are a new job, sent again
     again = run(world, *args, "-o", "table", "--yes", input=lines)
-    assert again.stdout.strip() == "0 done, 3 skipped, 0 failed"
-    assert _writes(world, "setPublishStatus") == 3
+    assert again.stdout.strip() == "3 done, 0 skipped, 0 failed"
+    assert _writes(world, "setPublishStatus") == 6
 
 
 def test_failed_rows_are_listed_with_reasons(world: dict[str, Any], tmp_path: Path) -> None:

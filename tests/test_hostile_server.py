@@ -197,3 +197,17 @@ def test_a_walk_never_passes_its_page_cap() -> None:
         fetched += 1
         walk.take(PlaybackPage(total=10**9, list=[{"room_id": 1, "playback_id": fetched}]))
     assert fetched == 3
+
+
+def test_a_walk_knows_an_item_by_its_key_not_its_counters() -> None:
+    from baijiayun.models import PlaybackPage
+    from baijiayun.pagination import PageWalk
+
+    walk = PageWalk(page_size=2)
+    first = walk.take(PlaybackPage(total=3, list=[{"room_id": 1, "play_times": 5}]))
+    # the listing moved while we walked: room 1 again, watched once more since
+    second = walk.take(
+        PlaybackPage(total=3, list=[{"room_id": 1, "play_times": 6}, {"room_id": 2}])
+    )
+    assert [i.room_id for i in first + second] == [1, 2]
+    assert all(isinstance(key, tuple) for key in walk._seen)  # a few ints, not the whole item

@@ -83,3 +83,42 @@ def test_an_unreachable_redis_is_a_baijiayun_error_and_complete_never_raises() -
     governor.complete(GovernorSlot("x", 0.0, 1.0))  # logged; the slot lapses at its hold
     with pytest.raises(SharedStateError):
         RedisTokenCache("redis://127.0.0.1:1/0").get_or_fetch("k", lambda: "t")
+
+
+@pytest.mark.parametrize(
+    ("offsets", "calls", "margin", "guard"),
+    [
+        ([], 3, 0, 0.05),  # empty book: granted
+        ([-4.0, -2.0], 3, 0, 0.05),  # below the limit: granted
+        ([-4.0, -2.0, -1.0], 3, 0, 0.05),  # full: the oldest end leaves at -4 + window
+        ([-4.0, -2.0, -1.0], 4, 1, 0.05),  # the margin makes 3 the limit
+        ([-4.0, 7.0, 9.0], 2, 0, 0.5),  # pending slots count from now at the earliest
+        ([3.0, 8.0], 3, 1, 1.0),  # only pending slots, margin and a long guard
+        ([-5.5, -1.0], 2, 0, 1.0),  # the guard keeps an end 5.5 s old in the window
+    ],
+)
+def test_the_lua_script_answers_like_window_wait(
+    redis_url: str, key: str, offsets: list[float], calls: int, margin: int, guard: float
+) -> None:
+    import redis
+
+    from baijiayun._ratelimit import GovernorSlot, window_wait
+
+    server = redis.Redis.from_url(redis_url)
+    seconds, micros = server.time()
+    now = seconds + micros / 1_000_000
+    ends = [now + offset for offset in offsets]
+    if ends:
+        server.zadd(key, {f"slot{index}": end for index, end in enumerate(ends)})
+    governor = RedisRateGovernor(
+        redis_url, key=key, calls=calls, period=5.0, margin=margin, guard=guard, hold=10.0
+    )
+    expected = window_wait(sorted(ends), now, governor._limit, governor._window)
+    answer = governor._try(10.0)
+    governor.close()
+    if expected == 0:
+        assert isinstance(answer, GovernorSlot)
+    else:
+        # the script's clock read a moment later than ours: its wait is shorter by that moment
+        assert isinstance(answer, float)
+        assert expected - 0.1 < answer <= expected

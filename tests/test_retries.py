@@ -249,3 +249,25 @@ def test_backoff_waits_are_announced() -> None:
     client.playback.get_basic_info(1)
     assert [w for w, _ in waits] == ["backoff"]
     assert 0.25 <= waits[0][1] <= 0.5 and clock.sleeps == [waits[0][1]]
+
+
+@pytest.mark.parametrize(
+    ("failure", "sent"),
+    [(httpx.PoolTimeout, False), (httpx.ConnectTimeout, False), (httpx.ReadTimeout, True)],
+)
+def test_a_timeout_at_the_deadline_says_whether_the_request_left(
+    failure: type[httpx.TimeoutException], sent: bool
+) -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        clock.now += 60  # the whole call's time went waiting for this phase
+        raise failure("too slow", request=request)
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    client = BaiJiaYunClient(
+        PARTNER_ID, KEY, base_url=BASE, http_client=http, clock=clock, rate_limit=None
+    )
+    with client, pytest.raises(errors.APITimeoutError) as caught:
+        client.playback.delete(1)
+    assert caught.value.request_sent is sent

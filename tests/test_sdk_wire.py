@@ -505,6 +505,10 @@ def test_configuration_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
         ({"partner_id": 1, "private_domain": "e1"}, "partner_key"),
         ({"partner_id": 1, "partner_key": "k"}, "private_domain"),
         ({"partner_id": 1, "partner_key": "k", "base_url": "ftp://x"}, "base_url"),
+        # malformed: refused when the client is built, not by httpx at the first call
+        ({"partner_id": 1, "partner_key": "k", "base_url": "http://[::1"}, "base_url"),
+        ({"partner_id": 1, "partner_key": "k", "base_url": "http://a\x00b/"}, "base_url"),
+        ({"partner_id": 1, "partner_key": "k", "base_url": "http:///openapi"}, "base_url"),
     ],
 )
 def test_missing_configuration_names_the_argument(

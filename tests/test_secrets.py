@@ -73,3 +73,18 @@ def test_one_debug_line_per_attempt(caplog: pytest.LogCaptureFixture) -> None:
     assert lines[0].startswith("/openapi/playback/getBasicInfo attempt=1 code=APIConnectionError")
     assert lines[1] == "/openapi/playback/getBasicInfo waiting 0.00 s (backoff)"
     assert lines[2].startswith("/openapi/playback/getBasicInfo attempt=2 code=0 elapsed_ms=")
+
+
+def test_a_refused_secret_key_is_described_never_shown() -> None:
+    secret = "SK-very-secret-" + "x" * 200  # longer than the 128 characters allowed
+    http = httpx.Client(transport=httpx.MockTransport(Recorder().handler))
+    with (
+        BaiJiaYunClient(
+            PARTNER_ID, secret_key=secret, base_url=BASE, http_client=http, rate_limit=None
+        ) as client,
+        pytest.raises(errors.InvalidArgumentError) as caught,
+    ):
+        client.playback.get_basic_info(1)
+    assert caught.value.argument == "secret_key"
+    assert "SK-very-secret" not in str(caught.value)
+    assert caught.value.problem.startswith("got a value of 215 characters; expected")

@@ -270,3 +270,135 @@ def test_single_and_batch_fetches_fill_the_same_keys() -> None:
     assert cache.get(token_key(7, 100, 5), expires_in=3600, min_ttl=600) == "b"
     clock.now += 1
     assert cache.get(token_key(7, 100), expires_in=3600, min_ttl=600) is None
+
+
+class LoadSignal(TokenCache):
+    """A TokenCache that says when a thread other than the first looked the key up."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock=clock)
+        self.second_looked = threading.Event()
+        self.first: int | None = None
+
+    def _load(self, slot: str) -> tuple[str, float | None] | None:
+        me = threading.get_ident()
+        if self.first is None:
+            self.first = me
+        elif me != self.first:
+            self.second_looked.set()
+        return super()._load(slot)
+
+
+def test_a_caller_waiting_on_a_fetch_still_gets_its_own_min_ttl() -> None:
+    clock = Clock()
+    cache = LoadSignal(clock)
+    release = threading.Event()
+    got: dict[str, str] = {}
+
+    def short_fetch() -> str:
+        cache.second_looked.wait(10)
+        time.sleep(0.02)  # let the second caller join this flight
+        release.set()
+        return "secret-short"
+
+    def leader() -> None:
+        got["leader"] = cache.get_or_fetch("k", short_fetch, expires_in=60, min_ttl=0)
+
+    def waiter() -> None:
+        got["waiter"] = cache.get_or_fetch(
+            "k", lambda: "secret-long", expires_in=3600, min_ttl=3000
+        )
+
+    threads = [threading.Thread(target=leader), threading.Thread(target=waiter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert got == {"leader": "secret-short", "waiter": "secret-long"}
+    assert cache.get("k", min_ttl=3000) == "secret-long"
+
+
+def test_a_task_waiting_on_a_fetch_still_gets_its_own_min_ttl() -> None:
+    cache = TokenCache(clock=Clock())
+
+    async def main() -> tuple[str, str]:
+        release = asyncio.Event()
+
+        async def short_fetch() -> str:
+            await release.wait()
+            return "secret-short"
+
+        async def long_fetch() -> str:
+            return "secret-long"
+
+        leader = asyncio.ensure_future(
+            cache.get_or_fetch_async("k", short_fetch, expires_in=60, min_ttl=0)
+        )
+        await asyncio.sleep(0)
+        waiter = asyncio.ensure_future(
+            cache.get_or_fetch_async("k", long_fetch, expires_in=3600, min_ttl=3000)
+        )
+        await asyncio.sleep(0)
+        release.set()
+        return await leader, await waiter
+
+    assert asyncio.run(main()) == ("secret-short", "secret-long")
+
+
+def _slow_fetch_worker(url: str, prefix: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    import redis
+
+    counter = redis.Redis.from_url(url)
+    cache = RedisTokenCache(url, prefix=prefix, lock_ttl=0.3, poll=0.02)
+
+    def fetch() -> str:
+        number = counter.incr(f"{prefix}fetches")
+        time.sleep(1.0)  # queued behind the account limit, say: over three lock lifetimes
+        return f"secret-{number}"
+
+    counter.rpush(f"{prefix}ready", 1)
+    while counter.llen(f"{prefix}ready") < 2:
+        time.sleep(0.005)
+    token = cache.get_or_fetch("1:100-0", fetch)
+    cache.close()
+    out.put(token)
+
+
+def test_a_fetch_slower_than_the_lock_is_still_the_only_one(
+    redis_url: str, redis_prefix: str
+) -> None:
+    import redis
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    workers = [
+        ctx.Process(target=_slow_fetch_worker, args=(redis_url, redis_prefix, out))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    tokens = [out.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(10)
+    assert int(redis.Redis.from_url(redis_url).get(f"{redis_prefix}fetches") or 0) == 1
+    assert tokens == ["secret-1", "secret-1"]
+
+
+def test_one_redis_cache_serves_one_event_loop_after_another(
+    redis_url: str, redis_prefix: str
+) -> None:
+    from baijiayun import RedisRateGovernor
+
+    cache = RedisTokenCache(redis_url, prefix=redis_prefix)
+    governor = RedisRateGovernor(redis_url, key=f"{redis_prefix}governor", calls=10, period=1.0)
+    fetch = Fetcher()
+
+    async def main(key: str) -> str:
+        slot = await governor.acquire_async()
+        await governor.complete_async(slot)
+        return await cache.get_or_fetch_async(key, fetch.fetch_async)
+
+    # without aclose: a second asyncio.run used to get the first loop's (closed) connection
+    assert asyncio.run(main("a")) == "secret-token-1"
+    assert asyncio.run(main("b")) == "secret-token-2"
+    assert asyncio.run(main("a")) == "secret-token-1"

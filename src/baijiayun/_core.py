@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from . import _signing
 from ._endpoints import Endpoint, Param
@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 
+SECRET_PARAMS: Final = frozenset({"partner_key", "secret_key", "sign"})
+"""Parameters whose values are never shown in a message (only their length is)."""
+
+
 def to_wire(param: Param, value: object) -> str:
     """Turn one Python argument into the exact string sent, refusing what cannot be sent."""
     if isinstance(value, bool):
@@ -56,7 +60,8 @@ def to_wire(param: Param, value: object) -> str:
     try:
         param.check_wire(text)
     except ValueError as exc:
-        raise InvalidArgumentError(param.name, f"got {value!r}; expected {exc}") from None
+        shown = f"a value of {len(text)} characters" if param.name in SECRET_PARAMS else repr(value)
+        raise InvalidArgumentError(param.name, f"got {shown}; expected {exc}") from None
     return text
 
 

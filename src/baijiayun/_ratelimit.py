@@ -5,7 +5,8 @@ The protocol, for people who bring their own governor
 A client calls ``slot = governor.acquire(hold)`` (or ``await governor.acquire_async(hold)``)
 before each HTTP attempt, and ``governor.complete(slot)`` (or ``complete_async``) as soon as any
 response came back: an error envelope, an HTTP error, an undecodable body. ``hold`` is the longest
-the attempt can take (its own deadline). A slot never completed (timeout, connection lost,
+the request can take to reach the service (the client passes 3 x the seconds left in the call + 1 s:
+pool wait, connect and send may each take that long). A slot never completed (timeout, connection lost,
 cancelled task, killed process) ends at grant + ``hold``.
 
 A call reaches the service at some moment between its grant and its end. So a governor that grants
@@ -48,7 +49,7 @@ __all__ = [
 logger = logging.getLogger("baijiayun")
 
 DEFAULT_HOLD = 30.0
-"""Seconds a slot counts when the caller never completes it (the attempt's deadline)."""
+"""Seconds a slot counts when the caller of ``acquire()`` gives no ``hold`` and never completes it."""
 DEFAULT_GUARD = 0.05
 """Seconds added to the period, for clock granularity on the service's side."""
 WAIT_NOTICE = 0.05

@@ -4,10 +4,12 @@
 (``publish``, ``block``, ``rename``, ``set-main``, ``delete``) and raises :class:`BulkInputError`
 listing every bad row with its line number. ``run_bulk(playback, rows, journal)`` then sends the
 rows through a ``PlayBack`` (only its seed methods), recording each row's outcome in the journal,
-keyed by the row's content (op and arguments). A run killed anywhere and started again — even on an
-edited file — sends only what is not done; a row whose outcome is unknown (sent, then a timeout or a
-lost connection) is checked with a read before anything is re-sent, and a ``delete`` is never sent
-twice. ``bulk(playback, op, source)`` does both, with the journal beside the input.
+keyed by the row's content (op and arguments) within a generation. A run killed anywhere (or ended
+with failures) and started again — even on an edited file — sends only what is not done; a run that
+ended with every row done closes the generation, so the next run sends its rows afresh. A row whose
+outcome is unknown (sent, then a timeout or a lost connection) is checked with a read before
+anything is re-sent, and a ``delete`` is never sent twice. The journal belongs to one account and
+one run at a time. ``bulk(playback, op, source)`` does both, with the journal beside the input.
 """
 
 from __future__ import annotations
@@ -29,18 +31,21 @@ from typing import Any, Literal, Protocol, TextIO
 
 from ._endpoints import DELETE, SET_MAIN_VERSION, SET_PUBLISH_STATUS, UPDATE, Endpoint
 from .errors import (
+    APIConnectionError,
     APIError,
     BaiJiaYunError,
     InvalidArgumentError,
     RateLimitError,
     RoomDeletedError,
     RoomNotFoundError,
+    SharedStateError,
 )
 
 __all__ = [
     "OPS",
     "BulkFailure",
     "BulkInputError",
+    "BulkJournalError",
     "BulkProgress",
     "BulkRow",
     "BulkSummary",
@@ -233,7 +238,7 @@ def load_rows(
     _op(op)
     if isinstance(source, str | os.PathLike):
         if str(source) == "-":
-            text = sys.stdin.read()
+            text = sys.stdin.read().removeprefix("\ufeff")
         else:
             path = Path(source)
             text = path.read_text(encoding="utf-8-sig")
@@ -242,7 +247,7 @@ def load_rows(
             elif format is None and path.suffix.lower() == ".csv":
                 format = "csv"
     else:
-        text = source.read()
+        text = source.read().removeprefix("\ufeff")  # a BOM, as Excel writes UTF-8 CSV
     rows: list[BulkRow] = []
     problems: list[RowProblem] = []
     for line, record in _records(text, format or _sniff(text), op):
@@ -260,44 +265,177 @@ def load_rows(
 
 # --- the journal ------------------------------------------------------------------------------
 
-_JOURNAL_SCHEMA = """
-CREATE TABLE IF NOT EXISTS rows (
-    key TEXT PRIMARY KEY,
+_JOURNAL_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS entries (
+    generation INTEGER NOT NULL,
+    key TEXT NOT NULL,
     op TEXT NOT NULL,
     arguments TEXT NOT NULL,
     state TEXT NOT NULL,
     detail TEXT,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (generation, key)
+)""",
 )
-"""
 
 State = Literal["sending", "done", "failed"]
 
 
-class _Journal:
-    """Each row's outcome by content key; ``sending`` means sent (or about to be), outcome unknown."""
+class BulkJournalError(BaiJiaYunError):
+    """The journal cannot be used for this run (another account, or another run holds it)."""
 
-    def __init__(self, path: Path, *, read_only: bool) -> None:
+    def __init__(self, journal: Path, message: str) -> None:
+        self.journal = journal
+        super().__init__(message)
+
+
+def _account_of(playback: object) -> tuple[str, str] | None:
+    """(partner_id, base_url) of the client behind ``playback``, when it has one."""
+    client = getattr(playback, "client", None)
+    partner_id = getattr(client, "partner_id", None)
+    base_url = getattr(client, "base_url", None)
+    if partner_id is None or not isinstance(base_url, str):
+        return None
+    return str(partner_id), base_url
+
+
+def lock_path(journal: Path) -> Path:
+    """The file whose exclusive SQLite lock a real run holds: ``<journal>.lock``."""
+    return journal.with_name(journal.name + ".lock")
+
+
+class _Journal:
+    """Each row's outcome by generation and content key; ``sending`` means sent, outcome unknown.
+
+    A generation is the rows of runs that belong together: a run that ends with every row done
+    closes it, and the next run starts a new one (so a finished job is never confused with a new
+    intention); a run killed or ended with failures leaves it open, and the next run resumes it.
+    The journal belongs to one account (partner id and host), and one real run at a time holds
+    it, through an exclusive lock on a file beside it (released by the OS if the process dies).
+    """
+
+    def __init__(self, path: Path, *, read_only: bool, account: tuple[str, str] | None) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        if read_only:
-            if path.exists():
-                self._conn = sqlite3.connect(
-                    f"file:{path}?mode=ro", uri=True, check_same_thread=False
-                )
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(_JOURNAL_SCHEMA)
+        self._holder: sqlite3.Connection | None = None
+        self.generation = 1
+        try:
+            if read_only:
+                if path.exists():
+                    uri = path.resolve().as_uri() + "?mode=ro"
+                    self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                    self._check_account(account, write=False)
+                    self.generation = self._generation(advance=False)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._hold()
+                self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                for statement in _JOURNAL_SCHEMA:
+                    self._conn.execute(statement)
+                self._migrate()
+                self._check_account(account, write=True)
+                self.generation = self._generation(advance=True)
+                self._set("pid", str(os.getpid()))
+        except BaseException:
+            self.close()
+            raise
+
+    def _hold(self) -> None:
+        holder = sqlite3.connect(lock_path(self.path), isolation_level=None, timeout=0)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError:
+            holder.close()
+            pid = self._peek("pid")
+            who = f"pid {pid}" if pid else "another run"
+            raise BulkJournalError(
+                self.path, f"journal in use by {who}: {self.path} (one run at a time)"
+            ) from None
+        self._holder = holder
+
+    def _peek(self, name: str) -> str | None:
+        """A meta value read without waiting (the holder of the journal may be writing)."""
+        try:
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=1)
+            try:
+                found = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return None
+        return None if found is None else str(found[0])
+
+    def _get(self, name: str) -> str | None:
+        assert self._conn is not None
+        try:
+            found = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        except sqlite3.OperationalError:  # a journal written before the meta table existed
+            return None
+        return None if found is None else str(found[0])
+
+    def _set(self, name: str, value: str) -> None:
+        assert self._conn is not None
+        self._conn.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    def _migrate(self) -> None:
+        # Journals of the first layout: one table ``rows`` keyed by content; it is generation 1.
+        assert self._conn is not None
+        old = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rows'"
+        ).fetchone()
+        if old is not None:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO entries SELECT 1, key, op, arguments, state, detail, "
+                "updated_at FROM rows"
+            )
+            self._conn.execute("DROP TABLE rows")
+
+    def _check_account(self, account: tuple[str, str] | None, *, write: bool) -> None:
+        if account is None:
+            return
+        stored = (self._get("partner_id"), self._get("base_url"))
+        if stored == (None, None):
+            if write:
+                self._set("partner_id", account[0])
+                self._set("base_url", account[1])
+            return
+        if stored != account:
+            raise BulkJournalError(
+                self.path,
+                f"journal {self.path} belongs to partner {stored[0]} at {stored[1]}, not to "
+                f"partner {account[0]} at {account[1]}; give each account a journal of its own",
+            )
+
+    def _generation(self, *, advance: bool) -> int:
+        generation = int(self._get("generation") or 1)
+        if self._get("closed") == "1":
+            generation += 1
+            if advance:
+                self._set("generation", str(generation))
+                self._set("closed", "0")
+        return generation
+
+    def close_generation(self) -> None:
+        """Every row of this generation is done: the next run starts a new one."""
+        with self._lock:
+            self._set("closed", "1")
 
     def states(self) -> dict[str, tuple[str, str | None]]:
         if self._conn is None:
             return {}
         with self._lock:
             try:
-                found = self._conn.execute("SELECT key, state, detail FROM rows").fetchall()
+                found = self._conn.execute(
+                    "SELECT key, state, detail FROM entries WHERE generation = ?",
+                    (self.generation,),
+                ).fetchall()
             except sqlite3.OperationalError:
                 return {}
         return {key: (state, detail) for key, state, detail in found}
@@ -306,9 +444,11 @@ class _Journal:
         assert self._conn is not None
         with self._lock:
             self._conn.execute(
-                "INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
-                "state = excluded.state, detail = excluded.detail, updated_at = excluded.updated_at",
+                "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(generation, key) "
+                "DO UPDATE SET state = excluded.state, detail = excluded.detail, "
+                "updated_at = excluded.updated_at",
                 (
+                    self.generation,
                     row.key,
                     row.op,
                     json.dumps(dict(row.arguments), ensure_ascii=False),
@@ -320,8 +460,13 @@ class _Journal:
 
     def close(self) -> None:
         if self._conn is not None:
+            if self._holder is not None:
+                self._conn.execute("DELETE FROM meta WHERE name = 'pid'")
             self._conn.close()
             self._conn = None
+        if self._holder is not None:
+            self._holder.close()  # ends the exclusive transaction: the lock is free
+            self._holder = None
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -379,6 +524,17 @@ class BulkSummary:
 _UNKNOWN = "outcome unknown"
 MAX_REFUSALS = 2
 """Waits of one period a row may get when the account limit refuses it, before it fails."""
+MAX_NOT_SENT = 2
+"""Retries of a row whose request never left this machine (connection refused, pool timeout)."""
+NOT_SENT_WAIT = 1.0
+"""Seconds before such a retry."""
+
+
+def _not_sent(error: BaiJiaYunError) -> bool:
+    """True if the request surely never reached the service (so it may simply go again)."""
+    if isinstance(error, SharedStateError):
+        return True  # the shared rate governor could not be asked: nothing was sent
+    return isinstance(error, APIConnectionError) and not error.request_sent
 
 
 def _send(playback: PlayBackLike, row: BulkRow) -> None:
@@ -509,7 +665,7 @@ class _Run:
             return f"{_UNKNOWN}; the check failed: {error}"
 
     def process(self, row: BulkRow, unknown: bool) -> None:
-        attempts = refusals = 0
+        attempts = refusals = not_sent = 0
         while True:
             if unknown:
                 done = self._check(row)
@@ -547,8 +703,18 @@ class _Run:
             except (APIError, InvalidArgumentError) as error:
                 self._finish(row, "failed", str(error))  # refused, by the service or the SDK
                 return
-            except BaiJiaYunError:
-                unknown = True  # timeout, lost connection, 5xx, garbled answer
+            except BaiJiaYunError as error:
+                if not _not_sent(error):
+                    unknown = True  # timeout, lost connection, 5xx, garbled answer
+                    continue
+                # Never left this machine: not applied, so it may go again (a delete too).
+                attempts -= 1
+                self._count(sent=-1)
+                not_sent += 1
+                if not_sent > MAX_NOT_SENT:
+                    self._finish(row, "failed", f"not sent: {error}; it goes again next run")
+                    return
+                self.pause.sleep(NOT_SENT_WAIT)
                 continue
             self._finish(row, "done")
             return
@@ -569,6 +735,14 @@ def run_bulk(
 ) -> BulkSummary:
     """Send each row not yet done (per the journal) through ``playback``; return a summary.
 
+    The journal records the account (partner id and host of ``playback.client``) and refuses
+    another one; a run that ends with every row done closes the journal's generation, so the
+    next run starts afresh, while a run killed or ended with failures is resumed by the next.
+    One real run at a time holds the journal; another raises :class:`BulkJournalError`
+    ("journal in use by pid N"). A request that never left this machine (connection refused,
+    pool timeout) was not applied: it is retried up to :data:`MAX_NOT_SENT` times, then left
+    for the next run.
+
     ``workers`` rows are in flight at once (the client's rate governor paces them).
     ``on_progress`` is called after each row. With ``dry_run`` nothing is sent and the journal is
     only read (not created): the summary says how many rows a real run would send. A row the
@@ -578,7 +752,7 @@ def run_bulk(
     """
     if workers < 1:
         raise InvalidArgumentError("workers", f"must be >= 1, got {workers}")
-    book = _Journal(Path(journal), read_only=dry_run)
+    book = _Journal(Path(journal), read_only=dry_run, account=_account_of(playback))
     try:
         states = book.states()
         summary = BulkSummary(total=len(rows), dry_run=dry_run)
@@ -611,6 +785,8 @@ def run_bulk(
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(one, todo))
         summary.failed.sort(key=lambda f: f.line)
+        if not summary.failed:
+            book.close_generation()
         return summary
     finally:
         book.close()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-__all__ = ["MAX_PAGES", "Page", "PageWalk", "pages"]
+__all__ = ["MAX_PAGES", "Page", "PageWalk"]
 
 MAX_PAGES = 10_000
 """Hard cap on the pages one walk fetches (10 million rows at the largest page size)."""
@@ -21,12 +21,14 @@ class Page(Protocol):
     def items(self) -> Sequence[Any]: ...
 
 
-P = TypeVar("P", bound=Page)
+_NATURAL_KEY = ("room_id", "session_id", "version", "playback_id", "video_id")
 
 
 def _identity(item: Any) -> object:
-    dump = getattr(item, "model_dump_json", None)
-    return dump() if callable(dump) else repr(item)
+    # A few ints per item (not the whole item), so a long walk holds little.
+    if hasattr(item, "room_id"):
+        return tuple(getattr(item, name, None) for name in _NATURAL_KEY)
+    return repr(item)
 
 
 class PageWalk:
@@ -57,13 +59,3 @@ class PageWalk:
         )
         self.number += 1
         return fresh
-
-
-def pages(fetch: Callable[[int], P], page_size: int) -> Iterator[P]:
-    """Yield ``fetch(1)``, ``fetch(2)``, … until the :class:`PageWalk` says the listing ended."""
-    walk = PageWalk(page_size)
-    while not walk.done:
-        first = walk.number == 1
-        page = fetch(walk.number)
-        if walk.take(page) or first:
-            yield page

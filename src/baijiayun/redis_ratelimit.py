@@ -17,6 +17,7 @@ from ._ratelimit import (
     lapse_on_failure,
     shared_state,
 )
+from ._redis import RedisConnections
 
 __all__ = ["RedisRateGovernor"]
 
@@ -81,25 +82,16 @@ class RedisRateGovernor(_Waiting):
         self._setup(calls, period, margin, guard, hold, sleep, sleep_async)
         self.url = url
         self.key = key
-        self._sync: Any = None
-        self._async: Any = None
+        self._connections = RedisConnections(url)
 
     def __repr__(self) -> str:
         return f"RedisRateGovernor(key={self.key!r}, calls={self.calls}, period={self.period})"
 
     def _redis(self) -> Any:
-        if self._sync is None:
-            import redis
-
-            self._sync = redis.Redis.from_url(self.url)
-        return self._sync
+        return self._connections.sync()
 
     def _redis_async(self) -> Any:
-        if self._async is None:
-            import redis.asyncio
-
-            self._async = redis.asyncio.Redis.from_url(self.url)
-        return self._async
+        return self._connections.for_loop()
 
     def _args(self, hold: float) -> tuple[list[Any], str]:
         slot_id = uuid.uuid4().hex
@@ -140,12 +132,8 @@ class RedisRateGovernor(_Waiting):
 
     def close(self) -> None:
         """Close the synchronous Redis connection pool."""
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        self._connections.close()
 
     async def aclose(self) -> None:
-        """Close the asynchronous Redis connection pool."""
-        if self._async is not None:
-            await self._async.aclose()
-            self._async = None
+        """Close the asynchronous Redis connection pool of the running event loop."""
+        await self._connections.aclose()

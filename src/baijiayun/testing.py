@@ -9,6 +9,7 @@ Set ``BAIJIAYUN_TEST_DATABASE_URL`` (e.g. a ``postgresql://`` URL) to run them o
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -80,23 +81,31 @@ class EmulatorTransport(httpx.BaseTransport):
         self._async = AsyncEmulatorTransport(emulator)
         self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
         self._portal: BlockingPortal | None = None
+        # The first calls of several threads race to start the portal: one starts it.
+        self._start = threading.Lock()
+
+    def _running_portal(self) -> BlockingPortal:
+        with self._start:
+            if self._portal is None:
+                from anyio.from_thread import start_blocking_portal
+
+                self._portal_cm = start_blocking_portal()
+                self._portal = self._portal_cm.__enter__()
+            return self._portal
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self._portal is None:
-            from anyio.from_thread import start_blocking_portal
-
-            self._portal_cm = start_blocking_portal()
-            self._portal = self._portal_cm.__enter__()
+        portal = self._running_portal()
         body = request.read()
         forwarded = httpx.Request(
             request.method, request.url, headers=request.headers, content=body
         )
-        return self._portal.call(self._async.handle_async_request, forwarded)
+        return portal.call(self._async.handle_async_request, forwarded)
 
     def close(self) -> None:
-        if self._portal_cm is not None:
-            self._portal_cm.__exit__(None, None, None)
-            self._portal_cm = self._portal = None
+        with self._start:
+            if self._portal_cm is not None:
+                self._portal_cm.__exit__(None, None, None)
+                self._portal_cm = self._portal = None
 
 
 C = TypeVar("C", BaiJiaYunClient, AsyncBaiJiaYunClient)

@@ -1,7 +1,9 @@
 """Player-token caches: ``TokenCache`` in memory, ``RedisTokenCache`` shared by every process.
 
 Both make one fetch for concurrent misses of one key ("single flight"): in one process through a
-per-key flight, and with Redis across processes through a short lock the others wait on. Tokens are
+per-key flight, and with Redis across processes through a short lock the others wait on (renewed
+while its holder fetches). A caller waiting on another's fetch still gets a token with its own
+``min_ttl`` left: if the shared one is too short-lived, it fetches one of its own. Tokens are
 secrets: they are never logged and never shown in a ``repr``. A token fetched with
 ``expires_in=0`` (it never expires) is stored apart and handed out only to callers asking for one.
 """
@@ -9,16 +11,19 @@ secrets: they are never logged and never shown in a ``repr``. A token fetched wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._ratelimit import shared_state
-from .errors import InvalidArgumentError
+from ._redis import RedisConnections
+from .errors import InvalidArgumentError, SharedStateError
 
 __all__ = ["RedisTokenCache", "TokenCache", "token_key"]
 
@@ -27,6 +32,11 @@ AsyncFetch = Callable[[], Awaitable[str]]
 
 DEFAULT_EXPIRES_IN = 3600
 DEFAULT_MIN_TTL = 600
+
+Entry = tuple[str, float | None]
+"""A token and when it expires (None: never)."""
+
+logger = logging.getLogger("baijiayun")
 
 
 def token_key(partner_id: int, room_id: int | str, session_id: int | str | None = None) -> str:
@@ -58,7 +68,7 @@ class _Flight:
     """One fetch in progress in this process; the others wait for its outcome."""
 
     done: threading.Event = field(default_factory=threading.Event)
-    token: str | None = None
+    entry: Entry | None = None
     error: BaseException | None = None
 
 
@@ -70,9 +80,9 @@ class _Cache:
     def _init_flights(self) -> None:
         self._mutex = threading.Lock()
         self._flights: dict[str, _Flight] = {}
-        self._async_flights: dict[tuple[int, str], asyncio.Future[str]] = {}
+        self._async_flights: dict[tuple[int, str], asyncio.Future[Entry]] = {}
 
-    def _fresh(self, entry: tuple[str, float | None] | None, min_ttl: float) -> str | None:
+    def _fresh(self, entry: Entry | None, min_ttl: float) -> str | None:
         if entry is None:
             return None
         token, expires_at = entry
@@ -94,29 +104,31 @@ class _Cache:
     async def _store_async(self, items: Mapping[str, str], expires_at: float | None) -> None:
         self._store(items, expires_at)
 
-    def _fill(self, slot: str, fetch: Fetch, expires_in: int, min_ttl: float) -> str:
+    def _fill(self, slot: str, fetch: Fetch, expires_in: int, min_ttl: float) -> Entry:
         return self._fetch_and_store(slot, fetch, expires_in)
 
     async def _fill_async(
         self, slot: str, fetch: AsyncFetch, expires_in: int, min_ttl: float
-    ) -> str:
+    ) -> Entry:
         return await self._fetch_and_store_async(slot, fetch, expires_in)
 
     def _expiry(self, started: float, expires_in: int) -> float | None:
         # Counted from before the fetch: the service started the token's life no earlier.
         return started + expires_in if expires_in else None
 
-    def _fetch_and_store(self, slot: str, fetch: Fetch, expires_in: int) -> str:
+    def _fetch_and_store(self, slot: str, fetch: Fetch, expires_in: int) -> Entry:
         started = self._clock()
         token = fetch()
-        self._store({slot: token}, self._expiry(started, expires_in))
-        return token
+        expires_at = self._expiry(started, expires_in)
+        self._store({slot: token}, expires_at)
+        return token, expires_at
 
-    async def _fetch_and_store_async(self, slot: str, fetch: AsyncFetch, expires_in: int) -> str:
+    async def _fetch_and_store_async(self, slot: str, fetch: AsyncFetch, expires_in: int) -> Entry:
         started = self._clock()
         token = await fetch()
-        await self._store_async({slot: token}, self._expiry(started, expires_in))
-        return token
+        expires_at = self._expiry(started, expires_in)
+        await self._store_async({slot: token}, expires_at)
+        return token, expires_at
 
     # public ---------------------------------------------------------------------------------
 
@@ -176,27 +188,31 @@ class _Cache:
         """The cached token for ``key``, or ``fetch()``'s (a token valid ``expires_in`` s).
 
         Concurrent misses for one key make one ``fetch``; the others wait for it and get its
-        token (or its error).
+        token (or its error), unless that token has less than their own ``min_ttl`` left: then
+        they fetch one of their own.
         """
         _check(expires_in, min_ttl)
         slot = _slot(key, expires_in)
-        token = self._fresh(self._load(slot), min_ttl)
-        if token is not None:
-            return token
-        with self._mutex:
-            flight = self._flights.get(slot)
-            leader = flight is None
-            if flight is None:
-                flight = self._flights[slot] = _Flight()
-        if not leader:
+        while True:
+            token = self._fresh(self._load(slot), min_ttl)
+            if token is not None:
+                return token
+            with self._mutex:
+                flight = self._flights.get(slot)
+                leader = flight is None
+                if flight is None:
+                    flight = self._flights[slot] = _Flight()
+            if leader:
+                break
             flight.done.wait()
             if flight.error is not None:
                 raise flight.error
-            assert flight.token is not None
-            return flight.token
+            token = self._fresh(flight.entry, min_ttl)
+            if token is not None:
+                return token
         try:
-            flight.token = self._fill(slot, fetch, expires_in, min_ttl)
-            return flight.token
+            flight.entry = self._fill(slot, fetch, expires_in, min_ttl)
+            return flight.entry[0]
         except BaseException as exc:
             flight.error = exc
             raise
@@ -216,20 +232,25 @@ class _Cache:
         """Async twin of :meth:`get_or_fetch`: concurrent tasks missing one key await one fetch."""
         _check(expires_in, min_ttl)
         slot = _slot(key, expires_in)
-        token = self._fresh(await self._load_async(slot), min_ttl)
-        if token is not None:
-            return token
         loop = asyncio.get_running_loop()
         flight_key = (id(loop), slot)
-        flight = self._async_flights.get(flight_key)
-        while flight is not None:
+        while True:
+            token = self._fresh(await self._load_async(slot), min_ttl)
+            if token is not None:
+                return token
+            flight = self._async_flights.get(flight_key)
+            if flight is None:
+                break
             await asyncio.wait([flight])  # raises only if this task is cancelled
-            if not flight.cancelled():
-                return flight.result()
-            flight = self._async_flights.get(flight_key)  # the leader was cancelled: lead now
+            if flight.cancelled():
+                continue  # the leader was cancelled: look again, and lead if nobody does
+            token = self._fresh(flight.result(), min_ttl)
+            if token is not None:
+                return token
+            # too short-lived for this caller: look again, and fetch its own if need be
         flight = self._async_flights[flight_key] = loop.create_future()
         try:
-            token = await self._fill_async(slot, fetch, expires_in, min_ttl)
+            entry = await self._fill_async(slot, fetch, expires_in, min_ttl)
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError):
                 flight.cancel()
@@ -238,8 +259,8 @@ class _Cache:
                 flight.exception()  # retrieved here, so no "never retrieved" warning
             raise
         else:
-            flight.set_result(token)
-            return token
+            flight.set_result(entry)
+            return entry[0]
         finally:
             del self._async_flights[flight_key]
 
@@ -249,7 +270,7 @@ class TokenCache(_Cache):
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._entries: dict[str, tuple[str, float | None]] = {}
+        self._entries: dict[str, Entry] = {}
         self._init_flights()
 
     def __repr__(self) -> str:
@@ -258,7 +279,7 @@ class TokenCache(_Cache):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _load(self, slot: str) -> tuple[str, float | None] | None:
+    def _load(self, slot: str) -> Entry | None:
         return self._entries.get(slot)
 
     def _store(self, items: Mapping[str, str], expires_at: float | None) -> None:
@@ -278,13 +299,23 @@ end
 return 0
 """
 
+# Extend the fill lock only if it is still ours.
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 
 class RedisTokenCache(_Cache):
     """Player tokens in Redis, shared by every process and machine using the same ``prefix``.
 
-    On a miss one process takes a short lock (``lock_ttl`` seconds) and fetches; the others poll
-    for its token every ``poll`` seconds (or take over once the lock lapsed). Entries expire in
-    Redis with the token. Needs the ``redis`` extra; connections open on first use.
+    On a miss one process takes a short lock (``lock_ttl`` seconds, renewed every third of it
+    while the fetch lasts, however long the rate governor queues it) and fetches; the others poll
+    for its token every ``poll`` seconds, and take over only if the lock lapsed (its holder died).
+    Entries expire in Redis with the token. Needs the ``redis`` extra; connections open on first
+    use, and each event loop gets its own async connection.
     """
 
     def __init__(
@@ -305,29 +336,20 @@ class RedisTokenCache(_Cache):
         self._clock = clock
         self._sleep = sleep
         self._sleep_async = sleep_async
-        self._sync: Any = None
-        self._async: Any = None
+        self._connections = RedisConnections(url)
         self._init_flights()
 
     def __repr__(self) -> str:
         return f"RedisTokenCache(prefix={self.prefix!r})"
 
     def _redis(self) -> Any:
-        if self._sync is None:
-            import redis
-
-            self._sync = redis.Redis.from_url(self.url)
-        return self._sync
+        return self._connections.sync()
 
     def _redis_async(self) -> Any:
-        if self._async is None:
-            import redis.asyncio
-
-            self._async = redis.asyncio.Redis.from_url(self.url)
-        return self._async
+        return self._connections.for_loop()
 
     @staticmethod
-    def _decode(raw: bytes | None) -> tuple[str, float | None] | None:
+    def _decode(raw: bytes | None) -> Entry | None:
         if raw is None:
             return None
         token, expires_at = json.loads(raw)
@@ -343,11 +365,11 @@ class RedisTokenCache(_Cache):
             if ttl_ms is None or ttl_ms > 0
         ]
 
-    def _load(self, slot: str) -> tuple[str, float | None] | None:
+    def _load(self, slot: str) -> Entry | None:
         with shared_state(repr(self)):
             return self._decode(self._redis().get(self.prefix + slot))
 
-    async def _load_async(self, slot: str) -> tuple[str, float | None] | None:
+    async def _load_async(self, slot: str) -> Entry | None:
         with shared_state(repr(self)):
             return self._decode(await self._redis_async().get(self.prefix + slot))
 
@@ -382,50 +404,100 @@ class RedisTokenCache(_Cache):
         with shared_state(repr(self)):
             await self._redis_async().eval(_RELEASE, 1, lock, owner)
 
-    def _fill(self, slot: str, fetch: Fetch, expires_in: int, min_ttl: float) -> str:
+    @property
+    def _renew_every(self) -> float:
+        return self.lock_ttl / 3
+
+    def _extend(self, lock: str, owner: str) -> None:
+        with shared_state(repr(self)):
+            self._redis().eval(_EXTEND, 1, lock, owner, int(self.lock_ttl * 1000))
+
+    async def _extend_async(self, lock: str, owner: str) -> None:
+        with shared_state(repr(self)):
+            await self._redis_async().eval(_EXTEND, 1, lock, owner, int(self.lock_ttl * 1000))
+
+    @contextlib.contextmanager
+    def _holding(self, lock: str, owner: str) -> Iterator[None]:
+        """Keep the fill lock ours while the body runs (a thread renews it), then release it."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self._renew_every):
+                try:
+                    self._extend(lock, owner)
+                except SharedStateError as exc:  # the lock may lapse; the fetch goes on
+                    logger.warning("%s; the token lock could not be renewed", exc)
+
+        renewer = threading.Thread(target=renew, name="bjy-token-lock", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join()
+            self._unlock(lock, owner)
+
+    @contextlib.asynccontextmanager
+    async def _holding_async(self, lock: str, owner: str) -> AsyncIterator[None]:
+        """Async twin of :meth:`_holding` (a task renews the lock)."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self._renew_every)
+                try:
+                    await self._extend_async(lock, owner)
+                except SharedStateError as exc:
+                    logger.warning("%s; the token lock could not be renewed", exc)
+
+        renewer = asyncio.ensure_future(renew())
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            await self._unlock_async(lock, owner)
+
+    def _fill(self, slot: str, fetch: Fetch, expires_in: int, min_ttl: float) -> Entry:
         lock = f"{self.prefix}{slot}#lock"
         owner = uuid.uuid4().hex
         while True:
             if self._lock(lock, owner):
-                try:
-                    token = self._fresh(self._load(slot), min_ttl)
-                    if token is not None:
-                        return token
+                with self._holding(lock, owner):
+                    entry = self._load(slot)
+                    if self._fresh(entry, min_ttl) is not None:
+                        assert entry is not None
+                        return entry
                     return self._fetch_and_store(slot, fetch, expires_in)
-                finally:
-                    self._unlock(lock, owner)
             self._sleep(self.poll)
-            token = self._fresh(self._load(slot), min_ttl)
-            if token is not None:
-                return token
+            entry = self._load(slot)
+            if self._fresh(entry, min_ttl) is not None:
+                assert entry is not None
+                return entry
 
     async def _fill_async(
         self, slot: str, fetch: AsyncFetch, expires_in: int, min_ttl: float
-    ) -> str:
+    ) -> Entry:
         lock = f"{self.prefix}{slot}#lock"
         owner = uuid.uuid4().hex
         while True:
             if await self._lock_async(lock, owner):
-                try:
-                    token = self._fresh(await self._load_async(slot), min_ttl)
-                    if token is not None:
-                        return token
+                async with self._holding_async(lock, owner):
+                    entry = await self._load_async(slot)
+                    if self._fresh(entry, min_ttl) is not None:
+                        assert entry is not None
+                        return entry
                     return await self._fetch_and_store_async(slot, fetch, expires_in)
-                finally:
-                    await self._unlock_async(lock, owner)
             await self._sleep_async(self.poll)
-            token = self._fresh(await self._load_async(slot), min_ttl)
-            if token is not None:
-                return token
+            entry = await self._load_async(slot)
+            if self._fresh(entry, min_ttl) is not None:
+                assert entry is not None
+                return entry
 
     def close(self) -> None:
         """Close the synchronous Redis connection pool."""
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        self._connections.close()
 
     async def aclose(self) -> None:
-        """Close the asynchronous Redis connection pool."""
-        if self._async is not None:
-            await self._async.aclose()
-            self._async = None
+        """Close the asynchronous Redis connection pool of the running event loop."""
+        await self._connections.aclose()

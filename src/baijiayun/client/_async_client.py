@@ -222,7 +222,7 @@ class AsyncBaiJiaYunClient(BaseClient):
         except httpx.TransportError as exc:
             if isinstance(exc, httpx.TimeoutException) and attempts.remaining() <= 0:
                 raise attempts.expired(
-                    request_sent=not isinstance(exc, httpx.ConnectTimeout)
+                    request_sent=not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
                 ) from None
             raise _transport.translate(path, exc) from None
         except httpx.StreamError as exc:

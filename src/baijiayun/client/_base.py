@@ -59,6 +59,13 @@ def resolve_base_url(private_domain: str | None, base_url: str | None) -> str:
             raise InvalidArgumentError(
                 "base_url", f"must start with http:// or https://, got {base_url!r}"
             )
+        # Parsed now, so a malformed URL is refused here and not by httpx at the first call.
+        try:
+            host = httpx.URL(base_url).host
+        except (httpx.InvalidURL, ValueError, TypeError) as exc:
+            raise InvalidArgumentError("base_url", f"is not a valid URL: {exc}") from None
+        if not host:
+            raise InvalidArgumentError("base_url", f"has no host, got {base_url!r}")
         return base_url.rstrip("/")
     if private_domain:
         if not (private_domain.isascii() and private_domain.replace("-", "").isalnum()):
