@@ -422,8 +422,8 @@ def test_one_run_at_a_time_holds_a_journal(world: dict[str, Any], tmp_path: Path
     assert (
         str(nested.second) == f"journal in use by pid {os.getpid()}: {journal} (one run at a time)"
     )
-    # the lock ends with the run
-    assert run_bulk(world["client"].playback, rows, journal).skipped == 0
+    # the lock ends with the run (and the deletes it did are never sent again)
+    assert run_bulk(world["client"].playback, rows, journal).skipped == 6
 
 
 class Unreachable(httpx.BaseTransport):
@@ -570,3 +570,15 @@ def test_a_csv_header_without_a_needed_column_is_one_problem_naming_it() -> None
     assert [str(p) for p in raised.value.problems] == [
         "line 1: the header has no name column, which rename needs (it has room_id, title)"
     ]
+
+
+def test_a_delete_done_by_a_finished_job_is_never_sent_again(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    rooms, transport = world["rooms"], world["counts"]
+    source = _csv(tmp_path / "d.csv", "room_id", [str(rooms[3]), str(rooms[4])])
+    first = bulk(world["client"].playback, "delete", source, workers=1)
+    assert (first.done, first.failed, transport.counts["delete"]) == (2, [], 2)
+    # the job finished, so a new run is a new job: renames go again, but a delete never does
+    again = bulk(world["client"].playback, "delete", source, workers=1)
+    assert (again.done, again.skipped, transport.counts["delete"]) == (0, 2, 2)

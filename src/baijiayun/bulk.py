@@ -428,17 +428,23 @@ class _Journal:
             self._set("closed", "1")
 
     def states(self) -> dict[str, tuple[str, str | None]]:
+        """Each row's state in this generation; a delete done by any generation stays done."""
         if self._conn is None:
             return {}
         with self._lock:
             try:
                 found = self._conn.execute(
-                    "SELECT key, state, detail FROM entries WHERE generation = ?",
+                    "SELECT key, state, detail FROM entries WHERE generation = ? "
+                    "OR (op = 'delete' AND state = 'done') ORDER BY generation",
                     (self.generation,),
                 ).fetchall()
             except sqlite3.OperationalError:
                 return {}
-        return {key: (state, detail) for key, state, detail in found}
+        states: dict[str, tuple[str, str | None]] = {}
+        for key, state, detail in found:
+            if states.get(key, ("",))[0] != "done":  # an earlier done delete is never undone
+                states[key] = (state, detail)
+        return states
 
     def mark(self, row: BulkRow, state: State, detail: str | None = None) -> None:
         assert self._conn is not None

@@ -389,10 +389,11 @@ def bulk(
     """Apply OP to every row of a file, each exactly once, under the account limit.
 
     Every row is checked before anything is sent (bad rows are listed with their line numbers,
-    exit 2). Each row's outcome goes to the journal, so a run stopped anywhere and started again
-    (even on an edited file) sends only what is not done; a row whose answer was lost is read
-    back before anything is re-sent, and a delete is never sent twice. --dry-run says what a real
-    run would send.
+    exit 2). Each row's outcome goes to the journal, so a run stopped anywhere (or ended with
+    failures) and started again, even on an edited file, sends only what is not done; once every
+    row is done the job closes and the next run is a new job (a delete done is never sent again).
+    A row whose answer was lost is read back before anything is re-sent. --dry-run says what a
+    real run would send.
     """
     from ..bulk import BulkInputError, Format, default_journal, load_rows, run_bulk
 
