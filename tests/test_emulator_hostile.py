@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 from collections.abc import Iterator
@@ -79,18 +80,37 @@ def test_a_page_far_beyond_the_end_is_empty(raw: Raw, room: int) -> None:
     assert body["code"] == 0 and body["data"] == {"total": 1, "list": []}
 
 
+INT64 = "9223372036854775807"
+
+
+def test_an_out_of_range_integer_is_1001_saying_the_range(raw: Raw) -> None:
+    body = raw.post("getBasicInfo", {"room_id": str(2**63)})
+    assert body["code"] == 1001
+    assert f"room_id={str(2**63)!r}; expected an integer from 1 to {INT64}" in body["msg"]
+    body = raw.post("getBasicInfo", {"room_id": "7", "session_id": "-1"})
+    assert f"session_id='-1'; expected an integer from 0 to {INT64}" in body["msg"]
+
+
 @pytest.mark.parametrize(
-    "query",
+    ("query", "why"),
     [
-        {"classid": "²", "token": "x"},
-        {"classid": "1" * 5000, "token": "x"},
-        {"classid": "7", "token": "a\x00b"},
-        {"classid": "7", "session_id": "٣", "token": "x"},
-        {"classid": "7", "token": "x" * 5000},
+        ({"classid": "²", "token": "x"}, f"classid must be an integer from 1 to {INT64}"),
+        ({"classid": "1" * 20, "token": "x"}, f"from 1 to {INT64}, got '{'1' * 20}'"),
+        ({"classid": str(2**63), "token": "x"}, f"from 1 to {INT64}, got '{2**63}'"),
+        ({"classid": "0", "token": "x"}, f"classid must be an integer from 1 to {INT64}"),
+        ({"token": "x"}, f"classid is required: an integer from 1 to {INT64}"),
+        ({"classid": "7"}, "token is required"),
+        ({"classid": "7", "token": "a\x00b"}, "token must be a non-empty string"),
+        ({"classid": "7", "session_id": "٣", "token": "x"}, "session_id must be an integer from 0"),
+        ({"classid": "7", "token": "x" * 5000}, "token must be a non-empty string of at most 128"),
     ],
 )
-def test_player_page_refuses_bad_input_with_403(raw: Raw, query: dict[str, str]) -> None:
-    assert raw.http.get("/web/playback/index", params=query).status_code == 403
+def test_player_page_refuses_bad_input_with_403_naming_it(
+    raw: Raw, query: dict[str, str], why: str
+) -> None:
+    reply = raw.http.get("/web/playback/index", params=query)
+    assert reply.status_code == 403
+    assert html.escape(why) in reply.text
 
 
 def test_play_url_comes_from_the_configured_public_url(database_url: str) -> None:
