@@ -302,6 +302,34 @@ def test_oversize_body_and_internal_errors_keep_the_connection(
         form.http.close()
 
 
+MALFORMED_MULTIPART = [
+    ("multipart/form-data", b"junk", "boundary"),
+    ("multipart/form-data; boundary=", b"junk", "boundary"),
+    ('multipart/form-data; boundary=""', b"junk", "boundary"),
+    ("multipart/form-data; boundary=abc", b"junk", "malformed multipart"),
+    ("multipart/form-data; boundary=abc", b"--abc\r\nX: y\r\n\r\nv\r\n--abc--\r\n", "name"),
+]
+
+
+def test_a_malformed_multipart_body_is_1001_naming_it(caplog: pytest.LogCaptureFixture) -> None:
+    # the body parser is the same whatever the database; a real port takes the fast path
+    path = "/openapi/playback/getBasicInfo"
+    with (
+        Emulator("sqlite://") as emulator,
+        BackgroundServer(emulator) as server,
+        httpx.Client(base_url=server.base_url) as served,
+        httpx.Client(transport=EmulatorTransport(emulator), base_url="http://e") as in_process,
+    ):
+        for http in (served, in_process):
+            for content_type, body, words in MALFORMED_MULTIPART:
+                headers = {"content-type": content_type}
+                reply = http.post(path, content=body, headers=headers)
+                assert reply.status_code == 200, (content_type, body)
+                answer = reply.json()
+                assert answer["code"] == 1001 and words in answer["msg"], answer
+    assert not [r for r in caplog.records if r.name == "baijiayun.emulator"]  # nothing logged
+
+
 def test_the_sdk_refuses_what_the_emulator_refuses(bjy_emulator: Emulator) -> None:
     from baijiayun import BaiJiaYunClient, InvalidArgumentError
 
