@@ -207,8 +207,10 @@ def test_admin_path_parameters_win_over_the_body(
     client.http.close()
 
 
-def _guarded(emulator: Emulator, token: str | None = None) -> httpx.AsyncClient:
-    guard = AdminGuard.for_server("127.0.0.1", ("emulator",), token)
+def _guarded(
+    emulator: Emulator, token: str | None = None, allowed: tuple[str, ...] = ("emulator",)
+) -> httpx.AsyncClient:
+    guard = AdminGuard.for_server("127.0.0.1", 8000, allowed, token)
     transport = httpx.ASGITransport(app=create_app(emulator, admin_guard=guard))
     return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
 
@@ -232,6 +234,57 @@ async def test_admin_api_refuses_foreign_hosts_and_origins(bjy_emulator: Emulato
         # the OpenAPI is not the admin API: a foreign Host gets the envelope as usual
         reply = await http.post("/openapi/playback/getBasicInfo", headers={"host": "x.example"})
         assert reply.json()["code"] == 1001
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"origin": "http://127.0.0.1:8000"}, 200),  # the served origin
+        ({"origin": "http://localhost:8000"}, 200),
+        ({"origin": "http://[::1]:8000"}, 200),
+        ({"origin": "http://emulator:8000"}, 200),  # --allowed-host emulator, served port
+        ({"origin": "http://localhost:1234"}, 403),  # same host, another port: another page
+        ({"origin": "http://127.0.0.1"}, 403),  # port 80
+        ({"origin": "https://localhost:8000"}, 403),  # another scheme
+        ({"origin": "http://emulator:9000"}, 403),
+        ({"origin": "null"}, 403),  # a sandboxed frame or a file:// page
+        ({"origin": ""}, 403),
+        ({"origin": "http://[::1"}, 403),
+        ({"sec-fetch-site": "cross-site"}, 403),  # a page's no-cors request without Origin
+        ({"sec-fetch-site": "same-site"}, 403),  # e.g. from localhost:1234
+        ({"sec-fetch-site": "same-origin"}, 200),
+        ({"sec-fetch-site": "none"}, 200),  # typed into the address bar
+        ({}, 200),  # curl, the SDK
+    ],
+)
+async def test_admin_api_compares_the_whole_origin(
+    bjy_emulator: Emulator, headers: dict[str, str], status: int
+) -> None:
+    async with _guarded(bjy_emulator) as http:
+        reply = await http.get("/_emulator/faults", headers=headers)
+        assert reply.status_code == status, reply.text
+        if status == 403:
+            assert "Origin" in reply.json()["error"] or "cross-site" in reply.json()["error"]
+
+
+@pytest.mark.anyio
+async def test_allowed_host_with_a_port_allows_pages_there(bjy_emulator: Emulator) -> None:
+    allowed = ("emu:9000", "https://ui.example", "emu:no-port")  # the last is ignored, not fatal
+    async with _guarded(bjy_emulator, allowed=allowed) as http:
+        for origin, status in [
+            ("http://emu:9000", 200),  # a published port: docker run -p 9000:8000
+            ("http://emu:8000", 200),
+            ("http://emu:9001", 403),
+            ("https://ui.example", 200),
+            ("https://ui.example:8443", 403),
+            ("http://ui.example", 403),
+        ]:
+            reply = await http.get("/_emulator/faults", headers={"origin": origin})
+            assert reply.status_code == status, origin
+        for host, status in [("emu:9000", 200), ("emu", 200), ("ui.example", 200), ("x", 403)]:
+            reply = await http.get("/_emulator/faults", headers={"host": host})
+            assert reply.status_code == status, host
 
 
 @pytest.mark.anyio
@@ -300,6 +353,27 @@ def test_oversize_body_and_internal_errors_keep_the_connection(
             assert _post(conn, "/openapi/playback/nothing", b"")["code"] == 404  # still alive
             conn.close()
         form.http.close()
+
+
+def test_a_page_on_another_port_cannot_use_the_admin_api() -> None:
+    # a real port: the guard learns the served port from the server, as `emulator serve` runs it
+    with Emulator("sqlite://", EmulatorConfig(rate_limit=None)) as emulator:
+        emulator.reset()
+        partner_id = emulator.create_account()["partner_id"]
+        with BackgroundServer(emulator) as server, httpx.Client(base_url=server.base_url) as http:
+            foreign = {"origin": f"http://127.0.0.1:{server.port + 1}"}
+            reset = http.post("/_emulator/reset", headers=foreign)
+            assert reset.status_code == 403 and "Origin" in reset.json()["error"]
+            assert emulator.account(partner_id) is not None  # nothing was wiped
+            # what a <form enctype=text/plain> or a no-preflight fetch from localhost:3000 sends
+            page = {"origin": "http://localhost:3000", "content-type": "text/plain"}
+            made = http.post("/_emulator/accounts", content=b'{"partner_id": 42}', headers=page)
+            assert made.status_code == 403 and emulator.account(42) is None
+            same = {"origin": f"http://127.0.0.1:{server.port}"}
+            made = http.post("/_emulator/accounts", json={"partner_id": 42}, headers=same)
+            assert made.status_code == 200 and emulator.account(42) is not None
+            assert http.post("/_emulator/reset").status_code == 200  # no Origin: curl, scripts
+            assert emulator.account(42) is None
 
 
 MALFORMED_MULTIPART = [
