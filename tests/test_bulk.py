@@ -68,9 +68,9 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_returned() -> No
     with pytest.raises(BulkInputError) as raised:
         load_rows("set-main", io.StringIO(text), format="csv")
     assert [str(p) for p in raised.value.problems] == [
-        "line 3: room_id must be an integer >= 1, got 'abc'",
+        "line 3: room_id must be an integer from 1 to 9223372036854775807, got 'abc'",
         "line 4: room_id is required for set-main",
-        "line 5: version must be an integer >= 0, got '-1'",
+        "line 5: version must be an integer from 0 to 9223372036854775807, got '-1'",
         "line 6: version is required for set-main",
     ]
     assert "4 bad row(s), nothing sent" in str(raised.value)
@@ -84,7 +84,7 @@ def test_json_lines_problems(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [(p.line, p.message.split(",")[0]) for p in raised.value.problems] == [
         (1, "name is required for rename"),
         (2, "not a JSON object"),
-        (3, "room_id must be an integer >= 1"),
+        (3, "room_id must be an integer from 1 to 9223372036854775807"),
         (3, "name is required for rename"),
         (4, "not valid JSON: Expecting value"),
         (5, "name is required for rename"),

@@ -76,8 +76,44 @@ def openapi_calls(draw: st.DrawFn, room: int) -> tuple[ep.Endpoint, dict[str, st
             sent[param.name] = draw(TEXT)
     extras = draw(st.dictionaries(st.sampled_from(["x", "colour", "page_x", "a\x00"]), TEXT))
     sent.update({k: v for k, v in extras.items() if k not in endpoint.by_name})
-    encoding = draw(st.sampled_from(["form", "form", "form", "multipart", "json", "get", "bytes"]))
+    encoding = draw(
+        st.sampled_from(
+            ["form", "form", "form", "multipart", "bad multipart", "json", "get", "bytes"]
+        )
+    )
     return endpoint, sent, encoding
+
+
+NO_BOUNDARY = ["", "; boundary=", '; boundary=""', "; boundary", "; charset=utf-8"]
+
+
+@st.composite
+def malformed_multipart(draw: st.DrawFn, form: dict[str, str]) -> tuple[str, bytes]:
+    """A multipart Content-Type with no, an empty, another or the right boundary, and a body
+    that is junk or the signed form encoded as multipart, cut short or without field names."""
+    boundary = draw(st.sampled_from(["b0undary", "x", "-" * 70]))
+    other = st.text(string.ascii_letters + string.digits + "'()+_,-./:=? ", min_size=1)
+    params = draw(
+        st.one_of(
+            st.sampled_from(NO_BOUNDARY),
+            st.one_of(st.just(boundary), other).map(lambda b: f"; boundary={b}"),
+        )
+    )
+    disposition = draw(st.sampled_from(['form-data; name="{}"', "form-data", "attachment"]))
+    encoded = b"".join(
+        f"--{boundary}\r\nContent-Disposition: {disposition.format(k)}\r\n\r\n{v}\r\n".encode(
+            "utf-8", "replace"
+        )
+        for k, v in form.items()
+    )
+    encoded += f"--{boundary}--\r\n".encode()
+    body = draw(
+        st.one_of(
+            st.binary(max_size=200),
+            st.integers(0, len(encoded)).map(lambda cut: encoded[:cut]),
+        )
+    )
+    return "multipart/form-data" + params, body
 
 
 @pytest.fixture
@@ -102,6 +138,11 @@ def _envelope(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
+def _boundary_given(request: httpx.Request) -> bool:
+    params = request.headers["content-type"].partition(";")[2].strip()
+    return params.startswith("boundary=") and params not in ("boundary=", 'boundary=""')
+
+
 @given(data=st.data())
 def test_openapi_fuzz(world: tuple[Emulator, Raw, int], data: st.DataObject) -> None:
     _emulator, raw, room = world
@@ -111,6 +152,11 @@ def test_openapi_fuzz(world: tuple[Emulator, Raw, int], data: st.DataObject) -> 
         response = raw.http.post(endpoint.path, data=form)
     elif encoding == "multipart":
         response = raw.http.post(endpoint.path, data=form, files={"f": b"x"})
+    elif encoding == "bad multipart":
+        content_type, junk = data.draw(malformed_multipart(form))
+        response = raw.http.post(
+            endpoint.path, content=junk, headers={"content-type": content_type}
+        )
     elif encoding == "json":
         response = raw.http.post(endpoint.path, json=form)
     elif encoding == "get":
@@ -121,6 +167,8 @@ def test_openapi_fuzz(world: tuple[Emulator, Raw, int], data: st.DataObject) -> 
     body = _envelope(response)
     if encoding in ("form", "multipart", "get") and _invalid(endpoint, sent):
         assert body["code"] != 0, (endpoint.action, sent, body)
+    if encoding == "bad multipart" and not _boundary_given(response.request):
+        assert body["code"] == 1001 and "boundary" in body["msg"], body
 
 
 @given(

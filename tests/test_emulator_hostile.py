@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 from collections.abc import Iterator
@@ -79,18 +80,37 @@ def test_a_page_far_beyond_the_end_is_empty(raw: Raw, room: int) -> None:
     assert body["code"] == 0 and body["data"] == {"total": 1, "list": []}
 
 
+INT64 = "9223372036854775807"
+
+
+def test_an_out_of_range_integer_is_1001_saying_the_range(raw: Raw) -> None:
+    body = raw.post("getBasicInfo", {"room_id": str(2**63)})
+    assert body["code"] == 1001
+    assert f"room_id={str(2**63)!r}; expected an integer from 1 to {INT64}" in body["msg"]
+    body = raw.post("getBasicInfo", {"room_id": "7", "session_id": "-1"})
+    assert f"session_id='-1'; expected an integer from 0 to {INT64}" in body["msg"]
+
+
 @pytest.mark.parametrize(
-    "query",
+    ("query", "why"),
     [
-        {"classid": "²", "token": "x"},
-        {"classid": "1" * 5000, "token": "x"},
-        {"classid": "7", "token": "a\x00b"},
-        {"classid": "7", "session_id": "٣", "token": "x"},
-        {"classid": "7", "token": "x" * 5000},
+        ({"classid": "²", "token": "x"}, f"classid must be an integer from 1 to {INT64}"),
+        ({"classid": "1" * 20, "token": "x"}, f"from 1 to {INT64}, got '{'1' * 20}'"),
+        ({"classid": str(2**63), "token": "x"}, f"from 1 to {INT64}, got '{2**63}'"),
+        ({"classid": "0", "token": "x"}, f"classid must be an integer from 1 to {INT64}"),
+        ({"token": "x"}, f"classid is required: an integer from 1 to {INT64}"),
+        ({"classid": "7"}, "token is required"),
+        ({"classid": "7", "token": "a\x00b"}, "token must be a non-empty string"),
+        ({"classid": "7", "session_id": "٣", "token": "x"}, "session_id must be an integer from 0"),
+        ({"classid": "7", "token": "x" * 5000}, "token must be a non-empty string of at most 128"),
     ],
 )
-def test_player_page_refuses_bad_input_with_403(raw: Raw, query: dict[str, str]) -> None:
-    assert raw.http.get("/web/playback/index", params=query).status_code == 403
+def test_player_page_refuses_bad_input_with_403_naming_it(
+    raw: Raw, query: dict[str, str], why: str
+) -> None:
+    reply = raw.http.get("/web/playback/index", params=query)
+    assert reply.status_code == 403
+    assert html.escape(why) in reply.text
 
 
 def test_play_url_comes_from_the_configured_public_url(database_url: str) -> None:
@@ -187,8 +207,10 @@ def test_admin_path_parameters_win_over_the_body(
     client.http.close()
 
 
-def _guarded(emulator: Emulator, token: str | None = None) -> httpx.AsyncClient:
-    guard = AdminGuard.for_server("127.0.0.1", ("emulator",), token)
+def _guarded(
+    emulator: Emulator, token: str | None = None, allowed: tuple[str, ...] = ("emulator",)
+) -> httpx.AsyncClient:
+    guard = AdminGuard.for_server("127.0.0.1", 8000, allowed, token)
     transport = httpx.ASGITransport(app=create_app(emulator, admin_guard=guard))
     return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
 
@@ -212,6 +234,57 @@ async def test_admin_api_refuses_foreign_hosts_and_origins(bjy_emulator: Emulato
         # the OpenAPI is not the admin API: a foreign Host gets the envelope as usual
         reply = await http.post("/openapi/playback/getBasicInfo", headers={"host": "x.example"})
         assert reply.json()["code"] == 1001
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"origin": "http://127.0.0.1:8000"}, 200),  # the served origin
+        ({"origin": "http://localhost:8000"}, 200),
+        ({"origin": "http://[::1]:8000"}, 200),
+        ({"origin": "http://emulator:8000"}, 200),  # --allowed-host emulator, served port
+        ({"origin": "http://localhost:1234"}, 403),  # same host, another port: another page
+        ({"origin": "http://127.0.0.1"}, 403),  # port 80
+        ({"origin": "https://localhost:8000"}, 403),  # another scheme
+        ({"origin": "http://emulator:9000"}, 403),
+        ({"origin": "null"}, 403),  # a sandboxed frame or a file:// page
+        ({"origin": ""}, 403),
+        ({"origin": "http://[::1"}, 403),
+        ({"sec-fetch-site": "cross-site"}, 403),  # a page's no-cors request without Origin
+        ({"sec-fetch-site": "same-site"}, 403),  # e.g. from localhost:1234
+        ({"sec-fetch-site": "same-origin"}, 200),
+        ({"sec-fetch-site": "none"}, 200),  # typed into the address bar
+        ({}, 200),  # curl, the SDK
+    ],
+)
+async def test_admin_api_compares_the_whole_origin(
+    bjy_emulator: Emulator, headers: dict[str, str], status: int
+) -> None:
+    async with _guarded(bjy_emulator) as http:
+        reply = await http.get("/_emulator/faults", headers=headers)
+        assert reply.status_code == status, reply.text
+        if status == 403:
+            assert "Origin" in reply.json()["error"] or "cross-site" in reply.json()["error"]
+
+
+@pytest.mark.anyio
+async def test_allowed_host_with_a_port_allows_pages_there(bjy_emulator: Emulator) -> None:
+    allowed = ("emu:9000", "https://ui.example", "emu:no-port")  # the last is ignored, not fatal
+    async with _guarded(bjy_emulator, allowed=allowed) as http:
+        for origin, status in [
+            ("http://emu:9000", 200),  # a published port: docker run -p 9000:8000
+            ("http://emu:8000", 200),
+            ("http://emu:9001", 403),
+            ("https://ui.example", 200),
+            ("https://ui.example:8443", 403),
+            ("http://ui.example", 403),
+        ]:
+            reply = await http.get("/_emulator/faults", headers={"origin": origin})
+            assert reply.status_code == status, origin
+        for host, status in [("emu:9000", 200), ("emu", 200), ("ui.example", 200), ("x", 403)]:
+            reply = await http.get("/_emulator/faults", headers={"host": host})
+            assert reply.status_code == status, host
 
 
 @pytest.mark.anyio
@@ -280,6 +353,55 @@ def test_oversize_body_and_internal_errors_keep_the_connection(
             assert _post(conn, "/openapi/playback/nothing", b"")["code"] == 404  # still alive
             conn.close()
         form.http.close()
+
+
+def test_a_page_on_another_port_cannot_use_the_admin_api() -> None:
+    # a real port: the guard learns the served port from the server, as `emulator serve` runs it
+    with Emulator("sqlite://", EmulatorConfig(rate_limit=None)) as emulator:
+        emulator.reset()
+        partner_id = emulator.create_account()["partner_id"]
+        with BackgroundServer(emulator) as server, httpx.Client(base_url=server.base_url) as http:
+            foreign = {"origin": f"http://127.0.0.1:{server.port + 1}"}
+            reset = http.post("/_emulator/reset", headers=foreign)
+            assert reset.status_code == 403 and "Origin" in reset.json()["error"]
+            assert emulator.account(partner_id) is not None  # nothing was wiped
+            # what a <form enctype=text/plain> or a no-preflight fetch from localhost:3000 sends
+            page = {"origin": "http://localhost:3000", "content-type": "text/plain"}
+            made = http.post("/_emulator/accounts", content=b'{"partner_id": 42}', headers=page)
+            assert made.status_code == 403 and emulator.account(42) is None
+            same = {"origin": f"http://127.0.0.1:{server.port}"}
+            made = http.post("/_emulator/accounts", json={"partner_id": 42}, headers=same)
+            assert made.status_code == 200 and emulator.account(42) is not None
+            assert http.post("/_emulator/reset").status_code == 200  # no Origin: curl, scripts
+            assert emulator.account(42) is None
+
+
+MALFORMED_MULTIPART = [
+    ("multipart/form-data", b"junk", "boundary"),
+    ("multipart/form-data; boundary=", b"junk", "boundary"),
+    ('multipart/form-data; boundary=""', b"junk", "boundary"),
+    ("multipart/form-data; boundary=abc", b"junk", "malformed multipart"),
+    ("multipart/form-data; boundary=abc", b"--abc\r\nX: y\r\n\r\nv\r\n--abc--\r\n", "name"),
+]
+
+
+def test_a_malformed_multipart_body_is_1001_naming_it(caplog: pytest.LogCaptureFixture) -> None:
+    # the body parser is the same whatever the database; a real port takes the fast path
+    path = "/openapi/playback/getBasicInfo"
+    with (
+        Emulator("sqlite://") as emulator,
+        BackgroundServer(emulator) as server,
+        httpx.Client(base_url=server.base_url) as served,
+        httpx.Client(transport=EmulatorTransport(emulator), base_url="http://e") as in_process,
+    ):
+        for http in (served, in_process):
+            for content_type, body, words in MALFORMED_MULTIPART:
+                headers = {"content-type": content_type}
+                reply = http.post(path, content=body, headers=headers)
+                assert reply.status_code == 200, (content_type, body)
+                answer = reply.json()
+                assert answer["code"] == 1001 and words in answer["msg"], answer
+    assert not [r for r in caplog.records if r.name == "baijiayun.emulator"]  # nothing logged
 
 
 def test_the_sdk_refuses_what_the_emulator_refuses(bjy_emulator: Emulator) -> None:

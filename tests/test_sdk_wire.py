@@ -295,13 +295,20 @@ def test_get_crop_list_never_sends_product_type_zero() -> None:
 
 
 BAD_CALLS = [
-    ("get_list", (1, 0, 20), "page", "an integer >= 1"),
+    ("get_list", (1, 0, 20), "page", "got 0; expected an integer from 1 to 9223372036854775807"),
+    (
+        "get_basic_info",
+        (2**63,),
+        "room_id",
+        f"got {2**63}; expected an integer from 1 to {2**63 - 1}",
+    ),
+    ("get_basic_info", (7, -1), "session_id", "an integer from 0 to 9223372036854775807"),
     ("get_list", (1, 1, 1001), "page_size", "from 1 to 1000"),
     ("get_list", (5, 1, 10), "product_type", "one of 1, 2, 3, 4"),
     ("get_list", (1, 1, 10, 2), "crop_video", "one of 0, 1"),
     ("set_publish_status", (1, 3), "status", "one of 1, 2"),
     ("replace_playback", (3, 1, 2), "type", "one of 1, 2"),
-    ("get_player_token", (1, -1), "expires_in", ">= 0"),
+    ("get_player_token", (1, -1), "expires_in", "from 0 to 9223372036854775807"),
     ("get_player_token", ("1711087909516x", 0), "room_id", "an integer"),
     ("get_player_token_batch", ("1,abc", 0), "room_ids", "abc"),
     ("get_player_token_batch", ([], 0), "room_ids", "at least one"),

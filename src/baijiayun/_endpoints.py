@@ -65,11 +65,10 @@ class Param:
         if self.choices is not None:
             return "one of " + ", ".join(str(c) for c in self.choices)
         if self.kind == "int":
-            if self.minimum is not None and self.maximum is not None:
-                return f"an integer from {self.minimum} to {self.maximum}"
-            if self.minimum is not None:
-                return f"an integer >= {self.minimum}"
-            return "an integer"
+            # the real range: an open end is still bounded by the wire's signed 64 bits
+            low = INT64_MIN if self.minimum is None else self.minimum
+            high = INT64_MAX if self.maximum is None else self.maximum
+            return f"an integer from {low} to {high}"
         if self.kind == "date":
             return "a date YYYY-MM-DD"
         if self.kind == "room_ids":

@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 import math
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -126,41 +127,114 @@ SCHEMAS: dict[str, dict[str, Field]] = {
 }
 
 
-class AdminGuard:
-    """Who may call the admin API of a served emulator: a loopback or allowed ``Host``, no foreign
-    ``Origin`` (a web page cannot reset or read keys), and the admin token when one is set."""
+Origin = tuple[str, str, int]
+"""An origin as browsers send it: (scheme, host name, port), the port made explicit."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_CROSS_PAGE = frozenset({"cross-site", "same-site"})
+"""Sec-Fetch-Site values of a request another page made (same-site: another port, say)."""
 
-    def __init__(self, hosts: frozenset[str], token: str | None) -> None:
-        self.hosts = LOOPBACK | {h.lower() for h in hosts}
+
+def _host_port(netloc: str) -> tuple[str, int | None] | None:
+    """``name[:port]`` (IPv6 names in brackets) as (lower-case name, port), None if malformed."""
+    try:
+        parts = urlsplit("//" + netloc.strip())
+        port = parts.port
+    except ValueError:  # a bad port, an unclosed IPv6 bracket
+        return None
+    if not parts.hostname or parts.username is not None or parts.path or parts.query:
+        return None
+    return parts.hostname.lower(), port
+
+
+def _origin(value: str) -> Origin | None:
+    """``scheme://name[:port]`` as an :data:`Origin`, None for ``null`` or anything else."""
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or parts.path or parts.query or parts.fragment:
+        return None
+    found = _host_port(parts.netloc)
+    if found is None:
+        return None
+    name, port = found
+    return scheme, name, _DEFAULT_PORTS[scheme] if port is None else port
+
+
+def _unbracket(name: str) -> str:
+    return name.lower().removeprefix("[").removesuffix("]")
+
+
+class AdminGuard:
+    """Who may call the admin API of a served emulator: a loopback or allowed ``Host`` (against
+    DNS rebinding), no other page (a web page cannot reset the emulator or read keys), and the
+    admin token when one is set.
+
+    A request from a page carries ``Origin``; it must be the served origin, scheme, host and
+    port alike (``http://localhost:8000`` for a server on port 8000: a page on another port,
+    or ``null``, is foreign), or an allowed one. A request without ``Origin`` (curl, the SDK)
+    passes unless ``Sec-Fetch-Site`` says another page made it.
+
+    ``allowed`` (``--allowed-host``) entries: ``NAME`` is accepted as ``Host`` (on any port)
+    and as the page origin ``http://NAME:<served port>``; ``NAME:PORT`` also allows pages on
+    ``http://NAME:PORT`` (a published or proxied port); ``http[s]://NAME[:PORT]`` allows pages
+    on exactly that origin.
+    """
+
+    def __init__(
+        self, names: frozenset[str], port: int, token: str | None, origins: frozenset[Origin]
+    ) -> None:
+        self.names = frozenset(_unbracket(n) for n in LOOPBACK | names)
+        self.origins = origins | {("http", name, port) for name in self.names}
         self.token = token
 
     @classmethod
     def for_server(
-        cls, bind: str, allowed: tuple[str, ...] = (), token: str | None = None
+        cls, bind: str, port: int, allowed: tuple[str, ...] = (), token: str | None = None
     ) -> AdminGuard:
-        """The guard of a server bound to ``bind`` (its name is allowed unless a wildcard)."""
-        served = {bind} if bind not in ("0.0.0.0", "::", "") else set()
-        return cls(frozenset(served | set(allowed)), token)
-
-    def _host_ok(self, value: str) -> bool:
-        host = value.strip().lower()
-        if host.startswith("["):
-            host = host.split("]")[0] + "]"
-        elif host.count(":") == 1:
-            host = host.split(":")[0]
-        return host in self.hosts
+        """The guard of a server on ``bind:port`` (``bind`` is allowed unless a wildcard); an
+        ``allowed`` entry that is no NAME, NAME:PORT or origin allows nothing (with a warning)."""
+        names = {bind} if bind not in ("0.0.0.0", "::", "") else set()
+        origins: set[Origin] = set()
+        for entry in allowed:
+            if "://" in entry:
+                origin = _origin(entry.rstrip("/"))
+                if origin is not None:
+                    origins.add(origin)
+                    names.add(origin[1])
+                    continue
+            else:
+                found = _host_port(entry)
+                if found is not None:
+                    names.add(found[0])
+                    if found[1] is not None:
+                        origins.add(("http", found[0], found[1]))
+                    continue
+            message = (
+                f"--allowed-host {entry!r} ignored: expected NAME, NAME:PORT or http://NAME:PORT"
+            )
+            logger.warning(message)
+            print(f"WARNING: {message}", file=sys.stderr)
+        return cls(frozenset(names), port, token, frozenset(origins))
 
     def refuse(self, request: Request) -> str | None:
         """Why this request is refused, or None."""
-        if not self._host_ok(request.headers.get("host", "")):
+        headers = request.headers
+        host = _host_port(headers.get("host", ""))
+        if host is None or host[0] not in self.names:
             return "Host not allowed (use --allowed-host NAME)"
-        origin = request.headers.get("origin")
+        origin = headers.get("origin")
         if origin is not None:
-            parts = urlsplit(origin)
-            if not parts.hostname or not self._host_ok(parts.netloc):
-                return "cross-origin requests are not allowed"
+            if _origin(origin) not in self.origins:
+                return (
+                    f"cross-origin requests are not allowed: Origin {origin[:100]!r} is not "
+                    "this server (--allowed-host NAME:PORT allows a page on http://NAME:PORT)"
+                )
+        elif headers.get("sec-fetch-site", "").strip().lower() in _CROSS_PAGE:
+            return "cross-site requests are not allowed (Sec-Fetch-Site)"
         if self.token is not None:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            given = headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), self.token.encode()):
                 return "admin token required (Authorization: Bearer TOKEN)"
         return None

@@ -49,7 +49,9 @@ class EmulatorConfig:
     max_body: int = 1024 * 1024
     """Largest request body accepted, in bytes; a bigger one is answered with an error envelope."""
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
-    """Extra ``Host`` names the admin API accepts (besides loopback and the served host)."""
+    """Extra ``Host`` names the admin API accepts (besides loopback and the served host):
+    ``NAME``, ``NAME:PORT`` (also allows pages on ``http://NAME:PORT``) or ``https://NAME``;
+    see :class:`~baijiayun.emulator.admin.AdminGuard`."""
     admin_token: str | None = None
     """When set, the admin API wants ``Authorization: Bearer <token>``."""
     redis_url: str | None = None

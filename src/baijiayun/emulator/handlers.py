@@ -6,9 +6,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,6 +36,7 @@ __all__ = [
     "envelope",
     "envelope_bytes",
     "form_fields",
+    "multipart_fields",
     "openapi",
     "public_url",
     "read_body",
@@ -121,6 +125,37 @@ def public_url_of(scope: Scope, emulator: Emulator) -> str:
     return f"{scheme}://{host}" if default or port is None else f"{scheme}://{host}:{port}"
 
 
+async def multipart_fields(scope: Scope, body: bytes) -> dict[str, str]:
+    """The text fields of a multipart/form-data ``body`` (file parts are ignored).
+
+    A Content-Type without a boundary, or a body the form parser rejects, is the caller's
+    mistake: InvalidParameter (1001) naming it, never an unexpected error.
+    """
+    request = Request(scope)
+    header = Message()
+    header["content-type"] = request.headers.get("content-type", "")
+    if not header.get_param("boundary"):
+        raise InvalidParameter(
+            "参数错误: multipart/form-data needs a non-empty boundary in its Content-Type "
+            "(e.g. multipart/form-data; boundary=xyz), or send application/x-www-form-urlencoded"
+        )
+    request._body = body  # the form parser reads it instead of receiving
+    try:
+        form = await request.form()
+    except (MultiPartException, HTTPException) as exc:
+        # Starlette raises HTTPException inside an app (from a MultiPartException), and
+        # MultiPartException outside one; the parser's own complaint is the latter's cause
+        parsed = exc if isinstance(exc, MultiPartException) else exc.__context__
+        detail = parsed.message if isinstance(parsed, MultiPartException) else str(exc)
+        if parsed is not None and parsed.__cause__ is not None:
+            detail = f"{detail} ({parsed.__cause__})"
+        raise InvalidParameter(f"参数错误: malformed multipart/form-data body: {detail}") from None
+    try:
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    finally:
+        await form.close()
+
+
 async def _params(request: Request, limit: int) -> dict[str, str]:
     params = dict(parse_qsl(request.url.query, keep_blank_values=True, errors="replace"))
     if request.method != "POST":
@@ -128,8 +163,7 @@ async def _params(request: Request, limit: int) -> dict[str, str]:
     body = await read_body(request, limit)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        params.update(await multipart_fields(request.scope, body))
     elif content_type.startswith("application/json"):
         raise InvalidParameter("参数错误: JSON bodies are not supported; send form data")
     else:
@@ -383,10 +417,7 @@ class OpenAPIFastPath:
                     content_type = value
                     break
             if content_type.startswith(b"multipart/form-data"):
-                request = Request(scope)
-                request._body = body  # the form parser reads it instead of receiving
-                form = await request.form()
-                params.update({k: v for k, v in form.items() if isinstance(v, str)})
+                params.update(await multipart_fields(scope, body))
             elif content_type.startswith(b"application/json"):
                 raise InvalidParameter("参数错误: JSON bodies are not supported; send form data")
             elif body:

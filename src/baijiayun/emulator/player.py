@@ -25,17 +25,29 @@ def _refuse(why: str) -> Response:
     return HTMLResponse(f"<h1>403</h1><p>{html.escape(why)}</p>", status_code=403)
 
 
+def _problem(param: ep.Param, raw: str) -> str | None:
+    """Why ``raw`` is no value of ``param`` (naming it and its rule), or None when it is fine."""
+    if not raw:
+        return f"{param.name} is required: {param.describe_rule()}" if param.required else None
+    try:
+        param.check_wire(raw)
+    except ValueError as exc:
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        return f"{param.name} must be {exc}, got {shown!r}"
+    return None
+
+
 async def player_page(request: Request) -> Response:
-    """Show the playback a valid token opens (counting the play); 403 for anything else."""
+    """Show the playback a valid token opens (counting the play); 403 for anything else,
+    with a page saying which parameter is wrong and why."""
     emulator: Emulator = request.app.state.emulator
     query = request.query_params
     classid, session, token = (query.get(p.name, "") for p in (_CLASSID, _SESSION, _TOKEN))
-    try:
-        room_id = int(_CLASSID.check_wire(classid))
-        session_id = int(_SESSION.check_wire(session)) if session else None
-        _TOKEN.check_wire(token)
-    except ValueError:
-        return _refuse("classid and token are required: classid an integer, token a string")
+    for param, raw in ((_CLASSID, classid), (_SESSION, session), (_TOKEN, token)):
+        why = _problem(param, raw)
+        if why is not None:
+            return _refuse(why)
+    room_id, session_id = int(classid), int(session) if session else None
     try:
         playback = await emulator.db.run(emulator.playbacks.open_player, room_id, session_id, token)
     except PlayerRefused as refused:

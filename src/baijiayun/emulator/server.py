@@ -71,7 +71,7 @@ def _config(
     emulator: Emulator, host: str, port: int, *, whole_process: bool = False, **options: Any
 ) -> uvicorn.Config:
     config = emulator.config
-    guard = AdminGuard.for_server(host, config.allowed_hosts, config.admin_token)
+    guard = AdminGuard.for_server(host, port, config.allowed_hosts, config.admin_token)
     return uvicorn.Config(
         ServedApp(
             create_app(emulator, admin_guard=guard), emulator, owns=False, freeze=whole_process
@@ -149,7 +149,7 @@ def worker_app() -> ServedApp:
     fields["allowed_hosts"] = tuple(fields["allowed_hosts"])
     emulator = Emulator(spec["database"], EmulatorConfig(**fields))
     guard = AdminGuard.for_server(
-        spec["host"], emulator.config.allowed_hosts, emulator.config.admin_token
+        spec["host"], spec["port"], emulator.config.allowed_hosts, emulator.config.admin_token
     )
     return ServedApp(create_app(emulator, admin_guard=guard), emulator, owns=True)
 
@@ -177,6 +177,7 @@ def serve(
     spec = {
         "database": emulator.database_url,
         "host": host,
+        "port": port,
         "config": dataclasses.asdict(emulator.config),
     }
     os.environ[SPEC_ENV] = json.dumps(spec)
