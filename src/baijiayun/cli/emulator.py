@@ -117,7 +117,7 @@ def emulator() -> None:
     "allowed_hosts",
     multiple=True,
     metavar="NAME",
-    help="Another Host name the admin API accepts (e.g. a container's service name).",
+    help="Another name the admin API accepts: NAME (a container's service name), NAME:PORT (a published port) or http[s]://NAME[:PORT] (one page origin).",
 )
 @click.option(
     "--admin-token",
