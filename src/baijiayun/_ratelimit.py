@@ -265,6 +265,7 @@ class RateGovernor(_Waiting):
         self._setup(calls, period, margin, guard, hold, sleep, sleep_async)
         self._clock = clock
         self._ends: dict[str, float] = {}
+        self._purge_at = 64
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -273,12 +274,17 @@ class RateGovernor(_Waiting):
     def _try(self, hold: float) -> GovernorSlot | float:
         with self._lock:
             now = self._clock()
-            horizon = now - self._window
-            for key in [k for k, end in self._ends.items() if end <= horizon]:
-                del self._ends[key]
-            wait = window_wait(sorted(self._ends.values()), now, self._limit, self._window)
-            if wait > 0:
-                return wait
+            # Slots out of the window only make the book look fuller, so they are dropped when
+            # it looks full, or when it doubled: amortised O(1) per call whatever the limit.
+            if len(self._ends) >= min(self._limit, self._purge_at):
+                horizon = now - self._window
+                for key in [k for k, end in self._ends.items() if end <= horizon]:
+                    del self._ends[key]
+                self._purge_at = 2 * len(self._ends) + 64
+            if len(self._ends) >= self._limit:
+                wait = window_wait(sorted(self._ends.values()), now, self._limit, self._window)
+                if wait > 0:
+                    return wait
             slot = GovernorSlot(uuid.uuid4().hex, now, now + hold)
             self._ends[slot.id] = slot.deadline
             return slot
