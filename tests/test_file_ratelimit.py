@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,29 @@ def test_user_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
     where = f"/tmp/{uuid.uuid4().hex}"
     monkeypatch.setenv("XDG_CACHE_HOME", where)
     assert user_cache_dir() == Path(where) / "baijiayun"
+
+
+def test_a_slot_that_reaches_a_stalled_event_loop_late_is_ended_and_booked_again(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import sqlite3
+
+    now = [1000.0]
+    stalled = FileRateGovernor("k", path=tmp_path / "b.sqlite3", calls=5, period=1.0)
+    stalled._clock = lambda: now[0]
+    booked = stalled._try
+
+    def book_then_stall(hold: float) -> Any:
+        got = booked(hold)
+        if now[0] == 1000.0:
+            now[0] += 0.8  # the loop was blocked for 0.8 s before the booking reached it
+        return got
+
+    stalled._try = book_then_stall  # type: ignore[method-assign]
+    slot = asyncio.run(stalled.acquire_async(hold=1.3))
+    assert slot.granted_at == 1000.8  # the late one was given up; this one is fresh
+    ends = (
+        sqlite3.connect(stalled.path).execute("SELECT end_at FROM slots ORDER BY end_at").fetchall()
+    )
+    assert [row[0] for row in ends] == pytest.approx([1000.8, 1002.1])  # the first ended on return

@@ -194,6 +194,13 @@ class _Waiting:
     async def _try_async(self, hold: float) -> GovernorSlot | float:
         raise NotImplementedError
 
+    def _stale(self, slot: GovernorSlot) -> bool:
+        """Whether a slot came back so late that its hold has lost more than its slack."""
+        return False
+
+    async def complete_async(self, slot: Slot) -> None:
+        raise NotImplementedError
+
     def _notice(self, wait: float, on_wait: Callable[[float], None] | None) -> None:
         if wait > WAIT_NOTICE:
             logger.debug("rate governor %r: waiting %.2f s for a call slot", self, wait)
@@ -234,6 +241,11 @@ class _Waiting:
             while True:
                 got = await self._try_async(hold)
                 if isinstance(got, GovernorSlot):
+                    if self._stale(got):
+                        # Booked, then held up on its way back (a stalled event loop): the rest
+                        # of its hold may no longer cover the attempt. End it, book another.
+                        await self.complete_async(got)
+                        continue
                     got.waited = waited
                     return got
                 self._notice(got, on_wait)

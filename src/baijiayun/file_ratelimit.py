@@ -47,6 +47,10 @@ def user_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "baijiayun"
 
 
+STALE_LAG = 0.5
+"""Seconds a booked slot may take to reach its caller before it is given up and booked again."""
+
+
 class FileRateGovernor(_Waiting):
     """Like :class:`~baijiayun.RateGovernor`, shared by every process on this machine that uses
     the same ``key`` (e.g. the partner id) and file.
@@ -116,6 +120,11 @@ class FileRateGovernor(_Waiting):
 
     async def _try_async(self, hold: float) -> GovernorSlot | float:
         return await asyncio.to_thread(self._try, hold)
+
+    def _stale(self, slot: GovernorSlot) -> bool:
+        # The booking runs in a thread; its answer waits for the event loop, which may be blocked.
+        # Holds carry one second of slack (client.slot_hold), so a lag over half of it is too much.
+        return self._clock() - slot.granted_at > STALE_LAG
 
     def complete(self, slot: Slot) -> None:
         """A response came back for ``slot``: it ends now (no-op if it already ended)."""
