@@ -109,6 +109,21 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
+class _OutOfRange(Exception):
+    """A number in a reply that no BaijiaYun field can hold."""
+
+
+def _int64(text: str) -> int:
+    value = int(text) if len(text) <= 20 else None
+    if value is None or not -(2**63) <= value < 2**64:
+        raise _OutOfRange(f"a number in the body is out of range: {text[:30]}")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _OutOfRange(f"the body holds {text}, which JSON does not allow")
+
+
 def decode_envelope(
     endpoint: Endpoint, status_code: int, headers: Mapping[str, str], content: bytes
 ) -> Any:
@@ -121,7 +136,9 @@ def decode_envelope(
     if not 200 <= status_code < 300:
         raise APIStatusError(name, status_code, text, retry_after=retry_after)
     try:
-        body = json.loads(content)
+        body = json.loads(content, parse_int=_int64, parse_constant=_no_constant)
+    except _OutOfRange as exc:
+        raise ResponseDecodeError(name, str(exc), text[:200]) from None
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise ResponseDecodeError(name, "body is not JSON", text[:200]) from None
     code_value = body.get("code") if isinstance(body, dict) else None

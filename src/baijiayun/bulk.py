@@ -14,6 +14,7 @@ one run at a time. ``bulk(playback, op, source)`` does both, with the journal be
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -121,7 +122,7 @@ class RowProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
+        return self.message if self.line == 0 else f"line {self.line}: {self.message}"
 
 
 class BulkInputError(BaiJiaYunError, ValueError):
@@ -241,7 +242,16 @@ def load_rows(
             text = sys.stdin.read().removeprefix("\ufeff")
         else:
             path = Path(source)
-            text = path.read_text(encoding="utf-8-sig")
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise BulkInputError(
+                    [
+                        RowProblem(
+                            0, f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+                        )
+                    ]
+                ) from None
             if format is None and path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
                 format = "jsonl"
             elif format is None and path.suffix.lower() == ".csv":
@@ -339,6 +349,9 @@ class _Journal:
                 self._check_account(account, write=True)
                 self.generation = self._generation(advance=True)
                 self._set("pid", str(os.getpid()))
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise BulkJournalError(path, f"{path} is not a usable journal: {exc}") from None
         except BaseException:
             self.close()
             raise
@@ -467,7 +480,8 @@ class _Journal:
     def close(self) -> None:
         if self._conn is not None:
             if self._holder is not None:
-                self._conn.execute("DELETE FROM meta WHERE name = 'pid'")
+                with contextlib.suppress(sqlite3.Error):  # a broken file is reported, not this
+                    self._conn.execute("DELETE FROM meta WHERE name = 'pid'")
             self._conn.close()
             self._conn = None
         if self._holder is not None:

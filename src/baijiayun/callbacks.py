@@ -27,10 +27,19 @@ SUCCESS_REPLY = {"code": 0}
 
 DEFAULT_MAX_SKEW = 300
 
+INT64_MAX = 2**63 - 1
+TRANSCODE_STATUSES = (20, 30, 100)
+"""A transcode callback's statuses: 20 uploaded, 30 transcode failed, 100 transcode succeeded."""
+
 
 def _as_dict(body: Mapping[str, object] | str | bytes) -> dict[str, str]:
     if isinstance(body, bytes):
-        body = body.decode("utf-8")
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CallbackVerificationError(
+                f"callback body is not UTF-8 (byte {exc.start}: {body[exc.start : exc.end]!r})"
+            ) from None
     if isinstance(body, str):
         return dict(parse_qsl(body, keep_blank_values=True))
     return {str(k): "" if v is None else str(v) for k, v in body.items()}
@@ -52,7 +61,7 @@ def verify_callback(
     if not fields.get("sign"):
         raise CallbackVerificationError("callback has no sign")
     raw_ts = fields.get("timestamp", "")
-    if not raw_ts.isdigit():
+    if not (raw_ts.isascii() and raw_ts.isdigit() and len(raw_ts) <= 18):
         raise CallbackVerificationError(
             f"callback timestamp is missing or not an integer: {raw_ts!r}"
         )
@@ -96,6 +105,28 @@ class TranscodeCallback(_Callback):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator(
+        "video_id",
+        "room_id",
+        "session_id",
+        "version",
+        "total_size",
+        "total_transcode_size",
+        "length",
+    )
+    @classmethod
+    def _within_64_bits(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= INT64_MAX:
+            raise ValueError(f"must be from 0 to {INT64_MAX}")
+        return value
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: int) -> int:
+        if value not in TRANSCODE_STATUSES:
+            raise ValueError(f"must be one of {', '.join(map(str, TRANSCODE_STATUSES))}")
+        return value
 
     @property
     def is_playback(self) -> bool:

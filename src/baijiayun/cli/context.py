@@ -341,7 +341,10 @@ def _host_of(url: str | None) -> str:
     if not url:
         return "the service"
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port out of range: the URL as given says it best
+        return url
     return f"{parts.hostname}:{port}"
 
 

@@ -223,7 +223,7 @@ def watch(ctx: MirrorContext, every: float, full_every: float, page_size: int) -
 
 @mirror.command("serve-callbacks")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @pass_mirror
 def serve_callbacks(ctx: MirrorContext, host: str, port: int) -> None:
     """Serve the transcode-callback receiver that applies callbacks to the mirror at once."""

@@ -395,7 +395,14 @@ def bulk(
     A row whose answer was lost is read back before anything is re-sent. --dry-run says what a
     real run would send.
     """
-    from ..bulk import BulkInputError, Format, default_journal, load_rows, run_bulk
+    from ..bulk import BulkInputError, BulkJournalError, Format, default_journal, load_rows
+    from ..bulk import run_bulk as run_rows
+
+    def run_bulk(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return run_rows(*args, **kwargs)
+        except BulkJournalError as error:  # another account's, in use, or not a journal
+            raise click.BadParameter(str(error), param_hint="'--journal'") from None
 
     if journal is None:
         if source == "-":

@@ -227,3 +227,5 @@ class AsyncBaiJiaYunClient(BaseClient):
             raise _transport.translate(path, exc) from None
         except httpx.StreamError as exc:
             raise _transport.translate(path, httpx.ReadError(str(exc))) from None
+        except httpx.DecodingError as exc:  # a body its Content-Encoding does not describe
+            raise ResponseDecodeError(path, f"body cannot be decoded: {exc}") from None

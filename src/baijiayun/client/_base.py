@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -62,6 +63,7 @@ def resolve_base_url(private_domain: str | None, base_url: str | None) -> str:
         # Parsed now, so a malformed URL is refused here and not by httpx at the first call.
         try:
             host = httpx.URL(base_url).host
+            urlsplit(base_url).port  # noqa: B018 (raises ValueError on a port out of range)
         except (httpx.InvalidURL, ValueError, TypeError) as exc:
             raise InvalidArgumentError("base_url", f"is not a valid URL: {exc}") from None
         if not host:
