@@ -449,3 +449,25 @@ def test_fault_rules_refuse_numbers_that_cannot_be_answered(bjy_emulator: Emulat
     with pytest.raises(ValueError, match="probability"):
         bjy_emulator.inject_fault("getList", "error", 1, probability=float("nan"))
     assert bjy_emulator.fault_rules() == []
+
+
+def test_a_client_gone_mid_body_is_not_logged_as_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+    import socket
+    import time
+
+    with Emulator("sqlite://") as emulator, BackgroundServer(emulator) as server:
+        with caplog.at_level(logging.ERROR, logger="baijiayun.emulator"):
+            sock = socket.create_connection((server.host, server.port))
+            sock.sendall(
+                b"POST /openapi/playback/getBasicInfo HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+                b"room_id=1"
+            )
+            sock.close()  # gone before the body ends
+            time.sleep(0.3)
+            answer = httpx.post(f"{server.base_url}/openapi/playback/nothing")
+        assert answer.json()["code"] == 404  # the server is fine
+    assert "unexpected error" not in caplog.text

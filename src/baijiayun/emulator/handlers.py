@@ -309,6 +309,8 @@ async def _respond(
         if error.http_status == 200:
             return body
         return Response(body, status_code=error.http_status, media_type="application/json")
+    except _Disconnected:
+        raise  # the client went away mid-body: nobody to answer, nothing to log
     except Exception:
         logger.exception("emulator: unexpected error answering %s", endpoint.path)
         body = envelope_bytes(INTERNAL_ERROR, INTERNAL_MSG, None, now)
