@@ -139,3 +139,21 @@ def _csv(tmp_path: Path) -> Path:
 def test_serve_callbacks_refuses_a_port_out_of_range() -> None:
     done = CliRunner().invoke(cli, ["mirror", "serve-callbacks", "--port", "99999"])
     assert done.exit_code == 2 and "--port" in done.output
+
+
+def test_the_cli_refuses_digits_the_service_refuses() -> None:
+    done = CliRunner().invoke(
+        cli,
+        [
+            "--partner-id",
+            "1",
+            "--partner-key",
+            "k",
+            "--base-url",
+            BASE,
+            "playback",
+            "info",
+            "１２３",
+        ],
+    )
+    assert done.exit_code == 2 and "ASCII digits" in done.output

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from .context import EXIT_API_ERROR, Group, Settings, global_options, pass_settings
+from .context import (
+    EXIT_API_ERROR,
+    AsciiIntRange,
+    Group,
+    Settings,
+    global_options,
+    pass_settings,
+)
 from .output import emit
 
 __all__ = ["callback"]
@@ -24,7 +31,7 @@ def callback() -> None:
 @click.argument("source", type=click.File("rb"), default="-")
 @click.option(
     "--max-skew",
-    type=click.IntRange(min=0),
+    type=AsciiIntRange(min=0),
     default=300,
     show_default=True,
     help="Allowed timestamp age in seconds; 0 turns the check off.",

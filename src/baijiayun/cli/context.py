@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from ..client.api.playback import PlayBack
 
 __all__ = [
+    "ASCII_INT",
     "EXIT_API_ERROR",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
+    "AsciiIntRange",
     "Command",
     "Group",
     "MissingExtra",
@@ -65,13 +67,38 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def _ascii_digits(value: object) -> bool:
+    return not isinstance(value, str) or value.strip().lstrip("+-").isascii()
+
+
+class AsciiInt(click.types.IntParamType):
+    """An integer written in ASCII digits (the service refuses other digits, so do we)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not _ascii_digits(value):
+            self.fail(f"{value!r} is not an integer in ASCII digits", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class AsciiIntRange(click.IntRange):
+    """``click.IntRange`` for integers written in ASCII digits."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not _ascii_digits(value):
+            self.fail(f"{value!r} is not an integer in ASCII digits", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+ASCII_INT = AsciiInt()
+
+
 def _global(*decls: str, **attrs: Any) -> click.Option:
     return click.Option(list(decls), expose_value=False, callback=_remember, **attrs)
 
 
 def _global_params() -> list[click.Option]:
     return [
-        _global("--partner-id", type=int, help="Account id (BAIJIAYUN_PARTNER_ID)."),
+        _global("--partner-id", type=ASCII_INT, help="Account id (BAIJIAYUN_PARTNER_ID)."),
         _global("--partner-key", help="Signing key (BAIJIAYUN_PARTNER_KEY); never echoed."),
         _global(
             "--secret-key", help="Fetch the partner key with this secret (BAIJIAYUN_SECRET_KEY)."
@@ -80,7 +107,7 @@ def _global_params() -> list[click.Option]:
         _global("--base-url", help="API base URL, e.g. an emulator (BAIJIAYUN_BASE_URL)."),
         _global("--profile", help="Named profile of the config file (BAIJIAYUN_PROFILE)."),
         _global("--timeout", type=click.FloatRange(min=0.1), help="Seconds per request [10]."),
-        _global("--max-retries", type=click.IntRange(min=0), help="Retries of a failed call [2]."),
+        _global("--max-retries", type=AsciiIntRange(min=0), help="Retries of a failed call [2]."),
         _global(
             "--rate-limit",
             metavar="CALLS/SECONDS",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .context import _TYPED, Command, Group, Settings
+from .context import _TYPED, ASCII_INT, AsciiIntRange, Command, Group, Settings
 from .emulator import mask_password
 from .output import emit
 
@@ -170,7 +170,7 @@ def _progress(ctx: MirrorContext, label: str) -> Iterator[Any]:
 @mirror.command()
 @click.option("--incremental", is_flag=True, help="Newest first until overlap, plus pending rows.")
 @click.option("--wait", type=float, default=0.0, help="Seconds to wait for a running sync.")
-@click.option("--page-size", type=click.IntRange(1, 1000), default=1000, hidden=True)
+@click.option("--page-size", type=AsciiIntRange(1, 1000), default=1000, hidden=True)
 @pass_mirror
 def sync(ctx: MirrorContext, incremental: bool, wait: float, page_size: int) -> None:
     """One sync: a full sweep (default) or an incremental run; a summary at the end."""
@@ -186,7 +186,7 @@ def sync(ctx: MirrorContext, incremental: bool, wait: float, page_size: int) -> 
 @click.option(
     "--full-every", type=float, default=3600.0, show_default=True, help="Seconds between sweeps."
 )
-@click.option("--page-size", type=click.IntRange(1, 1000), default=1000, hidden=True)
+@click.option("--page-size", type=AsciiIntRange(1, 1000), default=1000, hidden=True)
 @pass_mirror
 def watch(ctx: MirrorContext, every: float, full_every: float, page_size: int) -> None:
     """Loop: incremental runs often, a full sweep on the longer period; stops on SIGTERM/Ctrl-C."""
@@ -223,7 +223,7 @@ def watch(ctx: MirrorContext, every: float, full_every: float, page_size: int) -
 
 @mirror.command("serve-callbacks")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--port", type=AsciiIntRange(1, 65535), default=8080, show_default=True)
 @pass_mirror
 def serve_callbacks(ctx: MirrorContext, host: str, port: int) -> None:
     """Serve the transcode-callback receiver that applies callbacks to the mirror at once."""
@@ -254,13 +254,13 @@ DAY = click.DateTime(["%Y-%m-%d"])
 
 @mirror.command("ls")
 @click.option("--name", help="Name contains (case-insensitive).")
-@click.option("--room-id", type=int)
+@click.option("--room-id", type=ASCII_INT)
 @click.option("--status", type=click.Choice(STATUSES), help="0, 10, 20, 30 or 100.")
 @click.option("--publish-status", type=click.Choice(("1", "2")), help="1 published, 2 blocked.")
 @click.option("--since", type=DAY, help="Generated on or after YYYY-MM-DD (China time).")
 @click.option("--until", type=DAY, help="Generated on or before YYYY-MM-DD (China time).")
 @click.option("--deleted", is_flag=True, help="Include playbacks deleted from the service.")
-@click.option("--limit", type=click.IntRange(min=1))
+@click.option("--limit", type=AsciiIntRange(min=1))
 @pass_mirror
 def ls(ctx: MirrorContext, /, **filters: Any) -> None:
     """Mirrored playbacks, newest first, filtered (no API call)."""

@@ -11,7 +11,16 @@ from typing import Any, cast
 
 import click
 
-from .context import EXIT_API_ERROR, EXIT_USAGE, Group, Settings, global_options, pass_settings
+from .context import (
+    ASCII_INT,
+    EXIT_API_ERROR,
+    EXIT_USAGE,
+    AsciiIntRange,
+    Group,
+    Settings,
+    global_options,
+    pass_settings,
+)
 from .output import PUBLISH_WORDS, emit
 
 __all__ = ["playback"]
@@ -31,19 +40,17 @@ def command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Com
     return decorate
 
 
-ROOM_ID = click.argument("room_id", type=int)
-SESSION = click.option("--session-id", type=int, help="序列号 (long-term rooms).")
-PAGE = click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
-PAGE_SIZE = click.option(
-    "--page-size", type=click.IntRange(1, 1000), default=100, show_default=True
-)
+ROOM_ID = click.argument("room_id", type=ASCII_INT)
+SESSION = click.option("--session-id", type=ASCII_INT, help="序列号 (long-term rooms).")
+PAGE = click.option("--page", type=AsciiIntRange(min=1), default=1, show_default=True)
+PAGE_SIZE = click.option("--page-size", type=AsciiIntRange(1, 1000), default=100, show_default=True)
 ALL = click.option("--all", "all_pages", is_flag=True, help="Page through everything.")
 PRODUCT_TYPE = click.option(
-    "--product-type", type=click.IntRange(1, 4), help="1 教育直播, 2 小班课, 3 双师, 4 企业直播."
+    "--product-type", type=AsciiIntRange(1, 4), help="1 教育直播, 2 小班课, 3 双师, 4 企业直播."
 )
 EXPIRES = click.option(
     "--expires-in",
-    type=click.IntRange(min=0),
+    type=AsciiIntRange(min=0),
     default=3600,
     show_default=True,
     help="Token lifetime in seconds; 0 = never expires.",
@@ -65,7 +72,7 @@ def _paged(
 @PAGE
 @PAGE_SIZE
 @click.option("--crops", "crop_video", is_flag=True, help="Include crop versions (crop_video=1).")
-@click.option("--room-id", type=int, help="Only this room.")
+@click.option("--room-id", type=ASCII_INT, help="Only this room.")
 @ALL
 @pass_settings
 def list_(
@@ -228,7 +235,7 @@ def rename(settings: Settings, room_id: int, name: str, session_id: int | None) 
 @command()
 @ROOM_ID
 @SESSION
-@click.option("--version", type=click.IntRange(min=0), help="Only this crop version.")
+@click.option("--version", type=AsciiIntRange(min=0), help="Only this crop version.")
 @YES
 @pass_settings
 def delete(
@@ -243,7 +250,7 @@ def delete(
 
 @command("set-main")
 @ROOM_ID
-@click.argument("version", type=click.IntRange(min=0))
+@click.argument("version", type=AsciiIntRange(min=0))
 @SESSION
 @pass_settings
 def set_main(settings: Settings, room_id: int, version: int, session_id: int | None) -> None:
@@ -257,8 +264,8 @@ _DONE = {"replace": "replaced", "add": "added"}
 
 
 @command()
-@click.argument("source_room_id", type=int)
-@click.argument("target_room_id", type=int)
+@click.argument("source_room_id", type=ASCII_INT)
+@click.argument("target_room_id", type=ASCII_INT)
 @click.option(
     "--type",
     "type",
@@ -266,10 +273,10 @@ _DONE = {"replace": "replaced", "add": "added"}
     required=True,
     help="replace (1): overwrite the target version; add (2): add the source as a new version.",
 )
-@click.option("--source-session-id", type=int)
-@click.option("--source-version", type=click.IntRange(min=0))
-@click.option("--target-session-id", type=int)
-@click.option("--target-version", type=click.IntRange(min=0))
+@click.option("--source-session-id", type=ASCII_INT)
+@click.option("--source-version", type=AsciiIntRange(min=0))
+@click.option("--target-session-id", type=ASCII_INT)
+@click.option("--target-version", type=AsciiIntRange(min=0))
 @click.option(
     "--main/--no-main", "is_replace_main", default=None, help="Make the result the main version."
 )
@@ -331,7 +338,7 @@ def ppt_url(settings: Settings, room_id: int, session_id: int | None) -> None:
 @SESSION
 @click.option("--token", help="Use this token instead of fetching one.")
 @EXPIRES
-@click.option("--user-number", type=int)
+@click.option("--user-number", type=ASCII_INT)
 @click.option("--user-name")
 @pass_settings
 def player_url(
@@ -373,7 +380,7 @@ BULK_OPS = ("publish", "block", "rename", "set-main", "delete")
 )
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="[by suffix/content]")
 @click.option(
-    "--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Rows in flight."
+    "--workers", type=AsciiIntRange(1, 32), default=4, show_default=True, help="Rows in flight."
 )
 @YES
 @pass_settings
