@@ -403,13 +403,6 @@ def bulk(
     real run would send.
     """
     from ..bulk import BulkInputError, BulkJournalError, Format, default_journal, load_rows
-    from ..bulk import run_bulk as run_rows
-
-    def run_bulk(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return run_rows(*args, **kwargs)
-        except BulkJournalError as error:  # another account's, in use, or not a journal
-            raise click.BadParameter(str(error), param_hint="'--journal'") from None
 
     if journal is None:
         if source == "-":
@@ -422,6 +415,23 @@ def bulk(
     except BulkInputError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(EXIT_USAGE)
+    try:
+        _run_bulk_rows(settings, op, rows, journal, yes, workers)
+    except BulkJournalError as error:  # another account's, in use, or not a journal
+        raise click.BadParameter(str(error), param_hint="'--journal'") from None
+
+
+def _run_bulk_rows(
+    settings: Settings,
+    op: str,
+    rows: list[Any],
+    journal: Path,
+    yes: bool,
+    workers: int,
+) -> None:
+    """Confirm if the op is destructive, run the rows under a progress bar, print the summary."""
+    from ..bulk import run_bulk
+
     dry_run = settings.resolve().dry_run
     if not dry_run and rows and op in ("block", "delete"):
         plan = run_bulk(settings.playback(), rows, journal, dry_run=True)
