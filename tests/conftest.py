@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from baijiayun.client import BaiJiaYunClient
 from baijiayun.emulator import Emulator, EmulatorConfig
+from baijiayun.testing import client_for
 
 # Property and fuzz suites: a small profile by default (and in CI), a large one on request.
 _QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
@@ -115,3 +118,29 @@ def bjy_emulator(database_url: str) -> Iterator[Emulator]:
         yield emulator
     finally:
         emulator.close()
+
+
+# An in-memory emulator, an account and its client: for tests that vary something else (the
+# mirror's database, say). Modules may override them.
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """An in-memory emulator with fast lifecycle and callback backoff."""
+    config = EmulatorConfig(lifecycle_delays=(0.05, 0.05, 0.05), callback_backoff=0.05)
+    with Emulator("sqlite://", config) as emulator:
+        emulator.reset()
+        yield emulator
+
+
+@pytest.fixture
+def account(emu: Emulator) -> dict[str, Any]:
+    """A fresh account on ``emu``."""
+    return emu.create_account()
+
+
+@pytest.fixture
+def client(emu: Emulator, account: dict[str, Any]) -> Iterator[BaiJiaYunClient]:
+    """An in-process client of ``account``, with no rate governor."""
+    with client_for(emu, account, rate_limit=None) as client:
+        yield client

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from baijiayun.client import BaiJiaYunClient
-from baijiayun.emulator import Emulator, EmulatorConfig
+from baijiayun.emulator import Emulator
 from baijiayun.mirror import (
     Mirror,
     MirrorLock,
@@ -24,7 +24,6 @@ from baijiayun.mirror import (
     make_engine,
 )
 from baijiayun.mirror import schema as s
-from baijiayun.testing import client_for
 
 from .conftest import SERVER_URL
 from .mirror_helpers import (
@@ -35,26 +34,6 @@ from .mirror_helpers import (
     postgres_schema_url,
     service_state,
 )
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    """An in-memory emulator (the mirror's database is what these tests vary)."""
-    config = EmulatorConfig(lifecycle_delays=(0.05, 0.05, 0.05), callback_backoff=0.05)
-    with Emulator("sqlite://", config) as emulator:
-        emulator.reset()
-        yield emulator
-
-
-@pytest.fixture
-def account(emu: Emulator) -> dict[str, Any]:
-    return emu.create_account()
-
-
-@pytest.fixture
-def client(emu: Emulator, account: dict[str, Any]) -> Iterator[BaiJiaYunClient]:
-    with client_for(emu, account, rate_limit=None) as client:
-        yield client
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,32 +16,12 @@ import uvicorn
 from baijiayun import _endpoints as ep
 from baijiayun import _signing
 from baijiayun.client import BaiJiaYunClient
-from baijiayun.emulator import Emulator, EmulatorConfig
+from baijiayun.emulator import Emulator
 from baijiayun.mirror import Mirror, callback_app, django_view
-from baijiayun.testing import client_for
 
 from .mirror_helpers import mirror_state
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    config = EmulatorConfig(lifecycle_delays=(0.05, 0.05, 0.05), callback_backoff=0.05)
-    with Emulator("sqlite://", config) as emulator:
-        emulator.reset()
-        yield emulator
-
-
-@pytest.fixture
-def account(emu: Emulator) -> dict[str, Any]:
-    return emu.create_account()
-
-
-@pytest.fixture
-def client(emu: Emulator, account: dict[str, Any]) -> Iterator[BaiJiaYunClient]:
-    with client_for(emu, account, rate_limit=None) as client:
-        yield client
 
 
 def free_port() -> int:
