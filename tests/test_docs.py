@@ -73,8 +73,7 @@ PRINTS = {
 def blocks(page: Path, language: str | None = None) -> list[tuple[str, str]]:
     """(language, code) of each fenced block of ``page``, optionally of one language."""
     found = [
-        (m["language"].strip(), m["code"])
-        for m in FENCE.finditer(page.read_text(encoding="utf-8"))
+        (m["language"].strip(), m["code"]) for m in FENCE.finditer(page.read_text(encoding="utf-8"))
     ]
     return [b for b in found if language is None or b[0] == language]
 
@@ -90,9 +89,11 @@ def _ids(pages: list[Path]) -> list[str]:
 @pytest.fixture(scope="module")
 def demo() -> Iterator[tuple[Emulator, str]]:
     """One demo emulator on a loopback port for the module; each page starts from fresh data."""
-    with Emulator("sqlite://", EmulatorConfig(rate_limit=None)) as emulator:
-        with BackgroundServer(emulator) as server:
-            yield emulator, server.base_url
+    with (
+        Emulator("sqlite://", EmulatorConfig(rate_limit=None)) as emulator,
+        BackgroundServer(emulator) as server,
+    ):
+        yield emulator, server.base_url
 
 
 @pytest.fixture
@@ -351,3 +352,37 @@ def test_the_makefile_builds_strictly() -> None:
     ).stdout
     assert "pip install --quiet -e '.[dev]'" in plan  # a fresh clone installs what it needs
     assert plan.splitlines()[-1].endswith("mkdocs build --strict")
+
+
+def test_cli_reference_shows_real_defaults() -> None:
+    rendered = _load_hook().expand((DOCS / "reference/cli.md").read_text(encoding="utf-8"))
+    assert "Sentinel" not in rendered and "UNSET" not in rendered
+    assert "[default: 127.0.0.1]" in rendered  # emulator serve --host, as --help prints it
+
+
+def _load_roles() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("sphinx_roles", DOCS / "hooks/sphinx_roles.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sphinx_roles_become_cross_references() -> None:
+    import griffe
+
+    roles = _load_roles()
+    extension = roles.SphinxRoles()
+    package = griffe.load(
+        "baijiayun",
+        search_paths=[str(ROOT / "src")],
+        extensions=griffe.load_extensions(extension),
+        resolve_aliases=False,
+    )
+    client = package["client._sync_client.BaiJiaYunClient"]
+    assert client.docstring is not None
+    docstring = client.docstring.value
+    assert ":class:" not in docstring and ":meth:" not in docstring
+    assert "[`close`][baijiayun.client._sync_client.BaiJiaYunClient.close]" in docstring
+    # only names outside the package are left as plain code
+    assert all(target.startswith("httpx.") for _, target in extension.unresolved)

@@ -5,7 +5,7 @@ The docstrings use Sphinx field lists (``:param name:``), which mkdocstrings par
 as ``:class: ~baijiayun.Governor``. After the package is loaded, each role becomes
 ``[`Governor`][baijiayun._ratelimit.Governor]`` — a link autorefs checks (a target the site does
 not document is a warning, so ``--strict`` fails on it). A name that resolves to nothing in the
-package stays plain code and is listed by :func:`unresolved`.
+package stays plain code and is listed in the extension's ``unresolved``.
 """
 
 from __future__ import annotations
@@ -16,13 +16,6 @@ from typing import Any
 from griffe import Alias, Extension, Module, Object
 
 ROLE = re.compile(r":(?:py:)?(?:class|meth|func|attr|mod|exc|data|obj|const):`(?P<target>[^`]+)`")
-
-_UNRESOLVED: list[tuple[str, str]] = []
-
-
-def unresolved() -> list[tuple[str, str]]:
-    """(object path, role target) of every role no object was found for, in this build."""
-    return list(_UNRESOLVED)
 
 
 def _find(scope: Object | Alias, dotted: str) -> str | None:
@@ -55,7 +48,7 @@ def _resolve(pkg: Module, obj: Object, target: str) -> tuple[str, str | None]:
     return title, path
 
 
-def _rewrite(pkg: Module, obj: Object) -> None:
+def _rewrite(pkg: Module, obj: Object, unresolved: list[tuple[str, str]]) -> None:
     docstring = obj.docstring
     if docstring is None or ":" not in docstring.value:
         return
@@ -63,23 +56,27 @@ def _rewrite(pkg: Module, obj: Object) -> None:
     def link(match: re.Match[str]) -> str:
         title, path = _resolve(pkg, obj, match.group("target"))
         if path is None:
-            _UNRESOLVED.append((obj.path, match.group("target")))
+            unresolved.append((obj.path, match.group("target")))
             return f"`{title}`"
         return f"[`{title}`][{path}]"
 
     docstring.value = ROLE.sub(link, docstring.value)
 
 
-def _walk(pkg: Module, obj: Object) -> None:
-    _rewrite(pkg, obj)
+def _walk(pkg: Module, obj: Object, unresolved: list[tuple[str, str]]) -> None:
+    _rewrite(pkg, obj, unresolved)
     for member in obj.members.values():
         if not isinstance(member, Alias):
-            _walk(pkg, member)
+            _walk(pkg, member, unresolved)
 
 
 class SphinxRoles(Extension):
     """Rewrite the roles of every docstring of a package once it is loaded."""
 
+    def __init__(self) -> None:
+        self.unresolved: list[tuple[str, str]] = []
+        """(object path, role target) of each role that names nothing in the package."""
+
     def on_package(self, *, pkg: Module, **_: Any) -> None:
         """Griffe event: the whole package is loaded."""
-        _walk(pkg, pkg)
+        _walk(pkg, pkg, self.unresolved)
