@@ -386,3 +386,23 @@ def test_sphinx_roles_become_cross_references() -> None:
     assert "[`close`][baijiayun.client._sync_client.BaiJiaYunClient.close]" in docstring
     # only names outside the package are left as plain code
     assert all(target.startswith("httpx.") for _, target in extension.unresolved)
+
+
+def _github_slug(heading: str) -> str:
+    """The anchor a Git host (GitHub's rule) gives a heading."""
+    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def test_protocol_anchors_are_the_same_on_the_site_and_on_a_git_host() -> None:
+    from markdown.extensions.toc import slugify
+
+    text = (DOCS / "protocol.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^#{2,4} (.+)$", text, flags=re.M)
+    site = [slugify(h, "-") for h in headings]
+    assert site == [_github_slug(h) for h in headings]
+    assert len(set(site)) == len(site), "two headings would share an anchor"
+    anchors = (DOCS / "protocol-anchors.md").read_text(encoding="utf-8")
+    mapped = re.findall(r"protocol\.md#([a-z0-9-]+)", anchors)
+    assert {f"§{n}" for n in range(1, 13)} <= set(re.findall(r"§\d+", anchors))
+    assert mapped and set(mapped) <= set(site), set(mapped) - set(site)
