@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install bench check-installs generate
+.PHONY: demo test lint install bench check-installs generate docs docs-serve
 
 $(BIN)/baijiayun: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ generate: install
 
 test: lint
 	$(BIN)/pytest
+
+# The documentation site (docs/, mkdocs.yml) into site/; any warning fails the build.
+# NO_MKDOCS_2_WARNING silences Material's banner about its successor (a notice, not a warning).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
 
 # Fresh venvs with `pip install .` and `.[cli]`: the plugin and the CLI behave without the extras.
 check-installs:
