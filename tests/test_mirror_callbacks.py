@@ -141,6 +141,10 @@ def test_django_view_applies_a_callback(account: dict[str, Any], tmp_path: Any) 
         assert (row["status"], row["length"], row["video_id"]) == (100, 60, 7)
         too_big = web.post("/bjy/small", body)
         assert too_big.status_code == 413 and too_big.json()["code"] == 1
+        broken = web.post(
+            "/bjy/callback", b"qid=1", content_type="multipart/form-data; boundary=\u00e9"
+        )
+        assert broken.status_code == 400 and "multipart" in broken.json()["msg"]
     finally:
         sys.modules.pop(urls.__name__, None)
         view.handler.close()  # type: ignore[attr-defined]
