@@ -52,6 +52,8 @@ def run(env: dict[str, str], *args: str, **extra: str) -> Result:
 
 
 def runs(env: dict[str, str]) -> int:
+    if not Path(env["BAIJIAYUN_MIRROR_DATABASE"].removeprefix("sqlite:///")).exists():
+        return 0  # status refuses a database that is not there
     shown = run(env, "mirror", "status", "-o", "json")
     assert shown.exit_code == 0, shown.output
     return int(json.loads(shown.stdout)["runs"])
@@ -137,7 +139,10 @@ def test_a_bad_database_is_exit_2_naming_it(
     for command in ("status", "sync"):
         result = run(env, "mirror", "--database", database, command)
         assert result.exit_code == 2, result.output
-        assert "Invalid value for '--database'" in result.stderr and problem in result.stderr
+        said = problem
+        if command == "status" and database.startswith("sqlite"):
+            said = "no mirror database at '/nonexistent/dir/x.db'"  # and none created
+        assert "Invalid value for '--database'" in result.stderr and said in result.stderr
         assert "s3cret-pw" not in result.output
 
 
