@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 import threading
 import time
 import types
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,7 +22,8 @@ from baijiayun.client import BaiJiaYunClient
 from baijiayun.emulator import Emulator
 from baijiayun.mirror import Mirror, callback_app, django_view
 
-from .mirror_helpers import mirror_state
+from .conftest import SERVER_URL
+from .mirror_helpers import drop_schema, mirror_state, postgres_schema_url
 
 pytestmark = pytest.mark.server
 
@@ -137,6 +141,10 @@ def test_django_view_applies_a_callback(account: dict[str, Any], tmp_path: Any) 
         assert (row["status"], row["length"], row["video_id"]) == (100, 60, 7)
         too_big = web.post("/bjy/small", body)
         assert too_big.status_code == 413 and too_big.json()["code"] == 1
+        broken = web.post(
+            "/bjy/callback", b"qid=1", content_type="multipart/form-data; boundary=\u00e9"
+        )
+        assert broken.status_code == 400 and "multipart" in broken.json()["msg"]
     finally:
         sys.modules.pop(urls.__name__, None)
         view.handler.close()  # type: ignore[attr-defined]
@@ -179,3 +187,62 @@ def test_the_receiver_refuses_a_body_over_1_mib_without_reading_it_whole(
     assert pulled <= 17  # it stopped reading just past 1 MiB
     assert (multipart.status_code, multipart.json()) == (200, {"code": 0})
     assert mirror_state(url)[(26000000000002, 0, 0)]["status"] == 100
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def receiver_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """The receiver's database: a SQLite file, or a fresh schema on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mirror.db'}"
+        return
+    request.getfixturevalue("postgres_url")  # skips (locally) or fails (CI) when unreachable
+    schema = f"bjy_mirror_{uuid.uuid4().hex[:12]}"
+    yield postgres_schema_url(SERVER_URL, schema)
+    drop_schema(SERVER_URL, schema)
+
+
+def test_both_backends_refuse_the_same_bad_callbacks_with_a_json_400(
+    account: dict[str, Any], receiver_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import anyio
+
+    key = account["partner_key"]
+    app = callback_app(partner_key=key, database_url=receiver_url, partner_id=1)
+    long_qid = "q" * 65 + "TAIL-OF-THE-QID"
+    room = 26000000000003
+    refused = [
+        _callback(key, qid=long_qid, room_id=room, video_id=8, status=100),
+        _callback(key, room_id="26_000_000_000_003", video_id=8, status=100),
+        _callback(key, room_id=room, video_id=" 8 ", status=100),
+        _callback(key, room_id=room, video_id=8, status="1_00"),
+        _callback(key, room_id=room, video_id=8, status=100, length="+5"),
+    ]
+
+    async def post_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as web:
+            answers = [await web.post("/", data=body) for body in refused]
+            broken = await web.post(
+                "/",
+                content=b"--xyz\r\nContent-Disposition: form-data; name=\r\n\r\nnot closed",
+                headers={"content-type": "multipart/form-data; boundary=xyz"},
+            )
+            no_boundary = await web.post(
+                "/", content=b"qid=1", headers={"content-type": "multipart/form-data"}
+            )
+            fine = await web.post("/", data=_callback(key, room_id=room, video_id=8, status=100))
+            return [*answers, broken, no_boundary, fine]
+
+    try:
+        with caplog.at_level(logging.INFO, logger="baijiayun.mirror"):
+            *answers, fine = anyio.run(post_all)
+    finally:
+        app.state.handler.close()
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["code"] == 1 and answer.json()["msg"]
+    assert "qid" in answers[0].json()["msg"] and "64" in answers[0].json()["msg"]
+    assert "TAIL-OF-THE-QID" not in caplog.text
+    assert (fine.status_code, fine.json()) == (200, {"code": 0})
+    assert mirror_state(receiver_url)[(room, 0, 0)]["status"] == 100

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,6 +52,8 @@ def run(env: dict[str, str], *args: str, **extra: str) -> Result:
 
 
 def runs(env: dict[str, str]) -> int:
+    if not Path(env["BAIJIAYUN_MIRROR_DATABASE"].removeprefix("sqlite:///")).exists():
+        return 0  # status refuses a database that is not there
     shown = run(env, "mirror", "status", "-o", "json")
     assert shown.exit_code == 0, shown.output
     return int(json.loads(shown.stdout)["runs"])
@@ -136,7 +139,10 @@ def test_a_bad_database_is_exit_2_naming_it(
     for command in ("status", "sync"):
         result = run(env, "mirror", "--database", database, command)
         assert result.exit_code == 2, result.output
-        assert "Invalid value for '--database'" in result.stderr and problem in result.stderr
+        said = problem
+        if command == "status" and database.startswith("sqlite"):
+            said = "no mirror database at '/nonexistent/dir/x.db'"  # and none created
+        assert "Invalid value for '--database'" in result.stderr and said in result.stderr
         assert "s3cret-pw" not in result.output
 
 
@@ -175,3 +181,52 @@ def test_ls_dates_are_days(env: dict[str, str], served: Any) -> None:
     kept = run(env, "mirror", "ls", "--since", today, "--until", today, "-o", "json")
     assert len(json.loads(kept.stdout)) == 3
     assert json.loads(run(env, "mirror", "ls", "--status", "100", "-o", "json").stdout)
+
+
+SUBCOMMANDS = ("sync", "watch", "serve-callbacks", "status", "ls")
+
+
+def test_database_is_taken_after_the_subcommand_and_listed_in_each_help(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'given.db'}"
+    synced = run(env, "mirror", "sync", "--database", url, "-o", "json")
+    assert synced.exit_code == 0, synced.output
+    shown = run(env, "mirror", "status", "--database", url, "-o", "json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["playbacks"] == 3
+    assert runs(env) == 0  # the default database was never used
+    listed = run(env, "mirror", "ls", "--database", url, "-o", "jsonl")
+    assert listed.stdout.count("\n") == 3
+    for command in SUBCOMMANDS:
+        shown = run(env, "mirror", command, "--help")
+        assert shown.exit_code == 0
+        assert "--database" in shown.stdout, command
+        assert "Example" in shown.stdout and f"baijiayun mirror {command}" in shown.stdout
+
+
+def test_status_and_ls_on_a_mistyped_sqlite_path_create_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    typo = tmp_path / "mirorr.db"
+    for command in ("status", "ls"):
+        result = run(env, "mirror", command, "--database", f"sqlite:///{typo}")
+        assert result.exit_code == 2
+        assert "Invalid value for '--database'" in result.stderr
+        assert "no mirror database at" in result.stderr and "mirror sync" in result.stderr
+        assert not typo.exists()
+
+
+def test_mirror_times_are_beijing_time_with_the_offset_in_json_and_csv(
+    env: dict[str, str],
+) -> None:
+    synced = json.loads(run(env, "mirror", "sync", "-o", "json").stdout)
+    assert synced["started_at"].endswith("+08:00") and synced["ended_at"].endswith("+08:00")
+    status = json.loads(run(env, "mirror", "status", "-o", "json").stdout)
+    assert status["last_run"]["started_at"].endswith("+08:00")
+    assert status["last_full_sweep"]["ended_at"].endswith("+08:00")
+    rows = json.loads(run(env, "mirror", "ls", "-o", "json").stdout)
+    assert all(r["create_time"].endswith("+08:00") for r in rows)
+    csv_text = run(env, "mirror", "ls", "-o", "csv").stdout
+    assert csv_text.count("+08:00") == 3
+    table = run(env, "mirror", "sync", "-o", "table").stdout
+    assert "+08:00" not in table and re.search(r"started_at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", table)

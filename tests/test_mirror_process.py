@@ -34,7 +34,13 @@ def bjy_emulator() -> Iterator[Emulator]:
         yield emulator
 
 
-def _start(server: Any, account: dict[str, Any], url: str, *args: str) -> subprocess.Popen[str]:
+def _start(
+    server: Any,
+    account: dict[str, Any],
+    url: str,
+    *args: str,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "BAIJIAYUN_PARTNER_ID": str(account["partner_id"]),
@@ -43,7 +49,12 @@ def _start(server: Any, account: dict[str, Any], url: str, *args: str) -> subpro
     }
     command = [sys.executable, "-m", "baijiayun.cli.mirror", "--database", url, "-o", "json"]
     return subprocess.Popen(
-        [*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*command, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -119,6 +130,31 @@ def test_watch_runs_until_sigterm_then_stops_cleanly(
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
-    assert "full run 1" in err and "incremental run 2" in err and "stopped" in err
+    assert "full run 1: 1 call(s), +6 new ~0 updated -0 deleted" in err
+    assert "incremental run 2" in err and "stopped" in err
     assert _count(url, s.sync_runs, s.sync_runs.c.ended_at.is_(None)) == 0
     assert _count(url, s.playbacks) == 6
+
+
+def test_a_full_disk_mid_sweep_says_so_and_exits_4(
+    bjy_emulator: Emulator, bjy_server: Any, bjy_account: dict[str, Any], tmp_path: Any
+) -> None:
+    import resource
+
+    rooms = 400
+    for n in range(rooms):
+        room = bjy_emulator.create_room(bjy_account["partner_id"], title=f"课程 {n}")
+        bjy_emulator.create_recording(room["room_id"], status=100, name=f"第{n}讲 " + "长" * 300)
+    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    room_for = 256 * 1024  # bytes any one file of the process may grow to: a disk that fills up
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room_for, room_for))
+
+    proc = _start(bjy_server, bjy_account, url, "sync", "--page-size", "20", preexec_fn=small_disk)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    assert "Invalid value" not in err and "Traceback" not in err and out == ""
+    assert err.startswith("Error: the mirror database failed mid-run: ")
+    assert "disk I/O error" in err or "database or disk is full" in err  # SQLite's words
+    assert 0 < _count(url, s.playbacks) < rooms  # it did fail mid-sweep

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ASCII_INT",
     "EXIT_API_ERROR",
+    "EXIT_STORAGE",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
     "AsciiIntRange",
@@ -43,6 +44,8 @@ __all__ = [
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_STORAGE = 4
+"""Local storage failed mid-run (the mirror's database: disk full, read-only, gone)."""
 
 
 _TYPED = "baijiayun.typed"

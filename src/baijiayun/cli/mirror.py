@@ -8,11 +8,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .context import _TYPED, ASCII_INT, AsciiIntRange, Command, Group, Settings
+from .context import _TYPED, ASCII_INT, EXIT_STORAGE, AsciiIntRange, Command, Group, Settings
 from .emulator import mask_password
 from .output import emit
 
@@ -32,17 +33,48 @@ STATUSES = ("0", "10", "20", "30", "100")
 """``PlaybackStatus`` values (spelled here so that ``--help`` does not load the models)."""
 
 
+DATABASE_HELP = "SQLAlchemy URL of the mirror (sqlite:///file.db or postgresql://…)."
+
+
+def _problem(database: str, problem: object) -> str:
+    """The first line of ``problem``, any password in it masked."""
+    text = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
+    return mask_password(text.replace(database, mask_password(database)))
+
+
 def _bad_database(database: str, problem: object) -> NoReturn:
     """Exit 2 naming ``--database``, the URL and the problem with any password masked."""
-    text = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
-    text = mask_password(text.replace(database, mask_password(database)))
     raise click.BadParameter(
-        f"cannot use {mask_password(database)!r}: {text}", param_hint="'--database'"
+        f"cannot use {mask_password(database)!r}: {_problem(database, problem)}",
+        param_hint="'--database'",
     )
 
 
+def _database_here(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """``--database`` after the subcommand: it wins over the group's (and the environment's)."""
+    holder = ctx.find_object(MirrorContext)
+    if value is not None and holder is not None:
+        holder.database = value
+
+
 class MirrorCommand(Command):
-    """A mirror command: SDK errors as every command maps them, database errors name --database."""
+    """A mirror command: SDK errors as every command maps them; a database that cannot be opened
+    is bad usage naming ``--database`` (exit 2), one that fails once open a storage failure
+    (exit 4). It takes ``--database`` too, so it may follow the subcommand."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.insert(
+            0,
+            click.Option(
+                ["--database"],
+                metavar="URL",
+                expose_value=False,
+                callback=_database_here,
+                help=DATABASE_HELP + " [BAIJIAYUN_MIRROR_DATABASE, else "
+                "sqlite:///baijiayun-mirror.db]",
+            ),
+        )
 
     def settings_of(self, ctx: click.Context) -> Settings | None:
         """The settings of the group's :class:`MirrorContext`."""
@@ -55,7 +87,17 @@ class MirrorCommand(Command):
         try:
             return super().invoke(ctx)
         except SQLAlchemyError as exc:
-            _bad_database(ctx.find_object(MirrorContext).database, exc)  # type: ignore[union-attr]
+            holder = ctx.find_object(MirrorContext)
+            assert holder is not None
+            if not holder.opened:
+                _bad_database(holder.database, exc)
+            click.echo(
+                f"Error: the mirror database failed mid-run: {_problem(holder.database, exc)} "
+                f"({mask_password(holder.database)}); what was written before stays, and a run "
+                "once it is fixed carries on",
+                err=True,
+            )
+            ctx.exit(EXIT_STORAGE)
 
 
 class MirrorGroup(Group):
@@ -70,6 +112,9 @@ class MirrorContext:
     def __init__(self, database: str, settings: Settings) -> None:
         self.database = database
         self.settings = settings
+        self.opened = False
+        """True once the database was opened and its tables checked: later failures are the
+        storage's, not the URL's."""
 
     @property
     def fmt(self) -> str:
@@ -92,8 +137,12 @@ class MirrorContext:
         """The partner_key that signs callbacks."""
         return self.settings.resolve().partner_key or self.client().fetch_partner_key()
 
-    def engine(self) -> Engine:
-        """The mirror's engine, its tables created; a URL it cannot use exits 2 naming --database."""
+    def engine(self, *, existing: bool = False) -> Engine:
+        """The mirror's engine, its tables created; a URL it cannot use exits 2 naming --database.
+
+        With ``existing`` (commands that only read), a SQLite file that is not there is refused
+        rather than created empty: the path is likely mistyped.
+        """
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -101,7 +150,8 @@ class MirrorContext:
         from ..mirror.schema import create_schema
 
         try:
-            backend = make_url(self.database).get_backend_name()
+            url = make_url(self.database)
+            backend = url.get_backend_name()
         except ArgumentError:
             backend = None
         if backend not in DATABASES:
@@ -110,12 +160,27 @@ class MirrorContext:
                 "or postgresql://user@host/db",
                 param_hint="'--database'",
             )
+        path = url.database
+        if (
+            existing
+            and backend == "sqlite"
+            and path
+            and path != ":memory:"
+            and not url.query.get("uri")
+            and not Path(path).exists()
+        ):
+            raise click.BadParameter(
+                f"no mirror database at {path!r}: check the path, or create it with "
+                f"'baijiayun mirror sync --database {self.database}'",
+                param_hint="'--database'",
+            )
         try:
             engine = make_engine(self.database)
             click.get_current_context().call_on_close(engine.dispose)
             create_schema(engine)
         except (SQLAlchemyError, OSError, ImportError) as exc:
             _bad_database(self.database, exc)
+        self.opened = True
         return engine
 
     def mirror(self, **options: Any) -> Mirror:
@@ -137,11 +202,17 @@ pass_mirror = click.make_pass_decorator(MirrorContext)
     envvar="BAIJIAYUN_MIRROR_DATABASE",
     default=DEFAULT_DATABASE,
     show_default=True,
-    help="SQLAlchemy URL of the mirror (sqlite:///file.db or postgresql://…).",
+    help=DATABASE_HELP + " Also taken after the subcommand.",
 )
 @click.pass_context
 def mirror(ctx: click.Context, database: str) -> None:
-    """Keep the account's playbacks in your own database (SQLite or PostgreSQL)."""
+    """Keep the account's playbacks in your own database (SQLite or PostgreSQL).
+
+    \b
+    Examples:
+      baijiayun mirror sync --database sqlite:///baijiayun-mirror.db
+      baijiayun mirror ls --name 高等数学 -o csv
+    """
     settings = ctx.find_object(Settings)
     if settings is None:  # run on its own: python -m baijiayun.cli.mirror
         typed = ctx.find_root().meta.setdefault(_TYPED, {})
@@ -173,12 +244,23 @@ def _progress(ctx: MirrorContext, label: str) -> Iterator[Any]:
 @click.option("--page-size", type=AsciiIntRange(1, 1000), default=1000, hidden=True)
 @pass_mirror
 def sync(ctx: MirrorContext, incremental: bool, wait: float, page_size: int) -> None:
-    """One sync: a full sweep (default) or an incremental run; a summary at the end."""
+    """One sync: a full sweep (default) or an incremental run; a summary at the end.
+
+    \b
+    Examples:
+      baijiayun mirror sync --database sqlite:///baijiayun-mirror.db
+      baijiayun mirror sync --incremental --wait 30
+    """
+    from ..mirror.query import beijing
+
     ctx.refuse_dry_run("mirror sync")
     with _progress(ctx, "mirror " + ("incremental" if incremental else "full sweep")) as update:
         mirror = ctx.mirror(page_size=page_size, lock_wait=wait, on_page=update)
         result = mirror.sync(incremental=incremental)
-    emit(result.to_dict(), ctx.fmt, caption="mirror sync")
+    summary = result.to_dict()
+    for name in ("started_at", "ended_at"):
+        summary[name] = beijing(summary[name])
+    emit(summary, ctx.fmt, caption="mirror sync (times UTC+8)")
 
 
 @mirror.command()
@@ -189,7 +271,16 @@ def sync(ctx: MirrorContext, incremental: bool, wait: float, page_size: int) -> 
 @click.option("--page-size", type=AsciiIntRange(1, 1000), default=1000, hidden=True)
 @pass_mirror
 def watch(ctx: MirrorContext, every: float, full_every: float, page_size: int) -> None:
-    """Loop: incremental runs often, a full sweep on the longer period; stops on SIGTERM/Ctrl-C."""
+    """Loop: incremental runs often, a full sweep on the longer period; stops on SIGTERM/Ctrl-C.
+
+    One line per run on stderr: its mode and id, its API calls, and +new ~updated -deleted
+    playbacks.
+
+    \b
+    Examples:
+      baijiayun mirror watch --every 60 --full-every 3600
+      baijiayun mirror watch --database postgresql://app@db/bjy
+    """
     ctx.refuse_dry_run("mirror watch")
     stop = threading.Event()
 
@@ -204,7 +295,8 @@ def watch(ctx: MirrorContext, every: float, full_every: float, page_size: int) -
         def report(result: Any) -> None:
             done = result.to_dict()
             click.echo(
-                "{mode} run {run_id}: {calls} calls, +{inserted} ~{updated} -{deleted}"
+                "{mode} run {run_id}: {calls} call(s), +{inserted} new ~{updated} updated "
+                "-{deleted} deleted"
                 "{problem}".format(**done, problem=f" ({result.error})" if result.error else ""),
                 err=True,
             )
@@ -226,7 +318,13 @@ def watch(ctx: MirrorContext, every: float, full_every: float, page_size: int) -
 @click.option("--port", type=AsciiIntRange(1, 65535), default=8080, show_default=True)
 @pass_mirror
 def serve_callbacks(ctx: MirrorContext, host: str, port: int) -> None:
-    """Serve the transcode-callback receiver that applies callbacks to the mirror at once."""
+    """Serve the transcode-callback receiver that applies callbacks to the mirror at once.
+
+    \b
+    Examples:
+      baijiayun mirror serve-callbacks --port 8080
+      baijiayun mirror serve-callbacks --host 0.0.0.0 --database postgresql://app@db/bjy
+    """
     ctx.refuse_dry_run("mirror serve-callbacks")
     import uvicorn
 
@@ -242,10 +340,16 @@ def serve_callbacks(ctx: MirrorContext, host: str, port: int) -> None:
 @mirror.command()
 @pass_mirror
 def status(ctx: MirrorContext) -> None:
-    """Last run, its age, counts by status and publish status, calls used (no API call)."""
+    """Last run, its age, counts by status and publish status, calls used (no API call).
+
+    \b
+    Examples:
+      baijiayun mirror status
+      baijiayun mirror status --database sqlite:///baijiayun-mirror.db -o json
+    """
     from ..mirror import mirror_status
 
-    emit(mirror_status(ctx.engine()), ctx.fmt, caption="mirror status")
+    emit(mirror_status(ctx.engine(existing=True)), ctx.fmt, caption="mirror status (times UTC+8)")
 
 
 DAY = click.DateTime(["%Y-%m-%d"])
@@ -263,7 +367,13 @@ DAY = click.DateTime(["%Y-%m-%d"])
 @click.option("--limit", type=AsciiIntRange(min=1))
 @pass_mirror
 def ls(ctx: MirrorContext, /, **filters: Any) -> None:
-    """Mirrored playbacks, newest first, filtered (no API call)."""
+    """Mirrored playbacks, newest first, filtered (no API call).
+
+    \b
+    Examples:
+      baijiayun mirror ls --name 高等数学 --publish-status 1 --since 2026-01-01
+      baijiayun mirror ls --room-id 26010100000001 --deleted -o csv
+    """
     from ..mirror import list_playbacks
 
     filters["include_deleted"] = filters.pop("deleted")
@@ -273,7 +383,8 @@ def ls(ctx: MirrorContext, /, **filters: Any) -> None:
     for name in ("since", "until"):
         if filters[name] is not None:
             filters[name] = f"{filters[name]:%Y-%m-%d}"
-    emit(list_playbacks(ctx.engine(), **filters), ctx.fmt, caption="mirrored playbacks")
+    rows = list_playbacks(ctx.engine(existing=True), **filters)
+    emit(rows, ctx.fmt, caption="mirrored playbacks")
 
 
 def main() -> None:

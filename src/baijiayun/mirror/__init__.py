@@ -5,7 +5,7 @@ from .query import list_playbacks, mirror_status
 from .schema import DEFAULT_DATABASE, SCHEMA_VERSION, SchemaVersionError, make_engine
 from .sync import Mirror, Progress, SyncResult
 from .web import CallbackHandler, callback_app, django_view
-from .writes import MirroredPlayBack
+from .write_hook import MirroredPlayBack
 
 __all__ = [
     "DEFAULT_DATABASE",

@@ -1,4 +1,7 @@
-"""Answers from the mirror's database alone (no API call): status and filtered listings."""
+"""Answers from the mirror's database alone (no API call): status and filtered listings.
+
+Times come back as aware datetimes in Beijing time (UTC+8), like the SDK's models.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,16 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from ..models import BEIJING
 from . import schema as s
+from .store import FULL, parse_china_time
 
-__all__ = ["list_playbacks", "mirror_status"]
+__all__ = ["beijing", "list_playbacks", "mirror_status"]
+
+
+def beijing(epoch: float | None) -> dt.datetime | None:
+    """A stored epoch time (``started_at``, ``deleted_at``, …) as Beijing time."""
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, BEIJING)
 
 
 def _run(row: Any, now: float) -> dict[str, Any] | None:
@@ -19,8 +29,7 @@ def _run(row: Any, now: float) -> dict[str, Any] | None:
     run = dict(row._mapping)
     run["age_seconds"] = round(now - (run["ended_at"] or run["started_at"]), 1)
     for field in ("started_at", "ended_at"):
-        if run[field] is not None:
-            run[field] = dt.datetime.fromtimestamp(run[field], dt.timezone.utc).isoformat()
+        run[field] = beijing(run[field])
     return run
 
 
@@ -37,7 +46,7 @@ def mirror_status(
         last = conn.execute(select(r).where(*mine_r).order_by(r.c.id.desc()).limit(1)).first()
         last_full = conn.execute(
             select(r)
-            .where(*mine_r, r.c.mode == "full", r.c.error.is_(None), r.c.ended_at.is_not(None))
+            .where(*mine_r, r.c.mode == FULL, r.c.error.is_(None), r.c.ended_at.is_not(None))
             .order_by(r.c.id.desc())
             .limit(1)
         ).first()
@@ -97,7 +106,8 @@ def list_playbacks(
     include_deleted: bool = False,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Mirrored playbacks, newest first, filtered.
+    """Mirrored playbacks, newest first, filtered; ``create_time`` and ``deleted_at`` as
+    Beijing-time datetimes.
 
     :param name: 名称包含 (substring of the name, case-insensitive)
     :param since: 生成日期起 (``YYYY-MM-DD``, China time, inclusive)
@@ -129,4 +139,9 @@ def list_playbacks(
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+        rows = [dict(row._mapping) for row in conn.execute(query)]
+    for row in rows:
+        if row["create_time"] is not None:
+            row["create_time"] = parse_china_time(row["create_time"])
+        row["deleted_at"] = beijing(row["deleted_at"])
+    return rows

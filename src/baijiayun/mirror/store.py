@@ -1,23 +1,27 @@
-"""Batched writes to the mirror: upsert a page of playbacks, mark deletions, apply callbacks, log changes."""
+"""The mirror's SQL: runs, batched playback writes (upsert, deletions, callbacks), change log, lookups."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Engine, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..models import BEIJING, PlaybackItem
+from ..models import BEIJING, PlaybackItem, PlaybackStatus
 from . import schema as s
 
 __all__ = [
     "FINAL_STATUSES",
+    "FULL",
+    "INCREMENTAL",
+    "REFRESH",
     "Counts",
     "Key",
+    "MirrorStore",
     "apply_callback",
     "item_row",
     "mark_deleted",
@@ -25,13 +29,26 @@ __all__ = [
     "upsert",
 ]
 
+FULL = "full"
+"""A run that walks every getList page, then confirms what it did not see."""
+INCREMENTAL = "incremental"
+"""A run that walks newest first until it overlaps what the mirror holds, then re-reads pending rows."""
+REFRESH = "refresh"
+"""A run of the write hook: one playback re-read after a write made through the SDK."""
+
 Key = tuple[int, int, int]
 Row = dict[str, Any]
 
-FINAL_STATUSES = (30, 100)
+FINAL_STATUSES = (PlaybackStatus.FAILED, PlaybackStatus.READY)
 """getList statuses after which a playback's generation state no longer changes."""
 
-_RANK = {0: 0, 10: 1, 20: 2, 30: 3, 100: 3}
+_RANK: dict[int, int] = {
+    PlaybackStatus.NOT_RECORDED: 0,
+    PlaybackStatus.RECORDING: 1,
+    PlaybackStatus.TRANSCODING: 2,
+    PlaybackStatus.FAILED: 3,
+    PlaybackStatus.READY: 3,
+}
 """Lifecycle order of (getList) statuses: a callback never moves a row to a lower rank."""
 
 QUIET_FIELDS = frozenset({"play_times", "play_url"})
@@ -49,6 +66,11 @@ def china_time(value: dt.datetime | None) -> str | None:
     if value.tzinfo is not BEIJING:  # the client already parses the service's times as China time
         value = value.astimezone(BEIJING)
     return value.isoformat(" ", "seconds")[:19]
+
+
+def parse_china_time(value: str) -> dt.datetime:
+    """A stored ``YYYY-MM-DD HH:MM:SS`` (China time) as an aware datetime."""
+    return dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
 
 
 def item_row(item: PlaybackItem) -> Row:
@@ -405,7 +427,13 @@ CALLBACK_FIELDS = ("video_id", "length", "total_size", "total_transcode_size", "
 def callback_status(status: int) -> int:
     """The getList status a transcode callback status stands for (callback 20 = uploaded)."""
     # Uploaded means transcoding has begun: the same point in the lifecycle as getList's 20.
-    return {20: 20, 30: 30, 100: 100}.get(status, status)
+    return int(
+        {
+            20: PlaybackStatus.TRANSCODING,
+            30: PlaybackStatus.FAILED,
+            100: PlaybackStatus.READY,
+        }.get(status, status)
+    )
 
 
 def apply_callback(
@@ -454,3 +482,141 @@ def apply_callback(
         ],
     )
     return True
+
+
+class MirrorStore:
+    """One account's mirror in its database: every read and write a run makes, in SQL.
+
+    The sync engine (:mod:`.sync`) decides what to read from the service; this says what the
+    database holds and records what was read. Each method is one transaction.
+
+    :param engine: 镜像数据库 (the mirror's engine, tables created)
+    :param partner_id: 账号 id (the account whose rows these are)
+    """
+
+    def __init__(self, engine: Engine, partner_id: int, clock: Callable[[], float]) -> None:
+        self.engine = engine
+        self.partner_id = partner_id
+        self._clock = clock
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def open_run(self, mode: str) -> tuple[int, float]:
+        """Record a run starting now; its id and start time.
+
+        A sweep or incremental run holds the account's lock, so one still open was killed: it
+        is marked ``interrupted``.
+        """
+        now = self._clock()
+        r = s.sync_runs
+        with self.engine.begin() as conn:
+            if mode != REFRESH:
+                conn.execute(
+                    update(r)
+                    .where(
+                        r.c.partner_id == self.partner_id,
+                        r.c.ended_at.is_(None),
+                        r.c.mode != REFRESH,
+                    )
+                    .values(error="interrupted")
+                )
+            run_id = conn.execute(
+                r.insert().values(partner_id=self.partner_id, mode=mode, started_at=now)
+            ).inserted_primary_key
+        assert run_id is not None
+        return int(run_id[0]), now
+
+    def close_run(self, run_id: int, values: Mapping[str, Any]) -> None:
+        """Write a run's end: ``ended_at``, its counts and its error."""
+        with self.engine.begin() as conn:
+            conn.execute(update(s.sync_runs).where(s.sync_runs.c.id == run_id).values(**values))
+
+    def last_complete(self, mode: str) -> float | None:
+        """When the last run of ``mode`` that ended without error started (None: never)."""
+        r = s.sync_runs
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(func.max(r.c.started_at)).where(
+                    r.c.partner_id == self.partner_id,
+                    r.c.mode == mode,
+                    r.c.ended_at.is_not(None),
+                    r.c.error.is_(None),
+                )
+            ).scalar()
+        return None if found is None else float(found)
+
+    # -- playbacks: what is held ------------------------------------------------------------
+
+    def _alive(self) -> Any:
+        p = s.playbacks
+        return (p.c.partner_id == self.partner_id) & p.c.deleted_at.is_(None)
+
+    def _keys(self, *where: Any) -> list[Key]:
+        p = s.playbacks
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(p.c.room_id, p.c.session_id, p.c.version).where(self._alive(), *where)
+            ).all()
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def held(self, room_id: int, session_id: int | None = None) -> list[Key]:
+        """The live versions held of a room (of one session, if given)."""
+        p = s.playbacks
+        where = [p.c.room_id == room_id]
+        if session_id is not None:
+            where.append(p.c.session_id == session_id)
+        return self._keys(*where)
+
+    def unseen(self, run_id: int) -> list[Key]:
+        """Live versions the run ``run_id`` has not seen: its deletion candidates."""
+        p = s.playbacks
+        return self._keys(p.c.seen_run.is_(None) | (p.c.seen_run != run_id))
+
+    def pending(self, since: dt.datetime) -> list[Key]:
+        """Live versions generated since ``since`` whose status is not final yet."""
+        p = s.playbacks
+        return self._keys(
+            p.c.status.not_in([int(x) for x in FINAL_STATUSES]),
+            p.c.create_time >= china_time(since),
+        )
+
+    def newest_create_time(self) -> dt.datetime | None:
+        """The generation time of the newest live version held (China time)."""
+        p = s.playbacks
+        with self.engine.connect() as conn:
+            found = conn.execute(select(func.max(p.c.create_time)).where(self._alive())).scalar()
+        return None if found is None else parse_china_time(found)
+
+    # -- playbacks: what was read -----------------------------------------------------------
+
+    def write_page(self, rows: Sequence[Row], run_id: int) -> Counts:
+        """Upsert one page of getList rows in one transaction."""
+        for attempt in (1, 2):
+            try:
+                with self.engine.begin() as conn:
+                    return upsert(
+                        conn, rows, partner_id=self.partner_id, now=self._clock(), run_id=run_id
+                    )
+            except IntegrityError:
+                # A callback inserted one of these rows between our read and our insert: the
+                # page is written again, seeing that row this time.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def apply_versions(
+        self,
+        present: Sequence[Row],
+        mains: Mapping[Key, bool],
+        gone: Sequence[Key],
+        run_id: int,
+    ) -> Counts:
+        """Apply one getCropList reading in one transaction: upsert the versions it listed,
+        record which is main, mark ``gone`` (held, proven absent) deleted."""
+        now = self._clock()
+        with self.engine.begin() as conn:
+            counts = upsert(conn, present, partner_id=self.partner_id, now=now, run_id=run_id)
+            counts.deleted += mark_deleted(conn, gone, now=now, run_id=run_id)
+            if set_main_versions(conn, mains, now=now, run_id=run_id):
+                counts.updated += 1
+        return counts

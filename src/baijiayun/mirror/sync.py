@@ -4,48 +4,36 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import APIError, BaiJiaYunError, RoomDeletedError, RoomNotFoundError
 from ..models import BEIJING, PlaybackItem
+from ..pagination import PageWalk, StepBackWalk
 from . import schema as s
 from .lock import MirrorLock
 from .query import list_playbacks, mirror_status
-from .store import (
-    FINAL_STATUSES,
-    Counts,
-    Key,
-    item_row,
-    mark_deleted,
-    set_main_versions,
-    upsert,
-)
+from .store import FULL, INCREMENTAL, REFRESH, Counts, Key, MirrorStore, item_row
 
 if TYPE_CHECKING:
     from ..client import BaiJiaYunClient
     from ..client.api import PlayBack
-    from .writes import MirroredPlayBack
+    from .write_hook import MirroredPlayBack
 
 __all__ = ["FULL", "INCREMENTAL", "REFRESH", "Mirror", "Progress", "SyncResult", "SyncStopped"]
 
 log = logging.getLogger("baijiayun.mirror")
 
-FULL = "full"
-INCREMENTAL = "incremental"
-REFRESH = "refresh"
-"""A run of the write hook: one playback re-read after a write made through the SDK."""
 PAGE_SIZE = 1000
-MAX_STEP_BACKS = 50
-"""How often one sweep re-reads earlier pages after the catalog shrank under it."""
+NO_SUCH_PLAYBACK = 1
+"""getCropList's generic code: it proves nothing (a playback missing, or any other trouble)."""
 
 
 class SyncStopped(Exception):
@@ -83,6 +71,30 @@ class SyncResult:
         return asdict(self)
 
 
+@dataclass
+class _Run:
+    """One run's state, its own: a refresh in another thread never touches a sweep's counts."""
+
+    run_id: int
+    mode: str
+    started: float
+    renew: Callable[[], object] = lambda: None
+    stop: threading.Event | None = None
+    counts: Counts = field(default_factory=Counts)
+    seen: set[Key] = field(default_factory=set)
+    calls: int = 0
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was asked for."""
+        return self.stop is not None and self.stop.is_set()
+
+    def check_stop(self) -> None:
+        """Raise :class:`SyncStopped` if a stop was asked for."""
+        if self.stopping:
+            raise SyncStopped
+
+
 class Mirror:
     """The account's playbacks kept in your own database (SQLite file by default, or PostgreSQL).
 
@@ -115,13 +127,20 @@ class Mirror:
         self.on_page = on_page
         self._clock = clock
         self._engine: Engine | None = None
-        self._calls = 0
+        self._store: MirrorStore | None = None
 
     def engine(self) -> Engine:
         """The database engine (made on first use; tables created then)."""
         if self._engine is None:
             self._engine = s.open_engine(self.database_url)
         return self._engine
+
+    @property
+    def store(self) -> MirrorStore:
+        """This account's rows in the database (made on first use)."""
+        if self._store is None:
+            self._store = MirrorStore(self.engine(), self.partner_id, self._clock)
+        return self._store
 
     @property
     def partner_id(self) -> int:
@@ -133,6 +152,7 @@ class Mirror:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+            self._store = None
 
     def __enter__(self) -> Mirror:
         return self
@@ -155,7 +175,7 @@ class Mirror:
 
         A full sweep walks every getList page (crop versions included, every product line),
         re-reading earlier pages whenever the catalog shrinks under it, and marks a held playback
-        deleted only after getCropList confirmed it gone. Raises what the client raises; the run
+        deleted only after getCropList proved it gone. Raises what the client raises; the run
         is recorded either way.
         """
         mode = INCREMENTAL if incremental else FULL
@@ -163,293 +183,203 @@ class Mirror:
             self.engine(), f"sync:{self.partner_id}", wait=self.lock_wait, lease=self.lease
         )
         with lock:
-            run_id, started = self._start_run(mode)
-            self._calls = 0
-            counts = Counts()
-            seen: set[Key] = set()
-            error: str | None = None
-            try:
-                if mode == FULL:
-                    self._sweep(run_id, counts, seen, lock, stop)
-                else:
-                    self._incremental(run_id, counts, seen, lock, stop)
-            except SyncStopped:
-                error = "stopped"
-            except BaseException as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                self._end_run(run_id, started, mode, counts, seen, error)
-                raise
-            return self._end_run(run_id, started, mode, counts, seen, error)
+            run = self._open(mode, renew=lock.renew, stop=stop)
+            work = self._sweep if mode == FULL else self._incremental
+            return self._finish(run, lambda: work(run))
 
     def refresh(self, room_id: int, session_id: int | None = None) -> SyncResult:
         """Re-read one playback now (getCropList, one call per session held) and apply it.
 
         The write hook (:meth:`writes`) calls this after every write it forwards. It takes no
         lock, so it never waits for a running sweep; the sweeps stay authoritative and the next
-        one settles a refresh that raced with it.
+        one settles a refresh that raced with it. An answer that does not prove the playback
+        gone (code 1, an HTTP error, a timeout) raises, and nothing is marked deleted.
         """
-        p = s.playbacks
-        where = (p.c.partner_id == self.partner_id) & (p.c.room_id == room_id)
-        if session_id is not None:
-            where &= p.c.session_id == session_id
-        with self.engine().connect() as conn:
-            held = conn.execute(
-                select(p.c.room_id, p.c.session_id, p.c.version).where(
-                    where, p.c.deleted_at.is_(None)
-                )
-            ).all()
+        held = self.store.held(room_id, session_id)
         groups: dict[tuple[int, int], list[Key]] = {}
-        for row in held:
-            groups.setdefault((row[0], row[1]), []).append((row[0], row[1], row[2]))
+        for key in held:
+            groups.setdefault(key[:2], []).append(key)
         if not groups:  # not mirrored yet: read what the service has
             groups[(room_id, session_id or 0)] = []
-        run_id, started = self._start_run(REFRESH)
-        self._calls = 0
-        counts = Counts()
-        seen: set[Key] = set()
-        try:
-            self._reconcile(groups, run_id, counts, seen, lambda: None, None)
-        except BaseException as exc:
-            self._end_run(run_id, started, REFRESH, counts, seen, f"{type(exc).__name__}: {exc}")
-            raise
-        return self._end_run(run_id, started, REFRESH, counts, seen, None)
+        run = self._open(REFRESH)
+        return self._finish(run, lambda: self._reconcile(run, groups))
 
     def writes(self, playback: PlayBack | None = None) -> MirroredPlayBack:
         """The write hook: ``playback`` (default: this mirror's client's) whose writes also
         update the mirror at once. See :class:`~baijiayun.mirror.MirroredPlayBack`."""
-        from .writes import MirroredPlayBack
+        from .write_hook import MirroredPlayBack
 
         return MirroredPlayBack(playback or self.client.playback, self)
 
-    def _start_run(self, mode: str) -> tuple[int, float]:
-        now = self._clock()
-        r = s.sync_runs
-        with self.engine().begin() as conn:
-            if mode != REFRESH:
-                # We hold the lock: a sweep or incremental run still open was killed; say so.
-                conn.execute(
-                    update(r)
-                    .where(
-                        r.c.partner_id == self.partner_id,
-                        r.c.ended_at.is_(None),
-                        r.c.mode != REFRESH,
-                    )
-                    .values(error="interrupted")
-                )
-            run_id = conn.execute(
-                r.insert().values(partner_id=self.partner_id, mode=mode, started_at=now)
-            ).inserted_primary_key
-        assert run_id is not None
-        return int(run_id[0]), now
-
-    def _end_run(
+    def _open(
         self,
-        run_id: int,
-        started: float,
         mode: str,
-        counts: Counts,
-        seen: set[Key],
-        error: str | None,
-    ) -> SyncResult:
+        *,
+        renew: Callable[[], object] = lambda: None,
+        stop: threading.Event | None = None,
+    ) -> _Run:
+        run_id, started = self.store.open_run(mode)
+        return _Run(run_id, mode, started, renew=renew, stop=stop)
+
+    def _finish(self, run: _Run, work: Callable[[], None]) -> SyncResult:
+        """Do ``work``, then record the run's end (its error, if any) and return its summary."""
+        try:
+            work()
+        except SyncStopped:
+            return self._close(run, "stopped")
+        except BaseException as exc:
+            self._close(run, f"{type(exc).__name__}: {exc}")
+            raise
+        return self._close(run, None)
+
+    def _close(self, run: _Run, error: str | None) -> SyncResult:
         result = SyncResult(
-            run_id=run_id,
-            mode=mode,
-            started_at=started,
+            run_id=run.run_id,
+            mode=run.mode,
+            started_at=run.started,
             ended_at=self._clock(),
-            calls=self._calls,
-            seen=len(seen),
-            inserted=counts.inserted,
-            updated=counts.updated,
-            deleted=counts.deleted,
+            calls=run.calls,
+            seen=len(run.seen),
+            inserted=run.counts.inserted,
+            updated=run.counts.updated,
+            deleted=run.counts.deleted,
             error=error,
         )
         values = result.to_dict()
         del values["run_id"], values["mode"], values["started_at"]
-        with self.engine().begin() as conn:
-            conn.execute(update(s.sync_runs).where(s.sync_runs.c.id == run_id).values(**values))
-        log.info("mirror %s run %d: %s", mode, run_id, values)
+        self.store.close_run(run.run_id, values)
+        log.info("mirror %s run %d: %s", run.mode, run.run_id, values)
         return result
 
     # -- reading the service ------------------------------------------------------------
 
-    def _page(self, number: int) -> tuple[int, list[PlaybackItem]]:
-        self._calls += 1
-        page = self.client.playback.get_list(None, number, self.page_size, crop_video=1)
-        return page.total, list(page.items)
-
-    def _store(self, rows: Sequence[dict[str, Any]], run_id: int, counts: Counts) -> None:
-        for attempt in (1, 2):
-            try:
-                with self.engine().begin() as conn:
-                    done = upsert(
-                        conn, rows, partner_id=self.partner_id, now=self._clock(), run_id=run_id
-                    )
-            except IntegrityError:
-                # A callback inserted one of these rows between our read and our insert: the
-                # page is written again, seeing that row this time.
-                if attempt == 2:
-                    raise
-                continue
-            counts.add(done)
-            return
-
-    def _report(self, mode: str, pages: int, seen: set[Key], total: int) -> None:
-        if self.on_page is not None:
-            self.on_page(Progress(mode, pages, len(seen), total, self._calls))
+    def _page(self, run: _Run, number: int) -> Any:
+        run.calls += 1
+        return self.client.playback.get_list(None, number, self.page_size, crop_video=1)
 
     def _walk(
-        self,
-        run_id: int,
-        counts: Counts,
-        seen: set[Key],
-        lock: MirrorLock,
-        stop: threading.Event | None,
-        mode: str,
-        enough: Callable[[list[PlaybackItem]], bool] | None = None,
+        self, run: _Run, enough: Callable[[Sequence[PlaybackItem]], bool] | None = None
     ) -> None:
+        """Walk getList pages (stepping back when the catalog shrinks) and store what is new."""
+        walk = StepBackWalk(
+            self.page_size,
+            key=lambda i: (i.room_id, i.session_id, i.version),
+            seen=run.seen,
+            enough=enough,
+        )
         # The next page is fetched while this one is written: the sweep costs little more than
         # the page loop itself. What to fetch next depends only on the page just read.
         with ThreadPoolExecutor(1, thread_name_prefix="bjy-mirror-fetch") as fetcher:
-            number, previous, step_backs, pages = 1, None, 0, 0
-            pending: Future[tuple[int, list[PlaybackItem]]] | None = fetcher.submit(
-                self._page, number
-            )
+            pending: Future[Any] | None = fetcher.submit(self._page, run, walk.number)
             while pending is not None:
-                total, items = pending.result()
-                pages += 1
-                rows = [item_row(i) for i in items]
-                seen.update((r["room_id"], r["session_id"], r["version"]) for r in rows)
-                self._report(mode, pages, seen, total)
-                following: int | None = number + 1
-                if (
-                    previous is not None
-                    and total < previous
-                    and number > 1
-                    and step_backs < MAX_STEP_BACKS
-                ):
-                    # Deletions above the cursor moved rows up by at most the drop in total:
-                    # the rows that crossed into pages already read are read again. Between
-                    # two reads whose totals did not drop, no row can slip past the boundary.
-                    step_backs += 1
-                    following = max(1, number - math.ceil((previous - total) / self.page_size))
-                elif (
-                    not items
-                    or number * self.page_size >= total
-                    or (enough is not None and enough(items))
-                ):
-                    following = None
-                previous = total
-                if following is not None and stop is not None and stop.is_set():
-                    following = None
-                pending = None if following is None else fetcher.submit(self._page, following)
-                self._store(rows, run_id, counts)
-                lock.renew()
-                if following is None and stop is not None and stop.is_set():
-                    raise SyncStopped
-                number = following or number
+                page = pending.result()
+                fresh = walk.take(page)
+                if self.on_page is not None:
+                    self.on_page(
+                        Progress(run.mode, walk.pages, len(run.seen), page.total, run.calls)
+                    )
+                last = walk.done or run.stopping
+                pending = None if last else fetcher.submit(self._page, run, walk.number)
+                run.counts.add(self.store.write_page([item_row(i) for i in fresh], run.run_id))
+                run.renew()
+                if last:
+                    run.check_stop()
 
-    def _sweep(
-        self,
-        run_id: int,
-        counts: Counts,
-        seen: set[Key],
-        lock: MirrorLock,
-        stop: threading.Event | None,
-    ) -> None:
-        self._walk(run_id, counts, seen, lock, stop, FULL)
-        p = s.playbacks
-        with self.engine().connect() as conn:
-            missing = conn.execute(
-                select(p.c.room_id, p.c.session_id, p.c.version).where(
-                    p.c.partner_id == self.partner_id,
-                    p.c.deleted_at.is_(None),
-                    (p.c.seen_run.is_(None)) | (p.c.seen_run != run_id),
-                )
-            ).all()
-        self._confirm([(r[0], r[1], r[2]) for r in missing], run_id, counts, seen, lock, stop)
+    def _sweep(self, run: _Run) -> None:
+        self._walk(run)
+        self._confirm(run, self.store.unseen(run.run_id))
 
-    def _confirm(
-        self,
-        keys: Sequence[Key],
-        run_id: int,
-        counts: Counts,
-        seen: set[Key],
-        lock: MirrorLock,
-        stop: threading.Event | None,
-    ) -> None:
-        """Ask getCropList about each room/session of ``keys``: upsert what exists, delete the rest."""
-        groups: dict[tuple[int, int], list[Key]] = {}
-        for key in keys:
-            groups.setdefault((key[0], key[1]), []).append(key)
-        self._reconcile(groups, run_id, counts, seen, lock.renew, stop)
+    def _incremental(self, run: _Run) -> None:
+        newest = self.store.newest_create_time()
 
-    def _reconcile(
-        self,
-        groups: dict[tuple[int, int], list[Key]],
-        run_id: int,
-        counts: Counts,
-        seen: set[Key],
-        renew: Callable[[], object],
-        stop: threading.Event | None,
-    ) -> None:
-        for (room_id, session_id), held in groups.items():
-            if stop is not None and stop.is_set():
-                raise SyncStopped
-            self._calls += 1
-            try:
-                page = self.client.playback.get_crop_list(
-                    room_id, session_id=session_id or None, page_size=1000
-                )
-                present = [item_row(i) for i in page.items]
-                mains = {(i.room_id, i.session_id, i.version): i.is_main for i in page.items}
-            except (RoomNotFoundError, RoomDeletedError):
-                present, mains = [], {}
-            except APIError as error:
-                if error.code != 1:  # code 1: no such playback (protocol §11)
-                    raise
-                present, mains = [], {}
-            found = {(r["room_id"], r["session_id"], r["version"]) for r in present}
-            gone = [k for k in held if k not in found]
-            now = self._clock()
-            with self.engine().begin() as conn:
-                counts.add(
-                    upsert(conn, present, partner_id=self.partner_id, now=now, run_id=run_id)
-                )
-                counts.deleted += mark_deleted(conn, gone, now=now, run_id=run_id)
-                if set_main_versions(conn, mains, now=now, run_id=run_id):
-                    counts.updated += 1
-            seen.update(found)
-            renew()
-
-    def _incremental(
-        self,
-        run_id: int,
-        counts: Counts,
-        seen: set[Key],
-        lock: MirrorLock,
-        stop: threading.Event | None,
-    ) -> None:
-        p = s.playbacks
-        alive = (p.c.partner_id == self.partner_id) & p.c.deleted_at.is_(None)
-        with self.engine().connect() as conn:
-            newest = conn.execute(select(func.max(p.c.create_time)).where(alive)).scalar()
-
-        def overlaps(items: list[PlaybackItem]) -> bool:
-            oldest = item_row(items[-1])["create_time"]
+        def overlaps(items: Sequence[PlaybackItem]) -> bool:
+            oldest = items[-1].create_time
             return newest is not None and oldest is not None and oldest < newest
 
-        self._walk(run_id, counts, seen, lock, stop, INCREMENTAL, overlaps)
+        self._walk(run, overlaps)
         since = dt.datetime.fromtimestamp(self._clock() - self.pending_max_age, BEIJING)
-        with self.engine().connect() as conn:
-            pending = conn.execute(
-                select(p.c.room_id, p.c.session_id, p.c.version).where(
-                    alive,
-                    p.c.status.not_in(FINAL_STATUSES),
-                    p.c.create_time >= since.strftime("%Y-%m-%d %H:%M:%S"),
-                )
-            ).all()
-        keys = [(r[0], r[1], r[2]) for r in pending if (r[0], r[1], r[2]) not in seen]
-        self._confirm(keys, run_id, counts, seen, lock, stop)
+        self._confirm(run, [k for k in self.store.pending(since) if k not in run.seen])
+
+    def _confirm(self, run: _Run, keys: Sequence[Key]) -> None:
+        """Ask getCropList about each room/session of ``keys``: upsert what it lists, delete
+        what it proves gone."""
+        groups: dict[tuple[int, int], list[Key]] = {}
+        for key in keys:
+            groups.setdefault(key[:2], []).append(key)
+        self._reconcile(run, groups)
+
+    def _reconcile(self, run: _Run, groups: dict[tuple[int, int], list[Key]]) -> None:
+        """Read each room/session of ``groups`` (held keys) and apply it: upsert what is listed,
+        delete what is held and proven absent."""
+        for (room_id, session_id), held in groups.items():
+            run.check_stop()
+            reading = self._read_versions(run, room_id, session_id)
+            if reading is None:
+                continue
+            listed, mains, complete = reading
+            present = [item_row(i) for i in listed]
+            found = {(r["room_id"], r["session_id"], r["version"]) for r in present}
+            gone = [k for k in held if k not in found] if complete else []
+            run.counts.add(self.store.apply_versions(present, mains, gone, run.run_id))
+            run.seen.update(found)
+            run.renew()
+
+    def _read_versions(
+        self, run: _Run, room_id: int, session_id: int
+    ) -> tuple[list[PlaybackItem], dict[Key, bool], bool] | None:
+        """The versions the service lists of one room/session, which is main, and whether the
+        listing is complete (then what it does not list is proven absent).
+
+        getCropList answers; 3001/3002 prove the room and its playbacks gone. Its code 1 proves
+        nothing (protocol §11 uses it for "no such playback" and for much else), so the room's
+        getList listing is asked next. When that cannot answer either, a refresh raises (the
+        write hook logs it) and a sweep logs it and goes on (None): the rows stay, and the next
+        run asks again. Any other failure raises, deleting nothing.
+        """
+        run.calls += 1
+        try:
+            page = self.client.playback.get_crop_list(
+                room_id, session_id=session_id or None, page_size=1000
+            )
+            mains = {(i.room_id, i.session_id, i.version): i.is_main for i in page.items}
+            return list(page.items), mains, len(page.items) >= page.total
+        except (RoomNotFoundError, RoomDeletedError):
+            return [], {}, True
+        except APIError as error:
+            if error.code != NO_SUCH_PLAYBACK:
+                raise
+            first = error
+        try:
+            listed, complete = self._room_listing(run, room_id)
+        except (RoomNotFoundError, RoomDeletedError):
+            return [], {}, True
+        except APIError as error:
+            if error.code != NO_SUCH_PLAYBACK or run.mode == REFRESH:
+                raise
+            log.warning(
+                "mirror: room %s session %s: getCropList and getList answered code 1 (%s; %s); "
+                "its held versions stay, the next run asks again",
+                room_id,
+                session_id,
+                first.msg,
+                error.msg,
+            )
+            return None
+        return [i for i in listed if i.session_id == session_id], {}, complete
+
+    def _room_listing(self, run: _Run, room_id: int) -> tuple[list[PlaybackItem], bool]:
+        """Every version getList lists of one room, and whether the listing is complete."""
+        walk = PageWalk(PAGE_SIZE)
+        items: list[PlaybackItem] = []
+        total = 0
+        while not walk.done:
+            run.calls += 1
+            page = self.client.playback.get_list(
+                None, walk.number, PAGE_SIZE, crop_video=1, room_id=room_id
+            )
+            items.extend(walk.take(page))
+            total = page.total
+        return items, len(items) >= total
 
     def watch(
         self,
@@ -468,16 +398,7 @@ class Mirror:
         run between pages.
         """
         stop = stop or threading.Event()
-        r = s.sync_runs
-        with self.engine().connect() as conn:
-            last_full = conn.execute(
-                select(func.max(r.c.started_at)).where(
-                    r.c.partner_id == self.partner_id,
-                    r.c.mode == FULL,
-                    r.c.ended_at.is_not(None),
-                    r.c.error.is_(None),
-                )
-            ).scalar()
+        last_full = self.store.last_complete(FULL)
         while not stop.is_set():
             full = last_full is None or self._clock() - last_full >= full_every
             try:

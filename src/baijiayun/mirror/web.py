@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from ..callbacks import SUCCESS_REPLY, parse_transcode_callback
+from ..callbacks import SUCCESS_REPLY, parse_transcode_callback, verify_callback
 from ..errors import CallbackVerificationError
 from . import schema as s
 from .store import apply_callback
@@ -27,6 +27,40 @@ MAX_BODY = 1024 * 1024
 """Largest callback body accepted, in bytes; a real transcode callback is well under 1 KiB."""
 
 TOO_LARGE = 413
+BAD_REQUEST = 400
+
+MAX_QID = 64
+"""Longest ``qid`` the mirror records (``bjy_mirror_callbacks.qid``); a longer one is refused."""
+
+INTEGER_FIELDS = (
+    "video_id",
+    "status",
+    "room_id",
+    "session_id",
+    "version",
+    "total_size",
+    "total_transcode_size",
+    "length",
+)
+"""Transcode callback fields that are integers: plain ASCII digits, nothing else (``1_000``,
+`` 1 `` and ``+5`` are refused, as the service never sends them)."""
+
+
+def _shown(qid: str) -> str:
+    """A qid as logged: at most 16 characters of it."""
+    return repr(qid if len(qid) <= 16 else qid[:16] + "…")
+
+
+def _refused(fields: dict[str, str]) -> str | None:
+    """Why a verified callback's fields cannot be applied as they are, or None."""
+    qid = fields.get("qid", "")
+    if len(qid) > MAX_QID:
+        return f"callback qid is {len(qid)} characters; at most {MAX_QID}"
+    for name in INTEGER_FIELDS:
+        value = fields.get(name, "")
+        if value and not (value.isascii() and value.isdigit()):
+            return f"callback field {name!r}: not a plain integer: {value[:40]!r}"
+    return None
 
 
 def too_large(limit: int) -> dict[str, Any]:
@@ -76,30 +110,42 @@ class CallbackHandler:
     def handle(self, body: bytes | Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         """The HTTP status and JSON reply for one callback: its raw form body or its fields."""
         try:
-            callback = parse_transcode_callback(body, self.partner_key, max_skew=self.max_skew)
+            fields = verify_callback(body, self.partner_key, max_skew=self.max_skew)
+            problem = _refused(fields)
+            if problem is not None:
+                log.warning("callback %s refused: %s", _shown(fields.get("qid", "")), problem)
+                return BAD_REQUEST, {"code": 1, "msg": problem}
+            callback = parse_transcode_callback(fields, self.partner_key, max_skew=self.max_skew)
         except CallbackVerificationError as exc:
-            return 400, {"code": 1, "msg": str(exc)}
+            return BAD_REQUEST, {"code": 1, "msg": str(exc)}
         if not callback.is_playback:
             return 200, dict(SUCCESS_REPLY)  # a plain VOD upload: not a playback
-        fields = callback.model_dump(exclude_none=True)
+        applied = callback.model_dump(exclude_none=True)
         for attempt in (1, 2):
             now = self._clock()
             try:
                 with self.engine().begin() as conn:
                     conn.execute(
                         s.callbacks_seen.insert().values(
-                            qid=callback.qid, received_at=now, payload=fields
+                            qid=callback.qid, received_at=now, payload=applied
                         )
                     )
-                    apply_callback(conn, fields, partner_id=self.partner_id, now=now)
+                    apply_callback(conn, applied, partner_id=self.partner_id, now=now)
             except IntegrityError:
                 if self._applied(callback.qid):
                     break  # a repeated delivery changes nothing
                 if attempt == 1:
                     continue  # a sweep inserted the row meanwhile: apply to it
                 return 503, {"code": 1, "msg": "mirror write conflict; send again"}
+            except DataError as exc:  # a value the database cannot hold: sending again won't help
+                problem = str(exc.orig or exc).splitlines()[0]
+                log.warning("callback %s refused: %s", _shown(callback.qid), problem)
+                return BAD_REQUEST, {
+                    "code": 1,
+                    "msg": f"callback does not fit the mirror: {problem}",
+                }
             except SQLAlchemyError as exc:
-                log.warning("callback %s not applied: %s", callback.qid, exc)
+                log.warning("callback %s not applied: %s", _shown(callback.qid), exc)
                 return 503, {"code": 1, "msg": "mirror database unavailable; send again"}
             break
         return 200, dict(SUCCESS_REPLY)
@@ -124,11 +170,14 @@ def callback_app(
 
     Mount it in FastAPI or Starlette (``app.mount("/bjy/callback", callback_app(...))``). It
     answers ``{"code": 0}`` once a callback is applied (or was already), HTTP 400 with
-    ``{"code": 1, "msg": …}`` to a body that fails verification, and HTTP 413 with code 1 to a body
+    ``{"code": 1, "msg": …}`` to a body that fails verification or cannot be applied as it is (a
+    qid over 64 characters, an integer spelled other than in plain digits, a broken multipart
+    body), HTTP 503 when the database is unavailable (send again), and HTTP 413 with code 1 to a body
     over ``max_body`` bytes (refused by its Content-Length, or as soon as that many bytes arrived).
     """
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
@@ -159,7 +208,11 @@ def callback_app(
             async def replay() -> dict[str, Any]:
                 return {"type": "http.request", "body": raw, "more_body": False}
 
-            form = await Request(request.scope, replay).form()
+            try:
+                form = await Request(request.scope, replay).form()
+            except HTTPException as exc:  # Starlette's words for a broken multipart body
+                reply = {"code": 1, "msg": f"callback body is not valid multipart: {exc.detail}"}
+                return JSONResponse(reply, status_code=BAD_REQUEST)
             body = {k: str(v) for k, v in form.items()}
         status, reply = await run_in_threadpool(handler.handle, body)
         return JSONResponse(reply, status_code=status)
@@ -183,6 +236,7 @@ def django_view(
     whose Content-Length is over ``max_body`` bytes gets HTTP 413 with code 1, unread.
     """
     from django.http import HttpRequest, HttpResponseNotAllowed, JsonResponse
+    from django.http.multipartparser import MultiPartParserError
     from django.views.decorators.csrf import csrf_exempt
 
     handler = CallbackHandler(partner_key, database_url, partner_id=partner_id, max_skew=max_skew)
@@ -193,8 +247,13 @@ def django_view(
         declared = str(request.META.get("CONTENT_LENGTH") or "").strip()
         if declared.isdigit() and int(declared) > max_body:
             return JsonResponse(too_large(max_body), status=TOO_LARGE)
-        multipart = (request.content_type or "").startswith("multipart/")
-        body = {k: str(v) for k, v in request.POST.items()} if multipart else request.body
+        body: bytes | dict[str, str] = request.body
+        if (request.content_type or "").startswith("multipart/"):
+            try:
+                body = {k: str(v) for k, v in request.POST.items()}
+            except MultiPartParserError as exc:
+                reply = {"code": 1, "msg": f"callback body is not valid multipart: {exc}"}
+                return JsonResponse(reply, status=BAD_REQUEST)
         status, reply = handler.handle(body)
         return JsonResponse(reply, status=status)
 
