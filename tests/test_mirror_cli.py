@@ -132,6 +132,7 @@ def test_dry_run_is_refused_and_records_nothing(env: dict[str, str]) -> None:
         ("mysql://nobody:s3cret-pw@127.0.0.1/x", "is not supported"),
         ("not a url", "is not supported"),
     ],
+    ids=["sqlite-missing-dir", "postgresql-closed-port", "mysql", "not-a-url"],
 )
 def test_a_bad_database_is_exit_2_naming_it(
     env: dict[str, str], database: str, problem: str
