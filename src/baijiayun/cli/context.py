@@ -21,9 +21,9 @@ from .output import FORMATS, pick_format
 from .progress import Status
 
 if TYPE_CHECKING:
-    from .._ratelimit import Governor
     from ..client import BaiJiaYunClient
     from ..client.api.playback import PlayBack
+    from ..ratelimit import Governor
 
 __all__ = [
     "ASCII_INT",

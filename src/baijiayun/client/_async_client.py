@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .. import _core, _transport
 from .._endpoints import CREATE_KEY, Endpoint
-from .._ratelimit import Governor, Slot
 from ..errors import APIConnectionError, BaiJiaYunError, ResponseDecodeError
+from ..ratelimit import Governor, Slot
+from . import _core, _transport
 from ._base import DEFAULT_TIMEOUT, UNSET, BaseClient, OnWait, slot_hold
 
 if TYPE_CHECKING:

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .. import _core
 from .._endpoints import CREATE_KEY, Endpoint
-from .._ratelimit import Governor, RateGovernor
-from .._transport import attempt_timeout
 from ..errors import BaiJiaYunError, DryRunRequest, InvalidArgumentError, ResponseDecodeError
+from ..ratelimit import Governor, RateGovernor
+from . import _core
+from ._transport import attempt_timeout
 
 if TYPE_CHECKING:
     from typing_extensions import Self

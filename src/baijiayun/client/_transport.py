@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from .errors import APIConnectionError, APITimeoutError
+from ..errors import APIConnectionError, APITimeoutError
 
 __all__ = ["CONNECT_TIMEOUT", "attempt_timeout", "shorten_reads", "translate"]
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from . import _signing
-from ._endpoints import Endpoint, Param
-from .errors import (
+from .. import _signing
+from .._endpoints import Endpoint, Param
+from ..errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
