@@ -49,7 +49,9 @@ class BaiJiaYunClient(BaseClient):
         ``None`` for none. Default: 200 calls per 10 s, for this client alone.
     :param retry_policy: backoff and rate-limit waits (:class:`~baijiayun.RetryPolicy`)
     :param http_client: an httpx client to send with (the timeouts of each call are set per
-        request); it is left open on :meth:`close` unless ``owns_http_client`` is true
+        request); it is left open on :meth:`close` unless ``owns_http_client`` is true. The
+        client's own connections end every phase at the deadline; a sync ``httpx.Client`` of
+        yours bounds each socket read, not a response head trickled byte by byte
     :param owns_http_client: hand ``http_client`` over: :meth:`close` closes it
     :param dry_run: build and validate every call but send nothing: each call raises
         :class:`~baijiayun.DryRunRequest` carrying the request
@@ -97,7 +99,7 @@ class BaiJiaYunClient(BaseClient):
             token_cache=token_cache,
         )
         self._owns_http = http_client is None or owns_http_client
-        self._http: httpx.Client = http_client or httpx.Client()
+        self._http: httpx.Client = http_client or _transport.new_client()
         self._sleep = sleep or time.sleep
         self._key_lock = threading.Lock()
 
@@ -203,9 +205,20 @@ class BaiJiaYunClient(BaseClient):
     ) -> _core.Answer:
         """Send one request and read its body within the call's deadline and size limit.
 
-        The governor's slot is completed as soon as the response's head is in: from then on the
-        service has counted the call. A timeout or a lost connection leaves the slot to lapse.
+        The deadline ends every phase: waiting for a connection, connecting, sending, the
+        response head and the body, however slowly the server trickles them. The governor's
+        slot is completed as soon as the response's head is in: from then on the service has
+        counted the call. A timeout or a lost connection leaves the slot to lapse.
         """
+        try:
+            with _transport.bounded(attempts.remaining()):
+                return self._exchange(request, attempts, slot)
+        except TimeoutError:  # the deadline passed in a phase no per-phase timeout bounds
+            raise attempts.expired(request_sent=True) from None
+
+    def _exchange(
+        self, request: httpx.Request, attempts: _core.Attempts, slot: Slot | None
+    ) -> _core.Answer:
         path = attempts.endpoint.path
         try:
             response = self._http.send(request, stream=True)
