@@ -85,6 +85,18 @@ async def test_async_head_trickled_byte_by_byte_ends_at_the_call_deadline() -> N
     assert caught.value.request_sent
 
 
+def test_a_write_sent_without_an_answer_has_an_unknown_outcome() -> None:
+    server = HostileServer()
+    server.script = [trickle_head(0.05, server.stop)]
+    with server, _client(server, timeout=0.5) as client:
+        with pytest.raises(errors.APITimeoutError) as deleted:
+            client.playback.delete(1)
+        with pytest.raises(errors.APITimeoutError) as read:
+            client.playback.get_basic_info(1)
+    assert deleted.value.request_sent and deleted.value.outcome_unknown
+    assert read.value.request_sent and not read.value.outcome_unknown
+
+
 def test_per_call_timeout_overrides_the_client() -> None:
     server = HostileServer()
     server.script = [trickle(0.02, server.stop)]

@@ -63,7 +63,14 @@ class InvalidArgumentError(BaiJiaYunError, ValueError):
 
 
 class APIConnectionError(BaiJiaYunError):
-    """The service could not be reached, or the connection broke before an answer came."""
+    """The service could not be reached, or the connection broke before an answer came.
+
+    ``request_sent``: the request may have reached the service. ``outcome_unknown``: it did so for
+    a call that changes state and is not re-sent automatically (``delete``, ``replace_playback``),
+    so it may have been applied — read the state back before sending it again.
+    """
+
+    outcome_unknown: bool = False
 
     def __init__(self, endpoint: str, message: str, *, request_sent: bool = False) -> None:
         self.endpoint = endpoint

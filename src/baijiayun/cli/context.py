@@ -277,19 +277,20 @@ class Settings:
 
     def governor(self) -> Governor | None:
         """The account's budget, one per machine: a :class:`~baijiayun.FileRateGovernor` in the
-        user cache dir keyed by partner_id, or a :class:`~baijiayun.RedisRateGovernor` when
-        ``BAIJIAYUN_REDIS_URL`` is set. Nothing is opened until the first call."""
+        user cache dir keyed by partner_id, or a :class:`~baijiayun.RedisRateGovernor` on the
+        account's default key when ``BAIJIAYUN_REDIS_URL`` is set (so apps share it). Nothing is opened until the first call."""
         budget = self.budget()
         if budget is None:
             return None
         calls, period = budget
         redis_url = self.environ.get("BAIJIAYUN_REDIS_URL", "")
         if redis_url:
-            from ..redis_ratelimit import RedisRateGovernor
+            from ..ratelimit.redis import RedisRateGovernor
 
-            key = f"bjy:ratelimit:{self.partner_id}"
-            return RedisRateGovernor(redis_url, key=key, calls=calls, period=period)
-        from ..file_ratelimit import FileRateGovernor
+            return RedisRateGovernor(
+                redis_url, partner_id=self.partner_id, calls=calls, period=period
+            )
+        from ..ratelimit.file import FileRateGovernor
 
         return FileRateGovernor(str(self.partner_id), calls=calls, period=period)
 
@@ -402,7 +403,14 @@ class Command(click.Command):
             _bad_argument(ctx, settings or Settings(), error)
         except APIConnectionError as error:
             url = settings._client.base_url if settings and settings._client else None
-            click.echo(f"Error: cannot reach {_host_of(url)}: {error}", err=True)
+            if error.outcome_unknown:
+                click.echo(
+                    f"Error: no answer from {_host_of(url)}, so the outcome is unknown: the call "
+                    f"may have arrived and been applied; check before sending it again: {error}",
+                    err=True,
+                )
+            else:
+                click.echo(f"Error: cannot reach {_host_of(url)}: {error}", err=True)
             ctx.exit(EXIT_UNREACHABLE)
         except BaiJiaYunError as error:
             click.echo(f"Error: {error}", err=True)
