@@ -29,8 +29,9 @@ class AsyncBaiJiaYunClient(BaseClient):
     """Asynchronous client of the BaijiaYun OpenAPI; ``client.playback`` is ``AsyncPlayBack``.
 
     Credentials fall back to ``BAIJIAYUN_PARTNER_ID``, ``BAIJIAYUN_PARTNER_KEY`` (or
-    ``BAIJIAYUN_SECRET_KEY``), ``BAIJIAYUN_PRIVATE_DOMAIN`` and ``BAIJIAYUN_BASE_URL``. Use it as a
-    context manager or call :meth:`close`.
+    ``BAIJIAYUN_SECRET_KEY``), ``BAIJIAYUN_PRIVATE_DOMAIN`` and ``BAIJIAYUN_BASE_URL`` unless
+    ``trust_env`` is false (see :mod:`baijiayun.config`). Use it as a context manager or call
+    :meth:`close`.
 
     :param partner_id: 账号ID (the account's partner_id)
     :param partner_key: 签名密钥 (the key that signs every call); or give ``secret_key``
@@ -57,6 +58,8 @@ class AsyncBaiJiaYunClient(BaseClient):
         where ``playback.cached_player_url`` and ``playback.prefetch_tokens`` keep player tokens
     :param on_wait: ``on_wait(why, seconds)`` is called before the client waits to re-send
         (``why`` is a :data:`~baijiayun.WaitReason`); each wait is also logged at DEBUG
+    :param trust_env: take the settings not given from the ``BAIJIAYUN_*`` variables (like
+        httpx's ``trust_env``); false: only the arguments count
     :param clock: monotonic clock in seconds (tests inject a fake one)
     :param sleep: how to wait that many seconds (tests inject a fake one)
     """
@@ -78,6 +81,7 @@ class AsyncBaiJiaYunClient(BaseClient):
         dry_run: bool = False,
         on_wait: OnWait | None = None,
         token_cache: TokenCache | RedisTokenCache | None = None,
+        trust_env: bool = True,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
@@ -95,6 +99,7 @@ class AsyncBaiJiaYunClient(BaseClient):
             on_wait=on_wait,
             clock=clock,
             token_cache=token_cache,
+            trust_env=trust_env,
         )
         self._owns_http = http_client is None or owns_http_client
         self._http: httpx.AsyncClient = http_client or _transport.new_async_client()

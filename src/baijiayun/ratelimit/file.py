@@ -8,10 +8,11 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from .._redis import shared_state
+from ..config import from_environment
 from .base import (
     DEFAULT_GUARD,
     DEFAULT_HOLD,
@@ -22,7 +23,7 @@ from .base import (
     window_wait,
 )
 
-__all__ = ["FileRateGovernor", "user_cache_dir"]
+__all__ = ["FileRateGovernor", "default_path", "user_cache_dir"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS slots (
@@ -34,17 +35,27 @@ CREATE TABLE IF NOT EXISTS slots (
 """
 
 
-def user_cache_dir() -> Path:
-    """This platform's cache directory for baijiayun (``BAIJIAYUN_CACHE_DIR`` overrides it)."""
-    override = os.environ.get("BAIJIAYUN_CACHE_DIR")
+def user_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """This platform's cache directory for baijiayun (``BAIJIAYUN_CACHE_DIR`` overrides it).
+
+    :param environ: the environment to read (default: ``os.environ``)
+    """
+    environ = os.environ if environ is None else environ
+    override = from_environment(environ, ("cache_dir",)).get("cache_dir")
     if override:
         return Path(override)
     if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        base = environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
         return Path(base) / "baijiayun" / "Cache"
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / "baijiayun"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "baijiayun"
+    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "baijiayun"
+
+
+def default_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where a :class:`FileRateGovernor` keeps its book unless told: ``ratelimit.sqlite3`` in
+    :func:`user_cache_dir` of ``environ``."""
+    return user_cache_dir(environ) / "ratelimit.sqlite3"
 
 
 STALE_LAG = 0.5
@@ -77,7 +88,7 @@ class FileRateGovernor(_Waiting):
     ) -> None:
         self._setup(calls, period, margin, guard, hold, sleep, sleep_async)
         self.key = key
-        self.path = Path(path) if path is not None else user_cache_dir() / "ratelimit.sqlite3"
+        self.path = Path(path) if path is not None else default_path()
         self._clock = clock
 
     def __repr__(self) -> str:
