@@ -57,6 +57,8 @@ RULES = [
     (r"complete_async", "complete"),
     (r"get_or_fetch_async", "get_or_fetch"),
     (r"put_many_async", "put_many"),
+    (r"bounded_async", "bounded"),
+    (r"new_async_client", "new_client"),
 ]
 _PATTERN = re.compile("|".join(f"(?:\\b{pattern})" for pattern, _ in RULES))
 _COMPILED = [(re.compile(pattern), replacement) for pattern, replacement in RULES]

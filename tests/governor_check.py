@@ -8,9 +8,9 @@ import time
 from bisect import bisect_right
 from collections.abc import Iterable
 
-from baijiayun._ratelimit import _Waiting
-from baijiayun.file_ratelimit import FileRateGovernor
-from baijiayun.redis_ratelimit import RedisRateGovernor
+from baijiayun.ratelimit.base import _Waiting
+from baijiayun.ratelimit.file import FileRateGovernor
+from baijiayun.ratelimit.redis import RedisRateGovernor
 
 
 def busiest_window(arrivals: Iterable[float], period: float) -> int:

@@ -49,6 +49,19 @@ def trickle(interval: float, stop: threading.Event) -> Behaviour:
     return send
 
 
+def trickle_head(interval: float, stop: threading.Event, seconds: float = 20.0) -> Behaviour:
+    """Send the response's head one byte per ``interval``, for ``seconds`` at most."""
+
+    def send(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        ends = time.monotonic() + seconds
+        while not stop.is_set() and time.monotonic() < ends:
+            conn.sendall(b"x")
+            time.sleep(interval)
+
+    return send
+
+
 def reset_mid_body() -> Behaviour:
     """Send half a body, then reset the connection (RST, not FIN)."""
 

@@ -22,6 +22,8 @@ from baijiayun.cli.main import cli
 from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.server import BackgroundServer, free_port
 
+from .hostile import HostileServer, trickle_head
+
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Emulator, BackgroundServer]]:
@@ -328,6 +330,20 @@ def test_unreachable_exit_3_names_host_and_port(setup: dict[str, Any]) -> None:
     )
     assert result.exit_code == 3
     assert f"cannot reach 127.0.0.1:{port}" in result.stderr
+
+
+def test_a_write_without_an_answer_says_its_outcome_is_unknown(setup: dict[str, Any]) -> None:
+    server = HostileServer()
+    server.script = [trickle_head(0.05, server.stop)]
+    with server:
+        args = ("--timeout", "1", "--max-retries", "0", "--base-url", server.base_url)
+        deleted = run(setup, "playback", "delete", "1", "--yes", *args)
+        read = run(setup, "playback", "info", "1", *args)
+    assert deleted.exit_code == 3, deleted.output
+    assert "the outcome is unknown: the call may have arrived" in deleted.stderr
+    assert "cannot reach" not in deleted.stderr
+    # a read that got no answer changed nothing: it is reported as unreachable
+    assert read.exit_code == 3 and "cannot reach 127.0.0.1:" in read.stderr
 
 
 def test_secrets_never_echoed(setup: dict[str, Any]) -> None:

@@ -100,6 +100,26 @@ def test_a_governor_wait_is_shown(world: dict[str, Any], tmp_path: Path) -> None
     assert json.loads(result.stdout)["status"] == 100
 
 
+def test_the_cli_and_an_app_on_one_account_share_the_redis_budget(
+    world: dict[str, Any], redis_url: str
+) -> None:
+    import redis
+
+    from baijiayun.ratelimit import default_key
+
+    redis.Redis.from_url(redis_url).delete(default_key(world["pid"]))
+    # an app's governor, built with its defaults, has the whole budget (2 a second) in flight
+    app = RedisRateGovernor(redis_url, partner_id=world["pid"], calls=2, period=1.0)
+    for _ in range(2):
+        app.acquire(hold=0.3)
+    world["env"]["BAIJIAYUN_REDIS_URL"] = redis_url
+    result = run(world, "--rate-limit", "2/1", "playback", "info", str(world["rooms"][0]))
+    app.close()
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^waiting for the account limit \(1\.\d s\)$", result.stderr, re.M)
+    assert refused(world) == 0
+
+
 def test_the_progress_bar_shows_waits() -> None:
     notes: list[str | None] = []
     status = Status(terminal=False)

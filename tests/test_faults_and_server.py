@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from baijiayun import AsyncBaiJiaYunClient, BaiJiaYunClient, errors
-from baijiayun._core import RetryPolicy
+from baijiayun.client._core import RetryPolicy
 from baijiayun.emulator import Emulator
 from baijiayun.emulator.server import BackgroundServer
 from baijiayun.testing import client_for

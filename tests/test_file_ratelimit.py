@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from baijiayun.file_ratelimit import FileRateGovernor, user_cache_dir
+from baijiayun.ratelimit.file import FileRateGovernor, user_cache_dir
 
 from .governor_check import CALLS, PERIOD, busiest_window, run_processes
 

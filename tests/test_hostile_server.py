@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from .hostile import (
     reply,
     reset_mid_body,
     trickle,
+    trickle_head,
 )
 from .sdk_helpers import KEY, PARTNER_ID, FakeClock
 
@@ -52,6 +54,47 @@ async def test_async_trickle_ends_at_the_call_timeout() -> None:
         ) as client:
             with pytest.raises(errors.APITimeoutError):
                 await client.playback.get_basic_info(1)
+
+
+def test_a_head_trickled_byte_by_byte_ends_at_the_call_deadline() -> None:
+    # One byte a second of response head used to keep a 2 s call alive until the server stopped.
+    server = HostileServer()
+    server.script = [trickle_head(1.0, server.stop, seconds=20)]
+    with server, _client(server, timeout=2, max_retries=0) as client:
+        started = time.monotonic()
+        with pytest.raises(errors.APITimeoutError, match=r"timeout of 2 s") as caught:
+            client.playback.get_basic_info(1)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2 + 1.5, f"the call lasted {elapsed:.1f} s"
+    assert caught.value.request_sent
+
+
+@pytest.mark.anyio
+async def test_async_head_trickled_byte_by_byte_ends_at_the_call_deadline() -> None:
+    server = HostileServer()
+    server.script = [trickle_head(1.0, server.stop, seconds=20)]
+    with server:
+        async with AsyncBaiJiaYunClient(
+            PARTNER_ID, KEY, base_url=server.base_url, rate_limit=None, timeout=2, max_retries=0
+        ) as client:
+            started = time.monotonic()
+            with pytest.raises(errors.APITimeoutError, match=r"timeout of 2 s") as caught:
+                await client.playback.get_basic_info(1)
+            elapsed = time.monotonic() - started
+    assert elapsed < 2 + 1.5, f"the call lasted {elapsed:.1f} s"
+    assert caught.value.request_sent
+
+
+def test_a_write_sent_without_an_answer_has_an_unknown_outcome() -> None:
+    server = HostileServer()
+    server.script = [trickle_head(0.05, server.stop)]
+    with server, _client(server, timeout=0.5) as client:
+        with pytest.raises(errors.APITimeoutError) as deleted:
+            client.playback.delete(1)
+        with pytest.raises(errors.APITimeoutError) as read:
+            client.playback.get_basic_info(1)
+    assert deleted.value.request_sent and deleted.value.outcome_unknown
+    assert read.value.request_sent and not read.value.outcome_unknown
 
 
 def test_per_call_timeout_overrides_the_client() -> None:

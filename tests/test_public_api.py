@@ -116,6 +116,21 @@ def test_seed_import_path() -> None:
     assert inspect.signature(PlayBack).parameters["client"].default is None
 
 
+def test_module_paths_of_1_0_1_still_import_the_same_objects() -> None:
+    from baijiayun import ratelimit
+    from baijiayun.client.api.playback import AsyncPlayBack as OldAsyncPlayBack
+    from baijiayun.client.api.playback import PlayBack as OldPlayBack
+    from baijiayun.file_ratelimit import FileRateGovernor, user_cache_dir
+    from baijiayun.redis_ratelimit import RedisRateGovernor
+
+    assert OldPlayBack is baijiayun.PlayBack and OldAsyncPlayBack is baijiayun.AsyncPlayBack
+    assert FileRateGovernor is baijiayun.FileRateGovernor is ratelimit.FileRateGovernor
+    assert RedisRateGovernor is baijiayun.RedisRateGovernor is ratelimit.RedisRateGovernor
+    assert user_cache_dir is ratelimit.user_cache_dir
+    for name in ("Governor", "GovernorSlot", "RateGovernor", "Slot"):
+        assert getattr(baijiayun, name) is getattr(ratelimit, name)
+
+
 def test_seed_methods_names_order_and_defaults() -> None:
     for method, expected in SEED.items():
         params = list(inspect.signature(getattr(PlayBack, method)).parameters.values())[1:]

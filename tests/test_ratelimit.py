@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from baijiayun import BaiJiaYunClient, RateGovernor
-from baijiayun._ratelimit import GovernorSlot, Slot, window_wait
+from baijiayun.ratelimit.base import GovernorSlot, Slot, window_wait
 
 from .governor_check import busiest_window
 from .sdk_helpers import BASE, KEY, PARTNER_ID, Recorder, envelope

@@ -74,7 +74,7 @@ def test_repr_and_no_io_in_constructor() -> None:
 
 def test_an_unreachable_redis_is_a_baijiayun_error_and_complete_never_raises() -> None:
     from baijiayun import SharedStateError
-    from baijiayun._ratelimit import GovernorSlot
+    from baijiayun.ratelimit.base import GovernorSlot
     from baijiayun.tokens import RedisTokenCache
 
     governor = RedisRateGovernor("redis://127.0.0.1:1/0", key="k")
@@ -102,7 +102,7 @@ def test_the_lua_script_answers_like_window_wait(
 ) -> None:
     import redis
 
-    from baijiayun._ratelimit import GovernorSlot, window_wait
+    from baijiayun.ratelimit.base import GovernorSlot, window_wait
 
     server = redis.Redis.from_url(redis_url)
     seconds, micros = server.time()

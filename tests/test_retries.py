@@ -183,7 +183,7 @@ def test_retry_after_formats() -> None:
     import email.utils
     import time as _time
 
-    from baijiayun._core import parse_retry_after
+    from baijiayun.client._core import parse_retry_after
 
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after(None) is None

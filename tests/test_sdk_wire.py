@@ -505,6 +505,28 @@ def test_configuration_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
         assert client.base_url == "http://127.0.0.1:8000"
 
 
+def test_trust_env_false_reads_no_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from baijiayun import config
+
+    monkeypatch.setenv("BAIJIAYUN_PARTNER_ID", "42")
+    monkeypatch.setenv("BAIJIAYUN_PARTNER_KEY", "k")
+    monkeypatch.setenv("BAIJIAYUN_BASE_URL", "http://127.0.0.1:8000/")
+    monkeypatch.setenv("BAIJIAYUN_SECRET_KEY", "")  # set empty: unset
+    assert config.from_environment(names=config.CLIENT_SETTINGS) == {
+        "partner_id": "42",
+        "partner_key": "k",
+        "base_url": "http://127.0.0.1:8000/",
+    }
+    # the environment's base_url no longer beats a private_domain given as an argument
+    with BaiJiaYunClient(7, "own", private_domain="e7", trust_env=False) as client:
+        assert (client.partner_id, client.base_url) == (7, "https://e7.at.baijiayun.com")
+    with BaiJiaYunClient(7, "own", private_domain="e7") as client:
+        assert client.base_url == "http://127.0.0.1:8000"
+    with pytest.raises(errors.InvalidArgumentError) as caught:
+        BaiJiaYunClient(partner_key="k", base_url="http://x", trust_env=False)
+    assert caught.value.argument == "partner_id"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "argument"),
     [

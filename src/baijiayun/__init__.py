@@ -10,10 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._core import RetryPolicy, WaitReason
     from ._endpoints import ENDPOINTS, Endpoint
-    from ._ratelimit import Governor, GovernorSlot, RateGovernor, Slot
     from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
+    from .client._core import RetryPolicy, WaitReason
     from .client.api import AsyncPlayBack, PlayBack
     from .errors import (
         AccountDisabledError,
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
         SharedStateError,
         SignatureError,
     )
-    from .file_ratelimit import FileRateGovernor
     from .models import (
         CropItem,
         CropPage,
@@ -55,7 +53,14 @@ if TYPE_CHECKING:
         SessionList,
     )
     from .player import player_url
-    from .redis_ratelimit import RedisRateGovernor
+    from .ratelimit import (
+        FileRateGovernor,
+        Governor,
+        GovernorSlot,
+        RateGovernor,
+        RedisRateGovernor,
+        Slot,
+    )
     from .tokens import RedisTokenCache, TokenCache
 
 __version__ = "0.1.0"
@@ -118,20 +123,20 @@ __all__ = [
 _HOMES = {
     "ENDPOINTS": "._endpoints",
     "Endpoint": "._endpoints",
-    "Governor": "._ratelimit",
-    "RateGovernor": "._ratelimit",
-    "RetryPolicy": "._core",
-    "WaitReason": "._core",
+    "Governor": ".ratelimit.base",
+    "RateGovernor": ".ratelimit.memory",
+    "RetryPolicy": ".client._core",
+    "WaitReason": ".client._core",
     "BaiJiaYunClient": ".client",
     "AsyncBaiJiaYunClient": ".client",
     "PlayBack": ".client.api",
     "AsyncPlayBack": ".client.api",
     "player_url": ".player",
     "DryRunRequest": ".errors",
-    "RedisRateGovernor": ".redis_ratelimit",
-    "FileRateGovernor": ".file_ratelimit",
-    "GovernorSlot": "._ratelimit",
-    "Slot": "._ratelimit",
+    "RedisRateGovernor": ".ratelimit.redis",
+    "FileRateGovernor": ".ratelimit.file",
+    "GovernorSlot": ".ratelimit.base",
+    "Slot": ".ratelimit.base",
     "TokenCache": ".tokens",
     "RedisTokenCache": ".tokens",
 }

@@ -1,13 +1,31 @@
-"""Redis connections opened on first use: one synchronous client, one async client per event loop."""
+"""State shared between processes: Redis connections opened on first use, failures as SharedStateError."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["RedisConnections"]
+from .errors import SharedStateError
+
+__all__ = ["RedisConnections", "shared_state"]
+
+
+@contextmanager
+def shared_state(where: str) -> Iterator[None]:
+    """Turn a failure of Redis or of a SQLite file into :class:`SharedStateError`."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        raise SharedStateError(where, str(exc)) from exc
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "redis":
+            raise
+        raise SharedStateError(where, f"{type(exc).__name__}: {exc}") from exc
 
 
 class RedisConnections:

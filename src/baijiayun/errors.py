@@ -1,4 +1,57 @@
-"""The error tree: every failure the SDK raises derives from :class:`BaiJiaYunError`."""
+"""The error tree: every failure the SDK raises derives from :class:`BaiJiaYunError`.
+
+::
+
+    BaiJiaYunError                      root of every error this package raises to a caller
+    ├── InvalidArgumentError (ValueError)   an argument refused before anything was sent
+    ├── APIConnectionError              no answer: not reached, or the connection broke
+    │   │                                 (.request_sent; .outcome_unknown: a delete or
+    │   │                                 replace_playback that may have been applied)
+    │   └── APITimeoutError             the call's deadline passed (in any phase)
+    ├── APIStatusError                  a non-2xx HTTP status (.status_code, .retry_after)
+    ├── ResponseDecodeError             not the {code, msg, data} envelope, or data misshapen
+    ├── APIError                        the service answered code != 0 (.code, .meaning, .msg)
+    │   ├── ParameterError              1001
+    │   ├── SignatureError              1002
+    │   ├── AccountNotFoundError        2001
+    │   ├── PermissionDeniedError       2002
+    │   ├── AccountDisabledError        2003
+    │   ├── RoomNotFoundError           3001
+    │   ├── RoomDeletedError            3002
+    │   ├── PathNotFoundError           404
+    │   └── RateLimitError              429, or code 1 about 频繁/limit
+    ├── DryRunRequest                   dry_run=True: the request that was not sent
+    ├── SharedStateError                Redis or a governor's SQLite file unusable; nothing sent
+    ├── CallbackVerificationError       a callback with missing fields, stale or badly signed
+    ├── BulkInputError (ValueError)     baijiayun.bulk: bad input rows, all listed; nothing sent
+    ├── BulkJournalError                baijiayun.bulk: the journal belongs to another account
+    │                                     or run
+    ├── MirrorLockedError               baijiayun.mirror: another sync holds the account's lock
+    └── SchemaVersionError              baijiayun.mirror: the database is from a newer release
+
+Outside that tree, never raised to an SDK caller: the emulator's errors, each answered as the
+envelope (or HTTP status) the real service would send::
+
+    EmulatorError                       a business error: BaijiaYun code and msg
+    ├── InvalidParameter                1001 (.param names it)
+    │   ├── AlreadyExists               1001: an admin call would create what exists
+    │   └── BadTransition               1001: a recording cannot move to the asked status
+    ├── BodyTooLarge                    HTTP 413, 1001
+    ├── SignatureError                  1002
+    ├── AccountNotFound                 2001
+    ├── RoomNotFound                    3001
+    ├── RoomDeleted                     3002
+    ├── PlaybackNotFound                1: no such playback or version
+    ├── NotGenerated                    1: the playback is not generated yet
+    └── RateLimited                     429
+
+and, on their own: ``PlayerRefused`` (the emulator's player page answers 403), ``FieldError``
+(``ValueError``: an admin field, answered 400), ``ExposedWithoutToken`` (``ValueError``: an
+emulator bound beyond loopback without an admin token, refused at start-up), the CLI's
+``MissingExtra`` (a ``click.ClickException``, exit 2), and signals caught where they are raised:
+``SyncStopped`` (a mirror run asked to stop), ``_Disconnected`` (an emulator client gone
+mid-body), ``_OutOfRange`` (a number in a reply no field can hold: a ``ResponseDecodeError``).
+"""
 
 from __future__ import annotations
 
@@ -63,7 +116,14 @@ class InvalidArgumentError(BaiJiaYunError, ValueError):
 
 
 class APIConnectionError(BaiJiaYunError):
-    """The service could not be reached, or the connection broke before an answer came."""
+    """The service could not be reached, or the connection broke before an answer came.
+
+    ``request_sent``: the request may have reached the service. ``outcome_unknown``: it did so for
+    a call that changes state and is not re-sent automatically (``delete``, ``replace_playback``),
+    so it may have been applied — read the state back before sending it again.
+    """
+
+    outcome_unknown: bool = False
 
     def __init__(self, endpoint: str, message: str, *, request_sent: bool = False) -> None:
         self.endpoint = endpoint

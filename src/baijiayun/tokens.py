@@ -21,8 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._ratelimit import shared_state
-from ._redis import RedisConnections
+from ._redis import RedisConnections, shared_state
 from .errors import InvalidArgumentError, SharedStateError
 
 __all__ = ["RedisTokenCache", "TokenCache", "token_key"]

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from ..config import from_environment
+
 __all__ = ["config_path", "load_profile"]
 
 PROFILE_KEYS = ("partner_id", "partner_key", "secret_key", "private_domain", "base_url")
@@ -18,7 +20,7 @@ PROFILE_KEYS = ("partner_id", "partner_key", "secret_key", "private_domain", "ba
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
     """``$BAIJIAYUN_CONFIG``, else ``$XDG_CONFIG_HOME/baijiayun/config.toml`` (``~/.config/…``)."""
     environ = os.environ if environ is None else environ
-    explicit = environ.get("BAIJIAYUN_CONFIG")
+    explicit = from_environment(environ, ("config",)).get("config")
     if explicit:
         return Path(explicit)
     base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")

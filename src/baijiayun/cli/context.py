@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import click
 from click.core import ParameterSource
 
+from ..config import CLIENT_SETTINGS, ENVIRONMENT, from_environment
 from ..errors import (
     APIConnectionError,
     BaiJiaYunError,
@@ -21,9 +22,9 @@ from .output import FORMATS, pick_format
 from .progress import Status
 
 if TYPE_CHECKING:
-    from .._ratelimit import Governor
     from ..client import BaiJiaYunClient
     from ..client.api.playback import PlayBack
+    from ..ratelimit import Governor
 
 __all__ = [
     "ASCII_INT",
@@ -51,16 +52,8 @@ EXIT_STORAGE = 4
 _TYPED = "baijiayun.typed"
 """Key in the root context's ``meta``: global options the user typed, by name."""
 
-ENVIRONMENT = {
-    "partner_id": "BAIJIAYUN_PARTNER_ID",
-    "partner_key": "BAIJIAYUN_PARTNER_KEY",
-    "secret_key": "BAIJIAYUN_SECRET_KEY",
-    "private_domain": "BAIJIAYUN_PRIVATE_DOMAIN",
-    "base_url": "BAIJIAYUN_BASE_URL",
-    "profile": "BAIJIAYUN_PROFILE",
-    "rate_limit": "BAIJIAYUN_RATE_LIMIT",
-}
-"""The environment variable of each global option that has one."""
+_FROM_ENVIRONMENT = (*CLIENT_SETTINGS, "profile", "rate_limit")
+"""The global options a ``BAIJIAYUN_*`` variable gives (the table: :mod:`baijiayun.config`)."""
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -185,11 +178,7 @@ class Settings:
             return self
         self._resolved = True
         typed = {k: v for k, v in self.typed.items() if v is not None}
-        env = {
-            name: self.environ[var]
-            for name, var in ENVIRONMENT.items()
-            if self.environ.get(var, "") != ""
-        }
+        env: dict[str, Any] = from_environment(self.environ, _FROM_ENVIRONMENT)
         profile_name = typed.get("profile") or env.get("profile")
         profile = load_profile(profile_name, environ=self.environ)
         where = f"profile {profile_name or 'default'!r}"
@@ -280,39 +269,39 @@ class Settings:
 
     def governor(self) -> Governor | None:
         """The account's budget, one per machine: a :class:`~baijiayun.FileRateGovernor` in the
-        user cache dir keyed by partner_id, or a :class:`~baijiayun.RedisRateGovernor` when
-        ``BAIJIAYUN_REDIS_URL`` is set. Nothing is opened until the first call."""
+        user cache dir keyed by partner_id, or a :class:`~baijiayun.RedisRateGovernor` on the
+        account's default key when ``BAIJIAYUN_REDIS_URL`` is set (so apps share it). Nothing
+        is opened until the first call."""
         budget = self.budget()
         if budget is None:
             return None
         calls, period = budget
-        redis_url = self.environ.get("BAIJIAYUN_REDIS_URL", "")
+        redis_url = from_environment(self.environ, ("redis_url",)).get("redis_url")
         if redis_url:
-            from ..redis_ratelimit import RedisRateGovernor
+            from ..ratelimit.redis import RedisRateGovernor
 
-            key = f"bjy:ratelimit:{self.partner_id}"
-            return RedisRateGovernor(redis_url, key=key, calls=calls, period=period)
-        from ..file_ratelimit import FileRateGovernor
+            return RedisRateGovernor(
+                redis_url, partner_id=self.partner_id, calls=calls, period=period
+            )
+        from ..ratelimit.file import FileRateGovernor, default_path
 
-        return FileRateGovernor(str(self.partner_id), calls=calls, period=period)
+        return FileRateGovernor(
+            str(self.partner_id), path=default_path(self.environ), calls=calls, period=period
+        )
 
     def client(self) -> BaiJiaYunClient:
         """The SDK client, built on first use and closed when the command ends."""
         if self._client is None:
-            from ..client import BaiJiaYunClient, resolve_base_url
+            from ..client import BaiJiaYunClient
 
             self.resolve()
-            base_url = self.base_url
-            if base_url is None and self.private_domain:
-                # pass the host itself, or the client would prefer BAIJIAYUN_BASE_URL to a
-                # private_domain that won by precedence (a typed --profile)
-                base_url = resolve_base_url(self.private_domain, None)
-            self._client = BaiJiaYunClient(
+            self._client = BaiJiaYunClient(  # the environment was read in resolve(), in order
                 self.partner_id,
                 self.partner_key,
                 secret_key=self.secret_key,
                 private_domain=self.private_domain,
-                base_url=base_url,
+                base_url=self.base_url,
+                trust_env=False,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
                 dry_run=self.dry_run,
@@ -405,7 +394,14 @@ class Command(click.Command):
             _bad_argument(ctx, settings or Settings(), error)
         except APIConnectionError as error:
             url = settings._client.base_url if settings and settings._client else None
-            click.echo(f"Error: cannot reach {_host_of(url)}: {error}", err=True)
+            if error.outcome_unknown:
+                click.echo(
+                    f"Error: no answer from {_host_of(url)}, so the outcome is unknown: the call "
+                    f"may have arrived and been applied; check before sending it again: {error}",
+                    err=True,
+                )
+            else:
+                click.echo(f"Error: cannot reach {_host_of(url)}: {error}", err=True)
             ctx.exit(EXIT_UNREACHABLE)
         except BaiJiaYunError as error:
             click.echo(f"Error: {error}", err=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -12,11 +11,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .. import _core
+from .. import config
 from .._endpoints import CREATE_KEY, Endpoint
-from .._ratelimit import Governor, RateGovernor
-from .._transport import attempt_timeout
 from ..errors import BaiJiaYunError, DryRunRequest, InvalidArgumentError, ResponseDecodeError
+from ..ratelimit import Governor, RateGovernor
+from . import _core
+from ._transport import attempt_timeout
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -44,12 +44,13 @@ OnWait = Callable[[_core.WaitReason, float], None]
 """``on_wait(why, seconds)``: told before the client waits (see :data:`baijiayun.WaitReason`)."""
 
 
-def _env_int(name: str) -> int | None:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
+def _env_int(environment: Mapping[str, str], name: str) -> int | None:
+    raw = environment.get(name)
+    if raw is None:
         return None
     if not (raw.isascii() and raw.isdigit()):
-        raise InvalidArgumentError(name, f"must be a positive integer, got {raw!r}")
+        var = config.ENVIRONMENT[name]
+        raise InvalidArgumentError(var, f"must be a positive integer, got {raw!r}")
     return int(raw)
 
 
@@ -128,15 +129,17 @@ class BaseClient:
         on_wait: OnWait | None,
         clock: Callable[[], float] | None,
         token_cache: TokenCache | RedisTokenCache | None = None,
+        trust_env: bool = True,
     ) -> None:
+        env = config.from_environment(names=config.CLIENT_SETTINGS) if trust_env else {}
         if partner_id is None:
-            partner_id = _env_int("BAIJIAYUN_PARTNER_ID")
+            partner_id = _env_int(env, "partner_id")
         if partner_id is None or isinstance(partner_id, bool) or not isinstance(partner_id, int):
             raise InvalidArgumentError(
                 "partner_id", "required: pass partner_id=<int> or set BAIJIAYUN_PARTNER_ID"
             )
-        partner_key = partner_key or os.environ.get("BAIJIAYUN_PARTNER_KEY") or None
-        secret_key = secret_key or os.environ.get("BAIJIAYUN_SECRET_KEY") or None
+        partner_key = partner_key or env.get("partner_key")
+        secret_key = secret_key or env.get("secret_key")
         if partner_key is None and secret_key is None:
             raise InvalidArgumentError(
                 "partner_key",
@@ -145,10 +148,8 @@ class BaseClient:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise InvalidArgumentError("max_retries", f"must be an integer >= 0, got {max_retries}")
         self.partner_id = partner_id
-        self.private_domain = private_domain or os.environ.get("BAIJIAYUN_PRIVATE_DOMAIN") or None
-        self.base_url = resolve_base_url(
-            self.private_domain, base_url or os.environ.get("BAIJIAYUN_BASE_URL")
-        )
+        self.private_domain = private_domain or env.get("private_domain")
+        self.base_url = resolve_base_url(self.private_domain, base_url or env.get("base_url"))
         self.timeout = _check_timeout(timeout)
         self.max_retries = max_retries
         self.retry_policy = retry_policy or _core.RetryPolicy()

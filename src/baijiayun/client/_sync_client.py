@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .. import _core, _transport
 from .._endpoints import CREATE_KEY, Endpoint
-from .._ratelimit import Governor, Slot
 from ..errors import APIConnectionError, BaiJiaYunError, ResponseDecodeError
+from ..ratelimit import Governor, Slot
+from . import _core, _transport
 from ._base import DEFAULT_TIMEOUT, UNSET, BaseClient, OnWait, slot_hold
 
 if TYPE_CHECKING:
@@ -31,8 +31,9 @@ class BaiJiaYunClient(BaseClient):
     """Synchronous client of the BaijiaYun OpenAPI; ``client.playback`` is ``PlayBack``.
 
     Credentials fall back to ``BAIJIAYUN_PARTNER_ID``, ``BAIJIAYUN_PARTNER_KEY`` (or
-    ``BAIJIAYUN_SECRET_KEY``), ``BAIJIAYUN_PRIVATE_DOMAIN`` and ``BAIJIAYUN_BASE_URL``. Use it as a
-    context manager or call :meth:`close`.
+    ``BAIJIAYUN_SECRET_KEY``), ``BAIJIAYUN_PRIVATE_DOMAIN`` and ``BAIJIAYUN_BASE_URL`` unless
+    ``trust_env`` is false (see :mod:`baijiayun.config`). Use it as a context manager or call
+    :meth:`close`.
 
     :param partner_id: 账号ID (the account's partner_id)
     :param partner_key: 签名密钥 (the key that signs every call); or give ``secret_key``
@@ -49,7 +50,9 @@ class BaiJiaYunClient(BaseClient):
         ``None`` for none. Default: 200 calls per 10 s, for this client alone.
     :param retry_policy: backoff and rate-limit waits (:class:`~baijiayun.RetryPolicy`)
     :param http_client: an httpx client to send with (the timeouts of each call are set per
-        request); it is left open on :meth:`close` unless ``owns_http_client`` is true
+        request); it is left open on :meth:`close` unless ``owns_http_client`` is true. The
+        client's own connections end every phase at the deadline; a sync ``httpx.Client`` of
+        yours bounds each socket read, not a response head trickled byte by byte
     :param owns_http_client: hand ``http_client`` over: :meth:`close` closes it
     :param dry_run: build and validate every call but send nothing: each call raises
         :class:`~baijiayun.DryRunRequest` carrying the request
@@ -57,6 +60,8 @@ class BaiJiaYunClient(BaseClient):
         where ``playback.cached_player_url`` and ``playback.prefetch_tokens`` keep player tokens
     :param on_wait: ``on_wait(why, seconds)`` is called before the client waits to re-send
         (``why`` is a :data:`~baijiayun.WaitReason`); each wait is also logged at DEBUG
+    :param trust_env: take the settings not given from the ``BAIJIAYUN_*`` variables (like
+        httpx's ``trust_env``); false: only the arguments count
     :param clock: monotonic clock in seconds (tests inject a fake one)
     :param sleep: how to wait that many seconds (tests inject a fake one)
     """
@@ -78,6 +83,7 @@ class BaiJiaYunClient(BaseClient):
         dry_run: bool = False,
         on_wait: OnWait | None = None,
         token_cache: TokenCache | RedisTokenCache | None = None,
+        trust_env: bool = True,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -95,9 +101,10 @@ class BaiJiaYunClient(BaseClient):
             on_wait=on_wait,
             clock=clock,
             token_cache=token_cache,
+            trust_env=trust_env,
         )
         self._owns_http = http_client is None or owns_http_client
-        self._http: httpx.Client = http_client or httpx.Client()
+        self._http: httpx.Client = http_client or _transport.new_client()
         self._sleep = sleep or time.sleep
         self._key_lock = threading.Lock()
 
@@ -203,9 +210,20 @@ class BaiJiaYunClient(BaseClient):
     ) -> _core.Answer:
         """Send one request and read its body within the call's deadline and size limit.
 
-        The governor's slot is completed as soon as the response's head is in: from then on the
-        service has counted the call. A timeout or a lost connection leaves the slot to lapse.
+        The deadline ends every phase: waiting for a connection, connecting, sending, the
+        response head and the body, however slowly the server trickles them. The governor's
+        slot is completed as soon as the response's head is in: from then on the service has
+        counted the call. A timeout or a lost connection leaves the slot to lapse.
         """
+        try:
+            with _transport.bounded(attempts.remaining()):
+                return self._exchange(request, attempts, slot)
+        except TimeoutError:  # the deadline passed in a phase no per-phase timeout bounds
+            raise attempts.expired(request_sent=True) from None
+
+    def _exchange(
+        self, request: httpx.Request, attempts: _core.Attempts, slot: Slot | None
+    ) -> _core.Answer:
         path = attempts.endpoint.path
         try:
             response = self._http.send(request, stream=True)

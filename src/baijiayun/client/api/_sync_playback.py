@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ... import _core
 from ... import _endpoints as ep
 from ...errors import InvalidArgumentError
 from ...models import (
@@ -26,6 +25,7 @@ from ...models import (
 from ...pagination import PageWalk
 from ...player import player_url
 from ...tokens import token_key
+from .. import _core
 from ._shared import RoomIds, batch_entries, chunks, merge_token_batch, parse
 
 if TYPE_CHECKING:

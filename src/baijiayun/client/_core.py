@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from . import _signing
-from ._endpoints import Endpoint, Param
-from .errors import (
+from .. import _signing
+from .._endpoints import Endpoint, Param
+from ..errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -272,6 +272,8 @@ class Attempts:
         its message says so.
         """
         endpoint = self.endpoint
+        if isinstance(error, APIConnectionError) and error.request_sent and not endpoint.retry_safe:
+            error.outcome_unknown = True  # never re-sent: it stays unknown whether it arrived
         if not self.policy.may_retry(endpoint, error):
             if not endpoint.retry_safe and self.policy.may_retry(_as_safe(endpoint), error):
                 _explain(
