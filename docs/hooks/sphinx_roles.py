@@ -3,7 +3,7 @@
 The docstrings use Sphinx field lists (``:param name:``), which mkdocstrings parses with
 ``docstring_style: sphinx``, and Sphinx roles inline, which it does not: left alone they would show
 as ``:class: ~baijiayun.Governor``. After the package is loaded, each role becomes
-``[`Governor`][baijiayun._ratelimit.Governor]`` — a link autorefs checks (a target the site does
+``[`Governor`][baijiayun.ratelimit.Governor]`` — a link autorefs checks (a target the site does
 not document is a warning, so ``--strict`` fails on it). A name that resolves to nothing in the
 package stays plain code and is listed in the extension's ``unresolved``.
 """

@@ -32,7 +32,7 @@ def default_key(partner_id: int | str) -> str:
 
 # One atomic step on the Redis server's clock. The sorted set holds one member per slot, scored by
 # its effective end: grant + hold while pending (so a killed process's slots lapse on their own),
-# the response time once completed. This is ``window_wait`` of ``_ratelimit``, in Lua.
+# the response time once completed. This is ``window_wait`` of ``ratelimit.base``, in Lua.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
