@@ -28,11 +28,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ASCII_INT",
     "EXIT_API_ERROR",
+    "EXIT_INTERRUPTED",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
     "AsciiIntRange",
     "Command",
     "Group",
+    "LocalCommand",
     "MissingExtra",
     "Settings",
     "global_options",
@@ -43,6 +45,8 @@ __all__ = [
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_INTERRUPTED = 130
+"""Ctrl-C: 128 + SIGINT, as shells report it."""
 
 
 _TYPED = "baijiayun.typed"
@@ -106,7 +110,11 @@ def _global_params() -> list[click.Option]:
         _global("--private-domain", help="Account domain (BAIJIAYUN_PRIVATE_DOMAIN)."),
         _global("--base-url", help="API base URL, e.g. an emulator (BAIJIAYUN_BASE_URL)."),
         _global("--profile", help="Named profile of the config file (BAIJIAYUN_PROFILE)."),
-        _global("--timeout", type=click.FloatRange(min=0.1), help="Seconds per request [10]."),
+        _global(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            help="Deadline of each API call in seconds, its retries included [10].",
+        ),
         _global("--max-retries", type=AsciiIntRange(min=0), help="Retries of a failed call [2]."),
         _global(
             "--rate-limit",
@@ -392,6 +400,7 @@ class Command(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         settings = self.settings_of(ctx)
+        self.refuse_client_options(ctx)
         try:
             return super().invoke(ctx)
         except DryRunRequest as shown:
@@ -407,6 +416,39 @@ class Command(click.Command):
         except BaiJiaYunError as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(EXIT_API_ERROR)
+
+    makes_api_calls = True
+    """False for a command that calls no API: client options given to it are refused."""
+
+    client_option_hint = ""
+    """For such a command: what the user may have meant instead, appended to the refusal."""
+
+    def refuse_client_options(self, ctx: click.Context) -> None:
+        """Exit 2 if a client option (``--rate-limit``…) was typed for a command that calls no API.
+
+        Silently ignoring it would let a user believe it took effect.
+        """
+        if self.makes_api_calls:
+            return
+        typed = ctx.find_root().meta.get(_TYPED, {})
+        given = [name for name in CLIENT_OPTIONS if typed.get(name) is not None]
+        if given:
+            options = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise click.UsageError(
+                f"{options} configures the API client, and '{ctx.command_path}' makes no API "
+                f"call{self.client_option_hint}",
+                ctx=ctx,
+            )
+
+
+class LocalCommand(Command):
+    """A :class:`Command` that calls no API (the emulator, the demo, a callback check)."""
+
+    makes_api_calls = False
+
+
+CLIENT_OPTIONS = ("rate_limit", "timeout", "max_retries", "dry_run")
+"""Global options that only concern API calls."""
 
 
 class Group(click.Group):

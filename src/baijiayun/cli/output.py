@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import click
@@ -106,10 +106,12 @@ def emit(
     caption: str | None = None,
     hint: str | None = None,
     words: Mapping[str, str] = PLAYBACK_WORDS,
+    keep: Collection[str] = (),
 ) -> None:
     """Write ``data`` (a mapping or a list of mappings) to stdout in ``fmt``.
 
-    A table shows status codes as words (``ready (100)``), then ``caption`` and ``hint``.
+    A table shows status codes as words (``ready (100)``), then ``caption`` and ``hint``;
+    ``keep`` names this command's own key columns, never cut or dropped on a narrow terminal.
     """
     data = to_rows(data)
     rows: list[dict[str, Any]] = data if isinstance(data, list) else [data]
@@ -126,7 +128,7 @@ def emit(
         writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
         click.echo(buffer.getvalue(), nl=False)
     else:
-        _table(rows, words, data if isinstance(data, list) else None)
+        _table(rows, words, data if isinstance(data, list) else None, frozenset(keep))
         for line in (caption, hint):
             if line:
                 click.echo(line)
@@ -196,31 +198,40 @@ def _flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def fit_columns(fields: list[str], widths: dict[str, int], space: int) -> dict[str, int]:
+def fit_columns(
+    fields: list[str], widths: dict[str, int], space: int, keep: Collection[str] = ()
+) -> dict[str, int]:
     """The columns a listing shows within ``space`` cells, and their widths.
 
-    Key columns keep their full width; the name shrinks to :data:`NAME_MIN`, then the optional
-    columns are dropped whole (:data:`_DROP_ORDER`). Key columns that alone do not fit are kept
-    anyway: a long line beats a cut id.
+    Key columns (:data:`KEY_COLUMNS`, and the command's own ``keep``) keep their full width; the
+    name shrinks to :data:`NAME_MIN`, then the optional columns are dropped whole
+    (:data:`_DROP_ORDER`). Key columns that alone do not fit are kept anyway: a long line beats a
+    cut id.
     """
     shown = {name: widths[name] for name in fields}
+    name_gives = "name" in shown and "name" not in keep
 
     def total() -> int:
         return sum(shown.values()) + len(shown) - 1  # one space between columns
 
-    if "name" in shown and total() > space:
+    if name_gives and total() > space:
         shown["name"] = max(min(NAME_MIN, widths["name"]), shown["name"] - (total() - space))
     for name in _DROP_ORDER:
         if total() <= space:
             break
-        if name in shown and len(shown) > 1:
+        if name in shown and name not in keep and len(shown) > 1:
             del shown[name]
-    if "name" in shown and total() < space:  # a dropped column left room: the name takes it back
+    if name_gives and "name" in shown and total() < space:  # a dropped column left room
         shown["name"] = min(widths["name"], shown["name"] + space - total())
     return shown
 
 
-def _table(rows: list[dict[str, Any]], words: Mapping[str, str], listing: list[Any] | None) -> None:
+def _table(
+    rows: list[dict[str, Any]],
+    words: Mapping[str, str],
+    listing: list[Any] | None,
+    keep: frozenset[str],
+) -> None:
     from rich import box
     from rich.cells import cell_len
     from rich.console import Console
@@ -240,7 +251,7 @@ def _table(rows: list[dict[str, Any]], words: Mapping[str, str], listing: list[A
         name: max([cell_len(_HEADERS.get(name, name)), *(cell_len(row[name]) for row in cells)])
         for name in fields
     }
-    shown = fit_columns(fields, widths, console.width)
+    shown = fit_columns(fields, widths, console.width, keep)
     console = Console(soft_wrap=False, width=max(console.width, sum(shown.values()) + len(shown)))
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=0, pad_edge=False)
     for name, width in shown.items():
