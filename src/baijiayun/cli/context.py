@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
-from urllib.parse import urlsplit
 
 import click
 from click.core import ParameterSource
@@ -16,7 +14,6 @@ from ..errors import (
     DryRunRequest,
     InvalidArgumentError,
 )
-from .config import load_profile
 from .output import FORMATS, pick_format
 from .progress import Status
 
@@ -145,8 +142,18 @@ def global_options(command: C) -> C:
     Options ``command`` already has (by name) are left as they are, so applying it twice is harmless.
     """
     have = {param.name for param in command.params}
-    command.params.extend(p for p in _global_params() if p.name not in have)
+    if not have.issuperset(GLOBAL_NAMES):
+        command.params.extend(p for p in _global_params() if p.name not in have)
     return command
+
+
+GLOBAL_NAMES = frozenset(
+    {
+        *("partner_id", "partner_key", "secret_key", "private_domain", "base_url", "profile"),
+        *("timeout", "max_retries", "rate_limit", "output", "dry_run"),
+    }
+)
+"""The names of the global options (so that applying them twice builds nothing)."""
 
 
 @dataclass
@@ -196,6 +203,8 @@ class Settings:
             if self.environ.get(var, "") != ""
         }
         profile_name = typed.get("profile") or env.get("profile")
+        from .config import load_profile  # pathlib and TOML: not needed for --help
+
         profile = load_profile(profile_name, environ=self.environ)
         where = f"profile {profile_name or 'default'!r}"
         layers: list[tuple[str, dict[str, Any]]] = [("typed", typed)]
@@ -375,6 +384,8 @@ def _bad_argument(ctx: click.Context, settings: Settings, error: InvalidArgument
 def _host_of(url: str | None) -> str:
     if not url:
         return "the service"
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -405,6 +416,8 @@ class Command(click.Command):
             return super().invoke(ctx)
         except DryRunRequest as shown:
             request = {"method": shown.request.method, "url": str(shown.request.url)}
+            import json
+
             click.echo(json.dumps({**request, "form": shown.form}, ensure_ascii=False))
             return None
         except InvalidArgumentError as error:

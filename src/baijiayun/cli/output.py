@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
 import sys
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -67,6 +64,8 @@ def _json_default(value: Any) -> Any:
 
 
 def _dumps(value: Any, indent: int | None = None) -> str:
+    import json  # here, like csv below: not needed for --help
+
     return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
 
 
@@ -121,6 +120,9 @@ def emit(
         for row in rows:
             click.echo(_dumps(row))
     elif fmt == "csv":
+        import csv
+        import io
+
         buffer = io.StringIO()
         fields = list(dict.fromkeys(k for row in rows for k in row))
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
