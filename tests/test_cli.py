@@ -757,3 +757,48 @@ def test_ctrl_c_exits_130(setup: dict[str, Any]) -> None:
     assert result.exit_code == 130
     assert result.stderr.strip() == "Interrupted."
     assert "Aborted!" not in result.stderr
+
+
+_LOADED = """
+import sys
+from baijiayun.cli.main import cli
+try:
+    cli(sys.argv[1:], prog_name="baijiayun")
+except SystemExit:
+    pass
+print(" ".join(sorted(m for m in sys.modules if m.startswith(("baijiayun", "httpx", "pydantic")))))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "loaded"),
+    [
+        (["--help"], set()),
+        (["playback", "--help"], {"baijiayun.cli.playback"}),
+        (
+            ["playback", "bulk", "rename", "--help"],
+            {"baijiayun.cli.playback", "baijiayun.cli.bulk"},
+        ),
+        (["emulator", "--help"], {"baijiayun.cli.emulator"}),
+    ],
+)
+def test_a_group_is_imported_only_when_invoked(args: list[str], loaded: set[str]) -> None:
+    import subprocess
+    import sys
+
+    from baijiayun.cli.main import COMMANDS
+
+    shown = subprocess.run(
+        [sys.executable, "-c", _LOADED, *args], capture_output=True, text=True, check=True
+    )
+    modules = set(shown.stdout.split())
+    groups = {f"baijiayun.cli.{name}" for name in COMMANDS} | {"baijiayun.cli.bulk"}
+    assert modules & groups == loaded
+    assert not {m for m in modules if m.startswith(("httpx", "pydantic"))}
+
+
+def test_each_lazy_group_loads_under_its_name() -> None:
+    from baijiayun.cli.main import COMMANDS
+
+    for name, lazy in COMMANDS.items():
+        assert lazy.load().name == name
