@@ -261,13 +261,15 @@ def test_a_delete_is_never_sent_twice(world: dict[str, Any], tmp_path: Path) -> 
     summary = bulk(world["client"].playback, "delete", source, workers=1)
     assert transport.counts["delete"] == 3
     assert summary.done == 2
-    assert [(f.line, "never sent twice" in f.reason) for f in summary.failed] == [(3, True)]
+    assert [(f.line, "not sent again before then" in f.reason) for f in summary.failed] == [
+        (3, True)
+    ]
     emulator = world["emulator"]
     assert [r["version"] for r in emulator.playback_rows(rooms[0])] == [0]
     assert len(emulator.playback_rows(rooms[1])) == 1  # the lost one never arrived
     assert emulator.playback_rows(rooms[2]) == []
     again = bulk(world["client"].playback, "delete", source, workers=1)
-    assert transport.counts["delete"] == 3  # checked again, still not re-sent
+    assert transport.counts["delete"] == 3  # checked again; its hold has not passed: not re-sent
     assert (again.skipped, len(again.failed)) == (2, 1)
 
 
@@ -582,3 +584,94 @@ def test_a_delete_done_by_a_finished_job_is_never_sent_again(
     # the job finished, so a new run is a new job: renames go again, but a delete never does
     again = bulk(world["client"].playback, "delete", source, workers=1)
     assert (again.done, again.skipped, transport.counts["delete"]) == (0, 2, 2)
+
+
+# --- a delete whose outcome is unknown: held, then settled by a read ----------------------------
+
+
+class Clock:
+    """An injected wall clock (epoch seconds, as the journal keeps them)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_dropped_delete_is_held_then_read_back_and_sent_once(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    rooms, transport, emulator = world["rooms"], world["counts"], world["emulator"]
+    pb, clock = world["client"].playback, Clock()
+    hold = 3 * world["client"].timeout + 1  # the latest a dropped send could still arrive
+    emulator.inject_fault("delete", "drop", times=1)
+    source = _csv(tmp_path / "d.csv", "room_id", [str(rooms[4]), str(rooms[5])])
+    first = bulk(pb, "delete", source, workers=1, clock=clock)
+    # row 1 dropped (not applied, but nobody can know): read back, still there, held
+    assert (first.done, transport.counts["delete"], first.checked) == (1, 2, 1)
+    assert [(f.line, f.reason) for f in first.failed] == [
+        (
+            2,
+            "outcome unknown: a delete was sent and the playback is still there, but that send "
+            f"could still reach the service for {hold:.0f} s; it is not sent again before then: "
+            "run again after that",
+        )
+    ]
+    clock.now += hold - 1  # within the hold: read again, still not re-sent
+    second = bulk(pb, "delete", source, workers=1, clock=clock)
+    assert (second.done, second.skipped, transport.counts["delete"]) == (0, 1, 2)
+    assert "for 1 s;" in second.failed[0].reason
+    assert len(emulator.playback_rows(rooms[4])) == 1
+    clock.now += 1  # the hold has passed and the playback is still there: it never arrived
+    third = bulk(pb, "delete", source, workers=1, clock=clock)
+    assert (third.done, third.skipped, third.failed) == (1, 1, [])
+    assert transport.counts["delete"] == 3
+    assert emulator.playback_rows(rooms[4]) == emulator.playback_rows(rooms[5]) == []
+    assert [len(emulator.playback_rows(r)) for r in rooms[1:4]] == [1, 1, 1]  # nothing else
+
+
+def test_a_dropped_delete_found_gone_after_its_hold_is_done_and_not_sent_again(
+    world: dict[str, Any], bjy_account: dict[str, Any], tmp_path: Path
+) -> None:
+    rooms, transport, emulator = world["rooms"], world["counts"], world["emulator"]
+    pb, clock = world["client"].playback, Clock()
+    emulator.inject_fault("delete", "drop", times=1)
+    source = _csv(tmp_path / "d.csv", "room_id,version", [f"{rooms[0]},1"])
+    first = bulk(pb, "delete", source, workers=1, clock=clock)
+    assert (first.done, len(first.failed), transport.counts["delete"]) == (0, 1, 1)
+    with client_for(emulator, bjy_account) as late:  # the dropped send arrives after all
+        late.playback.delete(rooms[0], version=1)
+    clock.now += 3 * world["client"].timeout + 1
+    again = bulk(pb, "delete", source, workers=1, clock=clock)
+    assert (again.done, again.failed, again.checked) == (1, [], 1)
+    assert transport.counts["delete"] == 1  # settled by the read: never sent a second time
+    assert [r["version"] for r in emulator.playback_rows(rooms[0])] == [0]
+
+
+def test_a_delete_left_in_flight_by_a_dead_run_is_held_from_when_it_is_found(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    rooms, transport, emulator = world["rooms"], world["counts"], world["emulator"]
+    pb, clock = world["client"].playback, Clock()
+    rows = load_rows("delete", io.StringIO(f'{{"room_id": {rooms[2]}}}\n'))
+    journal = tmp_path / "old.sqlite3"
+    with sqlite3.connect(journal) as conn:  # a run of the first layout died with it in flight
+        conn.execute(
+            "CREATE TABLE rows (key TEXT PRIMARY KEY, op TEXT NOT NULL, arguments TEXT NOT NULL, "
+            "state TEXT NOT NULL, detail TEXT, updated_at REAL NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO rows VALUES (?, 'delete', '{}', 'sending', NULL, 0)", (rows[0].key,)
+        )
+    conn.close()
+    found = run_bulk(pb, rows, journal, workers=1, clock=clock)
+    assert (
+        transport.counts["delete"] == 0 and "not sent again before then" in found.failed[0].reason
+    )
+    clock.now += 3 * world["client"].timeout + 1
+    settled = run_bulk(pb, rows, journal, workers=1, clock=clock)
+    assert (settled.done, transport.counts["delete"]) == (1, 1)
+    assert emulator.playback_rows(rooms[2]) == []

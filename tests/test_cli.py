@@ -6,7 +6,10 @@ import csv
 import datetime as dt
 import io
 import json
+import os
+import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -622,3 +625,196 @@ def test_seed_help_says_other_data_stays() -> None:
     shown = CliRunner().invoke(cli, ["emulator", "serve", "--help"], env={"COLUMNS": "200"})
     assert "into an empty database" not in shown.output
     assert "other data stays" in shown.output
+
+
+# --- defect 7: what a new user hit ---------------------------------------------------------------
+
+LONG = "很长的名字" * 20
+
+
+@pytest.mark.parametrize(
+    ("args", "header", "cell"),
+    [
+        (["playback", "crops"], "main", "yes"),
+        (["playback", "list", "--crops", "--room-id"], "publish", "published (1)"),
+        (["playback", "ppt-urls"], "name", f"第1讲 课件 {LONG}.pdf"),
+    ],
+)
+def test_at_80_columns_a_listing_keeps_its_key_column(
+    setup: dict[str, Any], args: list[str], header: str, cell: str
+) -> None:
+    emu, room = setup["emu"], setup["short"]
+    emu.create_crop(room, name=f"第1讲 {LONG}")
+    emu.add_ppt(room, name=f"第1讲 课件 {LONG}.pdf", date="2026-11-26")
+    result = run(setup, "-o", "table", *args, str(room), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    head, _, *lines = result.stdout.splitlines()
+    assert header in head.split()
+    assert any(cell in line for line in lines)
+
+
+def test_the_timeout_help_says_it_is_the_whole_calls_deadline() -> None:
+    shown = CliRunner().invoke(cli, ["playback", "info", "--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0
+    text = " ".join(shown.output.split())
+    assert (
+        "--timeout FLOAT RANGE Deadline of each API call in seconds, its retries included [10]."
+        in text
+    )
+    assert "per request" not in text
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    import click
+
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        if (*path, name) == ("mirror",):
+            continue  # its helps are the mirror's own
+        command = group.get_command(ctx, name)
+        yield (*path, name)
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+
+
+def test_every_help_has_an_example() -> None:
+    found = list(_commands(cli))
+    assert ("playback", "bulk", "rename") in found and ("emulator", "serve") in found
+    for path in [(), *found]:
+        shown = CliRunner().invoke(
+            cli, [*path, "--help"], env={"COLUMNS": "200"}, prog_name="baijiayun"
+        )
+        assert shown.exit_code == 0, path
+        example = shown.output.partition("Example")[2]
+        assert example.lstrip("s").startswith(("s:", ":", ", ")), (path, shown.output)
+        assert "baijiayun " + " ".join(path) in example, path
+
+
+def test_bulk_rename_help_is_its_own() -> None:
+    shown = CliRunner().invoke(cli, ["playback", "bulk", "rename", "--help"], prog_name="baijiayun")
+    assert shown.exit_code == 0
+    assert shown.output.startswith("Usage: baijiayun playback bulk rename [OPTIONS]\n")
+    assert "更新回放名称: rename each row's playback." in shown.output
+    assert "Columns: room_id, name; optional session_id" in shown.output
+    assert "$ baijiayun playback bulk rename --from renames.csv" in shown.output
+    delete = CliRunner().invoke(cli, ["playback", "bulk", "delete", "--help"])
+    assert "Columns: room_id; optional session_id, version" in delete.output
+    assert "It asks first (or takes --yes)." in delete.output
+
+
+def test_the_cli_names_the_bulk_ops_of_the_sdk() -> None:
+    from baijiayun.bulk import OPS
+    from baijiayun.cli.bulk import BULK_OPS
+
+    assert list(BULK_OPS) == list(OPS)
+
+
+def test_emulator_serve_takes_rate_limit_off(tmp_path: Path) -> None:
+    with socket.socket() as busy:  # a taken port: serve stops there, after reading its options
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        args = ["emulator", "serve", "--port", port, "--database", f"sqlite:///{tmp_path}/e.db"]
+        result = CliRunner().invoke(cli, [*args, "--rate-limit", "off"])
+        assert result.exit_code == 2
+        assert f"127.0.0.1:{port} is already in use" in result.stderr
+        wrong = CliRunner().invoke(cli, [*args, "--rate-limit", "lots"])
+        assert wrong.exit_code == 2
+        assert "'lots' is not a number of calls or 'off'" in wrong.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "command", "hint"),
+    [
+        (
+            ["--rate-limit", "off", "emulator", "serve"],
+            "baijiayun emulator serve",
+            "; the emulator's own limit goes after it: 'emulator serve --rate-limit CALLS|off'",
+        ),
+        (["callback", "verify", "--timeout", "3"], "baijiayun callback verify", ""),
+        (["--rate-limit", "5/1", "demo", "--no-wait"], "baijiayun demo", ""),
+    ],
+)
+def test_client_options_for_a_command_that_calls_no_api_are_refused(
+    args: list[str], command: str, hint: str
+) -> None:
+    with socket.socket() as busy:  # were the option ignored, serve would stop here, not serve
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        if args[-1] == "serve":
+            args = [*args, "--port", port]
+        result = CliRunner().invoke(cli, args, input="", prog_name="baijiayun")
+    assert result.exit_code == 2
+    option = next(a for a in args if a in ("--rate-limit", "--timeout"))
+    assert f"Error: {option} configures the API client, and '{command}' makes no API call" in (
+        result.stderr
+    )
+    assert result.stderr.rstrip().endswith("makes no API call" + hint)
+
+
+def test_rate_limit_off_still_works_for_an_api_command(setup: dict[str, Any]) -> None:
+    result = run(setup, "--rate-limit", "off", "playback", "info", str(setup["short"]))
+    assert result.exit_code == 0 and json.loads(result.stdout)["status"] == 100
+
+
+def _interrupt_after(seconds: float) -> threading.Timer:
+    """Press Ctrl-C (SIGINT to this process, raised in the main thread) after ``seconds``."""
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_ctrl_c_exits_130(setup: dict[str, Any]) -> None:
+    setup["emu"].inject_fault("getBasicInfo", "latency", 3)
+    timer = _interrupt_after(0.5)
+    result = CliRunner().invoke(cli, ["playback", "info", str(setup["short"])], env=setup["env"])
+    timer.join()
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "Interrupted."
+    assert "Aborted!" not in result.stderr
+
+
+_LOADED = """
+import sys
+from baijiayun.cli.main import cli
+try:
+    cli(sys.argv[1:], prog_name="baijiayun")
+except SystemExit:
+    pass
+print(" ".join(sorted(m for m in sys.modules if m.startswith(("baijiayun", "httpx", "pydantic")))))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "loaded"),
+    [
+        (["--help"], set()),
+        (["playback", "--help"], {"baijiayun.cli.playback"}),
+        (
+            ["playback", "bulk", "rename", "--help"],
+            {"baijiayun.cli.playback", "baijiayun.cli.bulk"},
+        ),
+        (["emulator", "--help"], {"baijiayun.cli.emulator"}),
+    ],
+)
+def test_a_group_is_imported_only_when_invoked(args: list[str], loaded: set[str]) -> None:
+    import subprocess
+    import sys
+
+    from baijiayun.cli.main import COMMANDS
+
+    shown = subprocess.run(
+        [sys.executable, "-c", _LOADED, *args], capture_output=True, text=True, check=True
+    )
+    modules = set(shown.stdout.split())
+    groups = {f"baijiayun.cli.{name}" for name in COMMANDS} | {"baijiayun.cli.bulk"}
+    assert modules & groups == loaded
+    assert not {m for m in modules if m.startswith(("httpx", "pydantic"))}
+
+
+def test_each_lazy_group_loads_under_its_name() -> None:
+    from baijiayun.cli.main import COMMANDS
+
+    for name, lazy in COMMANDS.items():
+        assert lazy.load().name == name

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +71,9 @@ def refused(world: dict[str, Any]) -> int:
 
 
 def test_two_cli_processes_at_once_share_one_budget(world: dict[str, Any]) -> None:
-    env = {**os.environ, **world["env"]}
+    # 10 calls a second: 40 calls need about 4 s together, so a loaded machine, where each call
+    # is slow, still makes them wait (at 20 a second they may never wait the 0.5 s shown)
+    env = {**os.environ, **world["env"], "BAIJIAYUN_RATE_LIMIT": "10/1"}
     command = [str(BIN), "playback", "list", "--all", "--page-size", "2", "--max-retries", "0"]
     children = [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -83,7 +86,7 @@ def test_two_cli_processes_at_once_share_one_budget(world: dict[str, Any]) -> No
     emulator: Emulator = world["emulator"]
     assert emulator.calls(world["pid"], "getList") == 2 * 20
     assert refused(world) == 0
-    # 40 calls on a budget of 20 per second: somebody waited, and said so
+    # 40 calls on a budget of 10 per second: somebody waited, and said so
     assert any(b"waiting for the account limit (" in err for _, err in outputs)
 
 
@@ -265,3 +268,59 @@ def test_a_bulk_delete_asks_first_and_a_missing_file_is_usage(
     assert done.exit_code == 0 and json.loads(done.stdout)["done"] == 1
     emulator: Emulator = world["emulator"]
     assert emulator.playback_rows(world["rooms"][0]) == []
+
+
+def _renames(world: dict[str, Any], tmp_path: Path, count: int) -> tuple[Path, list[str]]:
+    rooms = world["rooms"][:count]
+    names = [f"线性代数 {room} 修订" for room in rooms]
+    source = tmp_path / "renames.csv"
+    rows = "".join(f"{room},{name}\n" for room, name in zip(rooms, names, strict=True))
+    source.write_text("room_id,name\n" + rows, encoding="utf-8")
+    return source, names
+
+
+def test_bulk_prints_real_json_lines_and_csv(world: dict[str, Any], tmp_path: Path) -> None:
+    source, _ = _renames(world, tmp_path, 2)
+    args = ["playback", "bulk", "rename", "--from", str(source)]
+    dry = run(world, *args, "--dry-run", "-o", "jsonl")
+    assert dry.exit_code == 0, dry.output
+    assert dry.stdout.splitlines() == ['{"dry_run": true, "total": 2, "to_send": 2, "skipped": 0}']
+    lines = run(world, *args, "-o", "jsonl")
+    assert lines.exit_code == 0, lines.output
+    assert lines.stdout.splitlines() == [
+        '{"total": 2, "done": 2, "skipped": 0, "failed": 0, "sent": 2, "checked": 0, '
+        '"failures": []}'
+    ]
+    table = run(world, *args, "-o", "csv")  # the job was done: a new one, sent again
+    assert table.exit_code == 0, table.output
+    assert table.stdout.splitlines() == [
+        "total,done,skipped,failed,sent,checked,failures",
+        "2,2,0,0,2,0,[]",
+    ]
+
+
+def test_ctrl_c_in_bulk_exits_130_and_says_how_to_resume(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    emulator: Emulator = world["emulator"]
+    emulator.inject_fault("update", "latency", 1.0)
+    source, names = _renames(world, tmp_path, 6)
+    args = ["playback", "bulk", "rename", "--from", str(source), "--workers", "2"]
+    timer = threading.Timer(0.4, os.kill, (os.getpid(), signal.SIGINT))  # Ctrl-C
+    timer.start()
+    result = CliRunner().invoke(cli, args, env=world["env"])
+    timer.join()
+    assert result.exit_code == 130
+    assert result.stdout == ""
+    journal = tmp_path / "renames.csv.journal.sqlite3"
+    assert result.stderr.strip() == (
+        f"Interrupted: 2 of 6 rows finished, every outcome so far is in the journal {journal}. "
+        f"To resume, run the same command again:\n  baijiayun playback bulk rename --from {source}"
+    )
+    assert _writes(world) == 2  # the two in flight ended; no new row was sent
+    emulator.clear_faults()
+    again = run(world, *args)
+    assert again.exit_code == 0, again.output
+    assert (json.loads(again.stdout)["done"], json.loads(again.stdout)["skipped"]) == (4, 2)
+    assert _writes(world) == 6
+    assert _names(world, world["rooms"][:6]) == names

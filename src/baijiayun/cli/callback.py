@@ -12,8 +12,8 @@ from .context import (
     EXIT_API_ERROR,
     AsciiIntRange,
     Group,
+    LocalCommand,
     Settings,
-    global_options,
     pass_settings,
 )
 from .output import emit
@@ -23,11 +23,15 @@ __all__ = ["callback"]
 
 @click.group(cls=Group)
 def callback() -> None:
-    """Callbacks BaijiaYun posts to your server."""
+    """Callbacks BaijiaYun posts to your server.
+
+    \b
+    Example:
+      baijiayun callback verify body.txt --partner-key "$KEY"
+    """
 
 
-@global_options
-@callback.command()
+@callback.command(cls=LocalCommand)
 @click.argument("source", type=click.File("rb"), default="-")
 @click.option(
     "--max-skew",
@@ -38,7 +42,13 @@ def callback() -> None:
 )
 @pass_settings
 def verify(settings: Settings, source: Any, max_skew: int) -> None:
-    """Check a callback body (form-encoded or a JSON object) from SOURCE, a file or stdin."""
+    """Check a callback body (form-encoded or a JSON object) from SOURCE, a file or stdin.
+
+    \b
+    Examples:
+      baijiayun callback verify body.txt
+      pbpaste | baijiayun callback verify --max-skew 0
+    """
     from ..callbacks import parse_transcode_callback, verify_callback
     from ..errors import CallbackVerificationError
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
-from urllib.parse import urlsplit
 
 import click
 from click.core import ParameterSource
@@ -17,7 +15,6 @@ from ..errors import (
     DryRunRequest,
     InvalidArgumentError,
 )
-from .config import load_profile
 from .output import FORMATS, pick_format
 from .progress import Status
 
@@ -29,12 +26,14 @@ if TYPE_CHECKING:
 __all__ = [
     "ASCII_INT",
     "EXIT_API_ERROR",
+    "EXIT_INTERRUPTED",
     "EXIT_STORAGE",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
     "AsciiIntRange",
     "Command",
     "Group",
+    "LocalCommand",
     "MissingExtra",
     "Settings",
     "global_options",
@@ -47,6 +46,8 @@ EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 EXIT_STORAGE = 4
 """Local storage failed mid-run (the mirror's database: disk full, read-only, gone)."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C: 128 + SIGINT, as shells report it."""
 
 
 _TYPED = "baijiayun.typed"
@@ -102,7 +103,11 @@ def _global_params() -> list[click.Option]:
         _global("--private-domain", help="Account domain (BAIJIAYUN_PRIVATE_DOMAIN)."),
         _global("--base-url", help="API base URL, e.g. an emulator (BAIJIAYUN_BASE_URL)."),
         _global("--profile", help="Named profile of the config file (BAIJIAYUN_PROFILE)."),
-        _global("--timeout", type=click.FloatRange(min=0.1), help="Seconds per request [10]."),
+        _global(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            help="Deadline of each API call in seconds, its retries included [10].",
+        ),
         _global("--max-retries", type=AsciiIntRange(min=0), help="Retries of a failed call [2]."),
         _global(
             "--rate-limit",
@@ -133,8 +138,18 @@ def global_options(command: C) -> C:
     Options ``command`` already has (by name) are left as they are, so applying it twice is harmless.
     """
     have = {param.name for param in command.params}
-    command.params.extend(p for p in _global_params() if p.name not in have)
+    if not have.issuperset(GLOBAL_NAMES):
+        command.params.extend(p for p in _global_params() if p.name not in have)
     return command
+
+
+GLOBAL_NAMES = frozenset(
+    {
+        *("partner_id", "partner_key", "secret_key", "private_domain", "base_url", "profile"),
+        *("timeout", "max_retries", "rate_limit", "output", "dry_run"),
+    }
+)
+"""The names of the global options (so that applying them twice builds nothing)."""
 
 
 @dataclass
@@ -180,6 +195,8 @@ class Settings:
         typed = {k: v for k, v in self.typed.items() if v is not None}
         env: dict[str, Any] = from_environment(self.environ, _FROM_ENVIRONMENT)
         profile_name = typed.get("profile") or env.get("profile")
+        from .config import load_profile  # pathlib and TOML: not needed for --help
+
         profile = load_profile(profile_name, environ=self.environ)
         where = f"profile {profile_name or 'default'!r}"
         layers: list[tuple[str, dict[str, Any]]] = [("typed", typed)]
@@ -359,6 +376,8 @@ def _bad_argument(ctx: click.Context, settings: Settings, error: InvalidArgument
 def _host_of(url: str | None) -> str:
     if not url:
         return "the service"
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -384,10 +403,13 @@ class Command(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         settings = self.settings_of(ctx)
+        self.refuse_client_options(ctx)
         try:
             return super().invoke(ctx)
         except DryRunRequest as shown:
             request = {"method": shown.request.method, "url": str(shown.request.url)}
+            import json
+
             click.echo(json.dumps({**request, "form": shown.form}, ensure_ascii=False))
             return None
         except InvalidArgumentError as error:
@@ -406,6 +428,39 @@ class Command(click.Command):
         except BaiJiaYunError as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(EXIT_API_ERROR)
+
+    makes_api_calls = True
+    """False for a command that calls no API: client options given to it are refused."""
+
+    client_option_hint = ""
+    """For such a command: what the user may have meant instead, appended to the refusal."""
+
+    def refuse_client_options(self, ctx: click.Context) -> None:
+        """Exit 2 if a client option (``--rate-limit``…) was typed for a command that calls no API.
+
+        Silently ignoring it would let a user believe it took effect.
+        """
+        if self.makes_api_calls:
+            return
+        typed = ctx.find_root().meta.get(_TYPED, {})
+        given = [name for name in CLIENT_OPTIONS if typed.get(name) is not None]
+        if given:
+            options = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise click.UsageError(
+                f"{options} configures the API client, and '{ctx.command_path}' makes no API "
+                f"call{self.client_option_hint}",
+                ctx=ctx,
+            )
+
+
+class LocalCommand(Command):
+    """A :class:`Command` that calls no API (the emulator, the demo, a callback check)."""
+
+    makes_api_calls = False
+
+
+CLIENT_OPTIONS = ("rate_limit", "timeout", "max_retries", "dry_run")
+"""Global options that only concern API calls."""
 
 
 class Group(click.Group):

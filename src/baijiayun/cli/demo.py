@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .context import LocalCommand
 from .emulator import require_emulator
 
 if TYPE_CHECKING:
@@ -129,14 +130,19 @@ def run_demo(*, wait: bool = False, console: Console | None = None) -> None:
                     console.input("[dim]Press Enter to stop the emulator… ")
 
 
-@click.command()
+@click.command(cls=LocalCommand)
 @click.option(
     "--wait/--no-wait",
     default=None,
     help="Keep the emulator running at the end until Enter (default: when interactive).",
 )
 def demo(wait: bool | None) -> None:
-    """Walk through all 13 playback operations against a local emulator; no account needed."""
+    """Walk through all 13 playback operations against a local emulator; no account needed.
+
+    \b
+    Example:
+      baijiayun demo --no-wait
+    """
     require_emulator("baijiayun demo")
     run_demo(wait=sys.stdin.isatty() if wait is None else wait)
 

@@ -6,10 +6,11 @@ import errno
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import click
 
-from .context import require_extra
+from .context import Group, LocalCommand, require_extra
 
 __all__ = ["emulator", "require_emulator"]
 
@@ -68,12 +69,45 @@ def _check_port(host: str, port: int) -> None:
             ) from None
 
 
-@click.group()
+class ServiceLimit(click.types.IntParamType):
+    """The emulator's own rate limit: calls per 10 s per account, or ``off`` (``0`` too)."""
+
+    name = "CALLS|off"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip().lower()
+            if text == "off":
+                return 0
+            if not (text.isascii() and text.isdigit()):
+                self.fail(f"{value!r} is not a number of calls or 'off'", param, ctx)
+            number = int(text)
+        if number < 0:
+            self.fail(f"{value!r} is not a number of calls or 'off'", param, ctx)
+        return number
+
+
+class ServeCommand(LocalCommand):
+    """``emulator serve``: it calls no API; its --rate-limit is the service's own limit."""
+
+    client_option_hint = (
+        "; the emulator's own limit goes after it: 'emulator serve --rate-limit CALLS|off'"
+    )
+
+
+@click.group(cls=Group)
 def emulator() -> None:
-    """The local BaijiaYun playback emulator."""
+    """The local BaijiaYun playback emulator.
+
+    \b
+    Example:
+      baijiayun emulator serve --seed demo --port 8000
+    """
 
 
-@emulator.command()
+@emulator.command(cls=ServeCommand)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option(
@@ -97,10 +131,10 @@ def emulator() -> None:
 )
 @click.option(
     "--rate-limit",
-    type=click.IntRange(min=0),
+    type=ServiceLimit(),
     default=200,
     show_default=True,
-    help="Calls per 10 s per account; 0 = no limit.",
+    help="The service's limit: calls per 10 s per account, or 'off' (0 too).",
 )
 @click.option("--timestamp-window", type=click.IntRange(min=0), default=300, show_default=True)
 @click.option(
@@ -157,7 +191,13 @@ def serve(
     workers: int,
     redis_url: str | None,
 ) -> None:
-    """Run the emulator on a real port (uvicorn)."""
+    """Run the emulator on a real port (uvicorn).
+
+    \b
+    Examples:
+      baijiayun emulator serve --seed demo
+      baijiayun emulator serve --rate-limit off --database postgresql://postgres@127.0.0.1/test
+    """
     require_emulator("baijiayun emulator serve")
     try:
         first, second, third = (float(part) for part in lifecycle_delays.split(","))

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import click
@@ -67,6 +64,8 @@ def _json_default(value: Any) -> Any:
 
 
 def _dumps(value: Any, indent: int | None = None) -> str:
+    import json  # here, like csv below: not needed for --help
+
     return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
 
 
@@ -106,10 +105,12 @@ def emit(
     caption: str | None = None,
     hint: str | None = None,
     words: Mapping[str, str] = PLAYBACK_WORDS,
+    keep: Collection[str] = (),
 ) -> None:
     """Write ``data`` (a mapping or a list of mappings) to stdout in ``fmt``.
 
-    A table shows status codes as words (``ready (100)``), then ``caption`` and ``hint``.
+    A table shows status codes as words (``ready (100)``), then ``caption`` and ``hint``;
+    ``keep`` names this command's own key columns, never cut or dropped on a narrow terminal.
     """
     data = to_rows(data)
     rows: list[dict[str, Any]] = data if isinstance(data, list) else [data]
@@ -119,6 +120,9 @@ def emit(
         for row in rows:
             click.echo(_dumps(row))
     elif fmt == "csv":
+        import csv
+        import io
+
         buffer = io.StringIO()
         fields = list(dict.fromkeys(k for row in rows for k in row))
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
@@ -126,7 +130,7 @@ def emit(
         writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
         click.echo(buffer.getvalue(), nl=False)
     else:
-        _table(rows, words, data if isinstance(data, list) else None)
+        _table(rows, words, data if isinstance(data, list) else None, frozenset(keep))
         for line in (caption, hint):
             if line:
                 click.echo(line)
@@ -196,31 +200,40 @@ def _flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def fit_columns(fields: list[str], widths: dict[str, int], space: int) -> dict[str, int]:
+def fit_columns(
+    fields: list[str], widths: dict[str, int], space: int, keep: Collection[str] = ()
+) -> dict[str, int]:
     """The columns a listing shows within ``space`` cells, and their widths.
 
-    Key columns keep their full width; the name shrinks to :data:`NAME_MIN`, then the optional
-    columns are dropped whole (:data:`_DROP_ORDER`). Key columns that alone do not fit are kept
-    anyway: a long line beats a cut id.
+    Key columns (:data:`KEY_COLUMNS`, and the command's own ``keep``) keep their full width; the
+    name shrinks to :data:`NAME_MIN`, then the optional columns are dropped whole
+    (:data:`_DROP_ORDER`). Key columns that alone do not fit are kept anyway: a long line beats a
+    cut id.
     """
     shown = {name: widths[name] for name in fields}
+    name_gives = "name" in shown and "name" not in keep
 
     def total() -> int:
         return sum(shown.values()) + len(shown) - 1  # one space between columns
 
-    if "name" in shown and total() > space:
+    if name_gives and total() > space:
         shown["name"] = max(min(NAME_MIN, widths["name"]), shown["name"] - (total() - space))
     for name in _DROP_ORDER:
         if total() <= space:
             break
-        if name in shown and len(shown) > 1:
+        if name in shown and name not in keep and len(shown) > 1:
             del shown[name]
-    if "name" in shown and total() < space:  # a dropped column left room: the name takes it back
+    if name_gives and "name" in shown and total() < space:  # a dropped column left room
         shown["name"] = min(widths["name"], shown["name"] + space - total())
     return shown
 
 
-def _table(rows: list[dict[str, Any]], words: Mapping[str, str], listing: list[Any] | None) -> None:
+def _table(
+    rows: list[dict[str, Any]],
+    words: Mapping[str, str],
+    listing: list[Any] | None,
+    keep: frozenset[str],
+) -> None:
     from rich import box
     from rich.cells import cell_len
     from rich.console import Console
@@ -240,7 +253,7 @@ def _table(rows: list[dict[str, Any]], words: Mapping[str, str], listing: list[A
         name: max([cell_len(_HEADERS.get(name, name)), *(cell_len(row[name]) for row in cells)])
         for name in fields
     }
-    shown = fit_columns(fields, widths, console.width)
+    shown = fit_columns(fields, widths, console.width, keep)
     console = Console(soft_wrap=False, width=max(console.width, sum(shown.values()) + len(shown)))
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=0, pad_edge=False)
     for name, width in shown.items():

@@ -2,33 +2,40 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import click
 
 from .context import (
     ASCII_INT,
     EXIT_API_ERROR,
-    EXIT_USAGE,
     AsciiIntRange,
-    Group,
     Settings,
     global_options,
     pass_settings,
 )
+from .lazy import Lazy, LazyGroup
 from .output import PUBLISH_WORDS, emit
 
-__all__ = ["playback"]
+__all__ = ["YES", "confirm", "playback"]
 
 
-@click.group(cls=Group)
+@click.group(
+    cls=LazyGroup,
+    lazy={"bulk": Lazy("baijiayun.cli.bulk:bulk", "Apply OP to every row of a file, each once.")},
+)
 def playback() -> None:
-    """回放: list, inspect, tokens, publish/block, rename, delete, versions, PDFs, bulk writes."""
+    """回放: list, inspect, tokens, publish/block, rename, delete, versions, PDFs, bulk writes.
+
+    \b
+    Examples:
+      baijiayun playback list --page-size 20
+      baijiayun playback info 26010100000001
+    """
 
 
 def command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Command]:
@@ -59,12 +66,26 @@ YES = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmatio
 
 
 def _paged(
-    settings: Settings, items: list[Any], total: int, page: int, size: int, what: str
+    settings: Settings,
+    items: list[Any],
+    total: int,
+    page: int,
+    size: int,
+    what: str,
+    keep: tuple[str, ...] = (),
 ) -> None:
     pages = max(1, math.ceil(total / size))
     caption = f"page {page} of {pages}: {len(items)} of {total} {what}"
     hint = f"next: --page {page + 1}; everything: --all" if page < pages else None
-    emit(items, settings.format(), caption=caption, hint=hint)
+    emit(items, settings.format(), caption=caption, hint=hint, keep=keep)
+
+
+LIST_KEY = ("publish_status",)
+"""``playback list``: whether viewers may play it is the point of the listing."""
+CROPS_KEY = ("is_main",)
+"""``playback crops``: which version plays by default."""
+PPT_KEY = ("name",)
+"""``ppt-urls`` and ``ppt-url``: the file name says which PDF a URL is."""
 
 
 @command("list")
@@ -84,15 +105,21 @@ def list_(
     room_id: int | None,
     all_pages: bool,
 ) -> None:
-    """获取回放列表: playbacks, newest first."""
+    """获取回放列表: playbacks, newest first.
+
+    \b
+    Examples:
+      baijiayun playback list --page-size 20 --page 2
+      baijiayun playback list --all --page-size 200 -o csv > playbacks.csv
+    """
     pb = settings.playback()
     if all_pages:
         walk = pb.iter_list(product_type, page_size, int(crop_video), room_id)
         items = list(settings.status().count(walk, "listing playbacks"))
-        emit(items, settings.format(), caption=f"{len(items)} playbacks")
+        emit(items, settings.format(), caption=f"{len(items)} playbacks", keep=LIST_KEY)
         return
     result = pb.get_list(product_type, page, page_size, int(crop_video), room_id)
-    _paged(settings, result.items, result.total, page, page_size, "playbacks")
+    _paged(settings, result.items, result.total, page, page_size, "playbacks", LIST_KEY)
 
 
 @command()
@@ -100,7 +127,12 @@ def list_(
 @SESSION
 @pass_settings
 def info(settings: Settings, room_id: int, session_id: int | None) -> None:
-    """查询直播回放信息: status, media and publish state of one playback."""
+    """查询直播回放信息: status, media and publish state of one playback.
+
+    \b
+    Example:
+      baijiayun playback info 26010100000021 --session-id 202601211
+    """
     result = settings.playback().get_basic_info(room_id, session_id)
     emit(result, settings.format(), caption=f"playback of room {room_id}")
 
@@ -109,7 +141,12 @@ def info(settings: Settings, room_id: int, session_id: int | None) -> None:
 @ROOM_ID
 @pass_settings
 def sessions(settings: Settings, room_id: int) -> None:
-    """获取长期房间的序列号列表: the sessions of a long-term room."""
+    """获取长期房间的序列号列表: the sessions of a long-term room.
+
+    \b
+    Example:
+      baijiayun playback sessions 26010100000021
+    """
     result = settings.playback().get_session_list(room_id)
     emit(result.items, settings.format(), caption=f"{len(result.items)} sessions of room {room_id}")
 
@@ -131,15 +168,21 @@ def crops(
     page_size: int,
     all_pages: bool,
 ) -> None:
-    """获取裁剪回放列表: every version of a playback, with the main one marked."""
+    """获取裁剪回放列表: every version of a playback, with the main one marked.
+
+    \b
+    Example:
+      baijiayun playback crops 26010100000002
+    """
     pb = settings.playback()
+    what = f"versions of room {room_id}"
     if all_pages:
         walk = pb.iter_crop_list(room_id, product_type, session_id, page_size)
         items = list(settings.status().count(walk, "listing versions"))
-        emit(items, settings.format(), caption=f"{len(items)} versions of room {room_id}")
+        emit(items, settings.format(), caption=f"{len(items)} {what}", keep=CROPS_KEY)
         return
     result = pb.get_crop_list(room_id, product_type, session_id, page, page_size)
-    _paged(settings, result.items, result.total, page, page_size, f"versions of room {room_id}")
+    _paged(settings, result.items, result.total, page, page_size, what, CROPS_KEY)
 
 
 @command()
@@ -148,7 +191,12 @@ def crops(
 @EXPIRES
 @pass_settings
 def token(settings: Settings, room_id: int, session_id: int | None, expires_in: int) -> None:
-    """获取回放token: a player token for one playback."""
+    """获取回放token: a player token for one playback.
+
+    \b
+    Example:
+      baijiayun playback token 26010100000001 --expires-in 600
+    """
     emit(settings.playback().get_player_token(room_id, expires_in, session_id), settings.format())
 
 
@@ -173,13 +221,19 @@ def _read_ids(ids: tuple[str, ...], file: Path | None) -> list[str]:
 def tokens(
     settings: Settings, room_ids: tuple[str, ...], file: Path | None, expires_in: int
 ) -> None:
-    """批量获取回放token: ROOM_IDS are ROOM or ROOM-SESSION, from arguments, --file or stdin."""
+    """批量获取回放token: ROOM_IDS are ROOM or ROOM-SESSION, from arguments, --file or stdin.
+
+    \b
+    Examples:
+      baijiayun playback tokens 26010100000001 26010100000021-202601211
+      baijiayun playback tokens --file ids.txt --expires-in 0
+    """
     found = settings.playback().get_player_token_batch(_read_ids(room_ids, file), expires_in)
     rows = [{"id": key, "token": value} for key, value in found.items()]
     emit(rows, settings.format(), caption=f"{len(rows)} tokens")
 
 
-def _confirm(settings: Settings, yes: bool, question: str) -> None:
+def confirm(settings: Settings, yes: bool, question: str) -> None:
     """Ask before a change that cannot be undone; with nobody to ask, require --yes.
 
     Only a terminal on stdin is asked: piped or redirected input (a script, a ``while read``
@@ -206,7 +260,12 @@ def _publish(settings: Settings, room_id: int, session_id: int | None, status: i
 @SESSION
 @pass_settings
 def publish(settings: Settings, room_id: int, session_id: int | None) -> None:
-    """设置回放发布状态: publish (status 1)."""
+    """设置回放发布状态: publish (status 1).
+
+    \b
+    Example:
+      baijiayun playback publish 26010100000003
+    """
     _publish(settings, room_id, session_id, 1)
 
 
@@ -216,8 +275,13 @@ def publish(settings: Settings, room_id: int, session_id: int | None) -> None:
 @YES
 @pass_settings
 def block(settings: Settings, room_id: int, session_id: int | None, yes: bool) -> None:
-    """设置回放发布状态: block (屏蔽, status 2); viewers can no longer play it."""
-    _confirm(settings, yes, f"Block the playback of room {room_id}?")
+    """设置回放发布状态: block (屏蔽, status 2); viewers can no longer play it.
+
+    \b
+    Example:
+      baijiayun playback block 26010100000003 --yes
+    """
+    confirm(settings, yes, f"Block the playback of room {room_id}?")
     _publish(settings, room_id, session_id, 2)
 
 
@@ -227,7 +291,12 @@ def block(settings: Settings, room_id: int, session_id: int | None, yes: bool) -
 @SESSION
 @pass_settings
 def rename(settings: Settings, room_id: int, name: str, session_id: int | None) -> None:
-    """更新回放名称: rename a playback."""
+    """更新回放名称: rename a playback.
+
+    \b
+    Example:
+      baijiayun playback rename 26010100000003 "Python 编程 第3讲（重录）"
+    """
     settings.playback().update(room_id, name, session_id)
     click.echo(f"renamed the playback of room {room_id} to {name!r}", err=True)
 
@@ -241,9 +310,15 @@ def rename(settings: Settings, room_id: int, name: str, session_id: int | None) 
 def delete(
     settings: Settings, room_id: int, session_id: int | None, version: int | None, yes: bool
 ) -> None:
-    """删除回放: delete a playback (every version) or one crop version."""
+    """删除回放: delete a playback (every version) or one crop version.
+
+    \b
+    Examples:
+      baijiayun playback delete 26010100000001 --version 1 --yes
+      baijiayun playback delete 26010100000001 --dry-run
+    """
     what = f"version {version} of " if version is not None else ""
-    _confirm(settings, yes, f"Delete {what}the playback of room {room_id}? This cannot be undone")
+    confirm(settings, yes, f"Delete {what}the playback of room {room_id}? This cannot be undone")
     settings.playback().delete(room_id, session_id, version)
     click.echo(f"deleted {what}the playback of room {room_id}", err=True)
 
@@ -254,7 +329,12 @@ def delete(
 @SESSION
 @pass_settings
 def set_main(settings: Settings, room_id: int, version: int, session_id: int | None) -> None:
-    """设置回放主版本: choose the version that plays by default."""
+    """设置回放主版本: choose the version that plays by default.
+
+    \b
+    Example:
+      baijiayun playback set-main 26010100000002 0
+    """
     settings.playback().set_main_version(room_id, version, session_id)
     click.echo(f"version {version} is now the main version of room {room_id}", err=True)
 
@@ -294,8 +374,13 @@ def replace(
     is_replace_main: bool | None,
     yes: bool,
 ) -> None:
-    """替换回放: the source playback replaces (or is added to) the target."""
-    _confirm(
+    """替换回放: the source playback replaces (or is added to) the target.
+
+    \b
+    Example:
+      baijiayun playback replace 26010100000003 26010100000001 --type add --main --yes
+    """
+    confirm(
         settings,
         yes,
         f"{type.capitalize()} the playback of room {target_room_id} from room {source_room_id}?",
@@ -318,9 +403,14 @@ def replace(
 @click.option("--date", help="Only this day, YYYY-MM-DD.")
 @pass_settings
 def ppt_urls(settings: Settings, room_id: int, date: str | None) -> None:
-    """获取ppt转成的pdf的路径列表: the PDFs of a room's slides."""
+    """获取ppt转成的pdf的路径列表: the PDFs of a room's slides.
+
+    \b
+    Example:
+      baijiayun playback ppt-urls 26010100000021 --date 2026-01-22
+    """
     result = settings.playback().get_playback_ppt_url_list(room_id, date)
-    emit(result.items, settings.format(), caption=f"slide PDFs of room {room_id}")
+    emit(result.items, settings.format(), caption=f"slide PDFs of room {room_id}", keep=PPT_KEY)
 
 
 @command("ppt-url")
@@ -328,9 +418,14 @@ def ppt_urls(settings: Settings, room_id: int, date: str | None) -> None:
 @SESSION
 @pass_settings
 def ppt_url(settings: Settings, room_id: int, session_id: int | None) -> None:
-    """获取ppt转成的pdf具体路径: the PDFs of one room/session."""
+    """获取ppt转成的pdf具体路径: the PDFs of one room/session.
+
+    \b
+    Example:
+      baijiayun playback ppt-url 26010100000021 --session-id 202601221
+    """
     result = settings.playback().get_playback_ppt_url(room_id, session_id)
-    emit(result.items, settings.format(), caption=f"slide PDFs of room {room_id}")
+    emit(result.items, settings.format(), caption=f"slide PDFs of room {room_id}", keep=PPT_KEY)
 
 
 @command("player-url")
@@ -350,127 +445,15 @@ def player_url(
     user_number: int | None,
     user_name: str | None,
 ) -> None:
-    """The web playback page URL (fetches a token unless --token is given)."""
+    """The web playback page URL (fetches a token unless --token is given).
+
+    \b
+    Example:
+      baijiayun playback player-url 26010100000021 --session-id 202601211 --user-name 学生
+    """
     pb = settings.playback()
     if token is None:
         token = pb.get_player_token(room_id, expires_in, session_id).token
     click.echo(
         pb.player_url(room_id, token, session_id, user_number=user_number, user_name=user_name)
     )
-
-
-BULK_OPS = ("publish", "block", "rename", "set-main", "delete")
-"""``baijiayun.bulk.OPS`` (spelled here so that ``--help`` does not load the SDK)."""
-
-
-@command("bulk")
-@click.argument("op", type=click.Choice(BULK_OPS))
-@click.option(
-    "--from",
-    "source",
-    required=True,
-    metavar="FILE",
-    help="CSV with a header (room_id, session_id, version, name as OP needs) or JSON lines; "
-    "'-' reads stdin.",
-)
-@click.option(
-    "--journal",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite journal of each row's outcome [FILE.journal.sqlite3; required with stdin].",
-)
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="[by suffix/content]")
-@click.option(
-    "--workers", type=AsciiIntRange(1, 32), default=4, show_default=True, help="Rows in flight."
-)
-@YES
-@pass_settings
-def bulk(
-    settings: Settings,
-    op: str,
-    source: str,
-    journal: Path | None,
-    fmt: str | None,
-    workers: int,
-    yes: bool,
-) -> None:
-    """Apply OP to every row of a file, each exactly once, under the account limit.
-
-    Every row is checked before anything is sent (bad rows are listed with their line numbers,
-    exit 2). Each row's outcome goes to the journal, so a run stopped anywhere (or ended with
-    failures) and started again, even on an edited file, sends only what is not done; once every
-    row is done the job closes and the next run is a new job (a delete done is never sent again).
-    A row whose answer was lost is read back before anything is re-sent. --dry-run says what a
-    real run would send.
-    """
-    from ..bulk import BulkInputError, BulkJournalError, Format, default_journal, load_rows
-
-    if journal is None:
-        if source == "-":
-            raise click.UsageError("--journal is required when the rows come from stdin")
-        journal = default_journal(source)
-    if source != "-" and not Path(source).is_file():
-        raise click.BadParameter(f"no such file: {source}", param_hint="'--from'")
-    try:
-        rows = load_rows(op, source, format=cast("Format | None", fmt))
-    except BulkInputError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(EXIT_USAGE)
-    try:
-        _run_bulk_rows(settings, op, rows, journal, yes, workers)
-    except BulkJournalError as error:  # another account's, in use, or not a journal
-        raise click.BadParameter(str(error), param_hint="'--journal'") from None
-
-
-def _run_bulk_rows(
-    settings: Settings,
-    op: str,
-    rows: list[Any],
-    journal: Path,
-    yes: bool,
-    workers: int,
-) -> None:
-    """Confirm if the op is destructive, run the rows under a progress bar, print the summary."""
-    from ..bulk import run_bulk
-
-    dry_run = settings.resolve().dry_run
-    if not dry_run and rows and op in ("block", "delete"):
-        plan = run_bulk(settings.playback(), rows, journal, dry_run=True)
-        if plan.would_send:
-            _confirm(settings, yes, f"{op.capitalize()} {plan.would_send} playback(s)?")
-    # Lost answers are settled by the journal's read-back, never by re-sending a write blindly.
-    playback = settings.client().with_options(max_retries=0).playback
-    with settings.status().bar(f"bulk {op}", len(rows)) as advance:
-        summary = run_bulk(
-            playback,
-            rows,
-            journal,
-            dry_run=dry_run,
-            workers=workers,
-            on_progress=lambda _: advance(1),
-            rate_limit_wait=(settings.budget() or (0, 10.0))[1],
-            on_wait=settings.status().on_wait,
-        )
-    if settings.format() == "table":
-        click.echo(str(summary))
-    else:
-        failures = [{"line": f.line, "row": f.row, "reason": f.reason} for f in summary.failed]
-        result = {
-            "total": summary.total,
-            "done": summary.done,
-            "skipped": summary.skipped,
-            "failed": len(summary.failed),
-            "sent": summary.sent,
-            "checked": summary.checked,
-            "failures": failures,
-        }
-        if dry_run:
-            result = {
-                "dry_run": True,
-                "total": summary.total,
-                "to_send": summary.would_send,
-                "skipped": summary.skipped,
-            }
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-    if summary.failed:
-        click.echo(f"{len(summary.failed)} row(s) failed; see the summary", err=True)
-        sys.exit(EXIT_API_ERROR)
