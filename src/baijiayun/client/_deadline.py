@@ -54,7 +54,7 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's socket backend, with connections bounded by the deadline of :func:`bounded`."""
+    """httpcore's socket backend, with connections bounded by the deadline of :func:`~baijiayun.client._transport.bounded`."""
 
     def __init__(self, backend: httpcore.NetworkBackend | None = None) -> None:
         self._backend = backend or httpcore.SyncBackend()
