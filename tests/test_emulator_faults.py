@@ -97,3 +97,49 @@ def test_a_fault_fires_before_the_caller_is_known(pair: tuple[Emulator, Emulator
     assert stranger.http.post("/openapi/playback/getBasicInfo", data={}).status_code == 503
     assert stranger.post("getBasicInfo", {"room_id": 1})["code"] == 2001  # used up
     stranger.http.close()
+
+
+def test_an_injected_drop_is_logged_as_the_fault_not_as_a_crash(tmp_path: Path) -> None:
+    """The served emulator's log: one line naming the injected drop, no traceback."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    binary = Path(sys.executable).parent / "baijiayun"
+    database = f"sqlite:///{tmp_path / 'drop.sqlite3'}"
+    server = subprocess.Popen(
+        [str(binary), "emulator", "serve", "--port", str(port), "--database", database],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, "the emulator exited"
+            try:
+                httpx.get(f"{base}/_emulator/faults")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the emulator did not start"
+                time.sleep(0.1)
+        fault = {"endpoint": "getBasicInfo", "kind": "drop", "times": 1}
+        assert httpx.post(f"{base}/_emulator/faults", json=fault).status_code == 200
+        with pytest.raises(httpx.TransportError):  # the connection broke mid-body
+            httpx.post(f"{base}/openapi/playback/getBasicInfo", data={"room_id": "1"})
+        after = httpx.post(f"{base}/openapi/playback/getBasicInfo", data={"room_id": "1"})
+        assert after.json()["code"] == 1001  # the emulator is fine
+    finally:
+        server.terminate()
+        _, log = server.communicate(timeout=20)
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log
+    lines = [line for line in log.splitlines() if "injected fault" in line]
+    assert lines == [
+        "emulator: injected fault: dropped the connection of "
+        "POST /openapi/playback/getBasicInfo mid-reply"
+    ], log

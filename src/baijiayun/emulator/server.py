@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import gc
 import json
@@ -21,10 +22,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .admin import LOOPBACK, AdminGuard
 from .app import create_app
 from .facade import Emulator, EmulatorConfig
+from .wire import Dropped
 
 __all__ = [
     "BackgroundServer",
     "ExposedWithoutToken",
+    "InjectedDropFilter",
     "check_exposure",
     "free_port",
     "serve",
@@ -66,6 +69,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+class InjectedDropFilter(logging.Filter):
+    """Keeps uvicorn from reporting an injected ``drop`` fault as a crash of the app (with a
+    traceback): the emulator logs it, in one line, as the fault it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for uvicorn's record of a :class:`~baijiayun.emulator.wire.Dropped`."""
+        return not (record.exc_info and isinstance(record.exc_info[1], Dropped))
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration, with :class:`InjectedDropFilter` on its error log."""
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config.setdefault("filters", {})["injected_drop"] = {"()": InjectedDropFilter}
+    config["loggers"]["uvicorn.error"]["filters"] = ["injected_drop"]
+    return config
+
+
 def _config(
     emulator: Emulator, host: str, port: int, *, whole_process: bool = False, **options: Any
 ) -> uvicorn.Config:
@@ -78,6 +98,7 @@ def _config(
         host=host,
         port=port,
         log_level=options.pop("log_level", "warning"),
+        log_config=options.pop("log_config", log_config()),
         access_log=False,
         lifespan="on",
         **options,
@@ -183,6 +204,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=options.pop("log_level", "warning"),
+        log_config=options.pop("log_config", log_config()),
         access_log=False,
         lifespan="on",
         **options,
