@@ -19,7 +19,13 @@ from .rows import Playback, as_dict
 from .stats import StatsBook
 from .worker import Scheduler
 
-__all__ = ["DEFAULT_DATABASE", "Emulator", "EmulatorConfig", "RateWindow"]
+__all__ = [
+    "DEFAULT_DATABASE",
+    "Emulator",
+    "EmulatorConfig",
+    "RateWindow",
+    "check_admin_token",
+]
 
 logger = logging.getLogger("baijiayun.emulator")
 
@@ -62,6 +68,20 @@ class EmulatorConfig:
     postgres_io: Concurrency = "async"
     """How PostgreSQL round trips leave the event loop: ``async`` (psycopg's async driver) or
     ``thread`` (the blocking driver in a worker thread); see benchmarks/emulator_throughput.py."""
+
+    def __post_init__(self) -> None:
+        check_admin_token(self.admin_token)
+
+
+def check_admin_token(token: str | None) -> None:
+    """ValueError for an admin token no request could present: empty, whitespace only, or
+    with whitespace around it (the guard compares the token after ``Bearer `` exactly)."""
+    if token is None:
+        return
+    if not token.strip():
+        raise ValueError("the admin token is empty or whitespace only; pass a real secret")
+    if token != token.strip():
+        raise ValueError("the admin token has whitespace around it; pass it without")
 
 
 class Emulator:
