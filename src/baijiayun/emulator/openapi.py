@@ -35,14 +35,7 @@ _PARTNER_ID = ep.Param("partner_id", "int", "partner id", required=True, minimum
 _TIMESTAMP = ep.Param("timestamp", "int", "unix seconds", required=True, minimum=0)
 _MALFORMED = b'{"code": 0, "data": {'
 _DROPPED = b'{"code":0'
-
-
-def _stats_partner(params: Mapping[str, str]) -> int:
-    """The partner_id a call names, for the statistics (0 when it names none or a bad one)."""
-    try:
-        return int(_PARTNER_ID.check_wire(params.get("partner_id", "")))
-    except ValueError:
-        return 0
+_UNKNOWN = Caller(None, True)
 
 
 def _fault_reply(fault: Fault, now: int) -> bytes | Reply:
@@ -71,7 +64,7 @@ class OpenAPI:
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
-        self._contexts: dict[str, Context] = {}
+        self._contexts: dict[Any, Context] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -92,10 +85,12 @@ class OpenAPI:
             raise
 
     def _context(self, scope: Scope) -> Context:
-        url = public_url_of(scope, self.emulator.config.public_url)
-        found = self._contexts.get(url)
+        """The responses' context, its play_url at the address this request came in on."""
+        server = scope.get("server")
+        found = self._contexts.get(server)
         if found is None:
-            found = self._contexts[url] = self.emulator.context(url)
+            url = public_url_of(scope, self.emulator.config.public_url)
+            found = self._contexts[server] = self.emulator.context(url)
         return found
 
     async def _faults(self, path: str, now: int) -> bytes | Reply | None:
@@ -122,13 +117,13 @@ class OpenAPI:
         stats, name = emulator.call_stats, endpoint.action
         try:
             params = await read_params(scope, receive, emulator.config.max_body)
-            partner = _stats_partner(params)
-            context = self._context(scope)
+            partner = 0  # for the statistics: the partner_id the call names, when well formed
             refused: EmulatorError | None = None
             try:
-                partner_id, caller, answer = await self._caller(endpoint, params, context, now)
+                partner = partner_id = int(parameter(_PARTNER_ID, params))
+                caller, answer = await self._caller(endpoint, params, partner_id, scope, now)
             except EmulatorError as error:  # answered after the faults, which come first
-                refused, partner_id, caller, answer = error, 0, Caller(None, True), None
+                refused, partner_id, caller, answer = error, 0, _UNKNOWN, None
             if caller.faults:
                 injected = await self._faults(endpoint.path, now)
                 if injected is not None:
@@ -148,7 +143,8 @@ class OpenAPI:
             if answer is not None:
                 data = answer()
             else:
-                data = await emulator.db.run(ACTIONS[endpoint.path], context, partner_id, params)
+                action, context = ACTIONS[endpoint.path], self._context(scope)
+                data = await emulator.db.run(action, context, partner_id, params)
             return envelope_bytes(0, "", data, now)
         except EmulatorError as error:
             body = envelope_bytes(error.code, error.msg, None, now)
@@ -160,11 +156,15 @@ class OpenAPI:
             return Reply(envelope_bytes(INTERNAL_ERROR, INTERNAL_MSG, None, now), 500)
 
     async def _caller(
-        self, endpoint: ep.Endpoint, params: Mapping[str, str], context: Context, now: int
-    ) -> tuple[int, Caller, Callable[[], Any] | None]:
-        """The partner_id, once it and the timestamp are well formed and in time; the caller
-        read for it; for a read with a one-round-trip form, also its answer."""
-        partner_id = int(parameter(_PARTNER_ID, params))
+        self,
+        endpoint: ep.Endpoint,
+        params: Mapping[str, str],
+        partner_id: int,
+        scope: Scope,
+        now: int,
+    ) -> tuple[Caller, Callable[[], Any] | None]:
+        """The caller, once the timestamp is well formed and in time; for a read with a
+        one-round-trip form, also its answer."""
         timestamp = int(parameter(_TIMESTAMP, params))
         window = self.emulator.config.timestamp_window
         skew = abs(now - timestamp)
@@ -175,11 +175,9 @@ class OpenAPI:
                 "timestamp",
             )
         read = READS_WITH_ACCOUNT.get(endpoint.path)
-        db = self.emulator.db
         if read is None:
-            return partner_id, await db.run(self.emulator.partners.caller, partner_id), None
-        caller, answer = await db.run(read, context, partner_id, params)
-        return partner_id, caller, answer
+            return await self.emulator.partners.caller_async(partner_id), None
+        return await read(self._context(scope), partner_id, params)
 
     def _authenticate(
         self, endpoint: ep.Endpoint, params: Mapping[str, str], caller: Caller, partner_id: int

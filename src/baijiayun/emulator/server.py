@@ -16,6 +16,7 @@ import time
 from types import TracebackType
 from typing import Any
 
+import anyio.to_thread
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -121,13 +122,15 @@ class ServedApp:
         self.freeze = freeze
 
     async def _flush_forever(self) -> None:
-        """The one place buffered statistics are stored while serving (reads flush the rest)."""
-        stats = self.emulator.call_stats
+        """The one place buffered statistics are stored while serving (reads flush the rest):
+        in a worker thread, so the write (and a SQLite checkpoint's fsync) never stalls the
+        calls in flight on the event loop."""
+        stats, db = self.emulator.call_stats, self.emulator.db
         while True:
             await asyncio.sleep(stats.interval)
             if stats.due():
                 try:
-                    await self.emulator.db.run(stats.flush)
+                    await anyio.to_thread.run_sync(db.retrying, stats.flush)
                 except Exception:
                     logger.exception("emulator: could not store call statistics")
 

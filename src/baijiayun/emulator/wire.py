@@ -77,7 +77,10 @@ def header(scope: Scope, name: bytes) -> bytes:
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole body, refused (BodyTooLarge) as soon as it passes ``limit`` bytes, before it is
     read when Content-Length says so already; ClientGone if the client leaves mid-body."""
-    declared = header(scope, b"content-length")
+    return await _receive_body(receive, limit, header(scope, b"content-length"))
+
+
+async def _receive_body(receive: Receive, limit: int, declared: bytes) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"请求体过大: request body over {limit} bytes")
     message = await receive()
@@ -158,8 +161,13 @@ async def read_params(scope: Scope, receive: Receive, limit: int) -> dict[str, s
     params = form_fields(query.decode("utf-8", "replace")) if query else {}
     if scope["method"] != "POST":
         return params
-    body = await read_body(scope, receive, limit)
-    content_type = header(scope, b"content-type")
+    declared = content_type = b""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            declared = value
+        elif key == b"content-type":
+            content_type = value
+    body = await _receive_body(receive, limit, declared)
     if content_type.startswith(b"multipart/form-data"):
         params.update(await multipart_fields(scope, body))
     elif content_type.startswith(b"application/json"):

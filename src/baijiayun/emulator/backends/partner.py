@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
@@ -20,6 +21,12 @@ _ACCOUNT = select(t.accounts).where(_NAMED)
 _READ_ACCOUNT = Prepared(_ACCOUNT)
 _READ_CALLER = Prepared(select(FAULTS_EXIST, *t.accounts.c).where(_NAMED))
 FIRST_PARTNER_ID = 30000001
+
+
+def _caller(rows: Sequence[Sequence[Any]]) -> Caller:
+    if not rows:
+        return Caller(None, True)  # no account: a rare answer, the faults are looked up
+    return Caller(Account(*rows[0][1:]), bool(rows[0][0]))
 
 
 class PartnerBackend:
@@ -40,11 +47,11 @@ class PartnerBackend:
 
     def caller(self, partner_id: int) -> Caller:
         """The account a request names, and whether fault rules exist (one round trip)."""
-        rows = self.db.fetch(_READ_CALLER, {"partner_id": partner_id})
-        if not rows:
-            return Caller(None, True)  # no account: a rare answer, the faults are looked up
-        names = _READ_CALLER.names[1:]
-        return Caller(Account(**dict(zip(names, rows[0][1:], strict=True))), bool(rows[0][0]))
+        return _caller(self.db.fetch(_READ_CALLER, {"partner_id": partner_id}))
+
+    async def caller_async(self, partner_id: int) -> Caller:
+        """:meth:`caller` from the event loop (the server's path for every call)."""
+        return _caller(await self.db.fetch_async(_READ_CALLER, {"partner_id": partner_id}))
 
     def require(self, partner_id: int) -> Account:
         """The account, or AccountNotFound."""

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from dataclasses import replace as copy
 from typing import Any
 
@@ -80,6 +81,10 @@ _ACCOUNT_ROOM_AND_LIVE = Prepared(
 _A_KEYS = tuple(c.key for c in t.accounts.c)
 _R_KEYS = tuple(c.key for c in t.rooms.c)
 _P_KEYS = tuple(c.key for c in t.playbacks.c)
+# rows are built positionally from the hot read's columns: the fields must be the columns
+assert tuple(f.name for f in fields(Account)) == _A_KEYS
+assert tuple(f.name for f in fields(Room)) == _R_KEYS
+assert tuple(f.name for f in fields(Playback)) == _P_KEYS
 _A_AT = 1  # after the faults flag
 _R_AT, _P_AT = _A_AT + len(_A_KEYS), _A_AT + len(_A_KEYS) + len(_R_KEYS)
 
@@ -460,6 +465,24 @@ class PlaybackBackend:
         joined = self.db.fetch(
             _ACCOUNT_ROOM_AND_LIVE, {"partner_id": partner_id, "room_id": room_id}
         )
+        return self._caller_and_main(joined, partner_id, room_id, session_id)
+
+    async def main_version_and_caller_async(
+        self, partner_id: int, room_id: int, session_id: int | None
+    ) -> tuple[Caller, Callable[[], Playback]]:
+        """:meth:`main_version_and_caller` from the event loop (the server's hot path)."""
+        joined = await self.db.fetch_async(
+            _ACCOUNT_ROOM_AND_LIVE, {"partner_id": partner_id, "room_id": room_id}
+        )
+        return self._caller_and_main(joined, partner_id, room_id, session_id)
+
+    def _caller_and_main(
+        self,
+        joined: Sequence[Sequence[Any]],
+        partner_id: int,
+        room_id: int,
+        session_id: int | None,
+    ) -> tuple[Caller, Callable[[], Playback]]:
         if not joined:
 
             def nothing() -> Playback:
@@ -467,18 +490,12 @@ class PlaybackBackend:
 
             return Caller(None, True), nothing
         first = joined[0]
-        account = Account(**dict(zip(_A_KEYS, first[_A_AT:_R_AT], strict=True)))
+        account = Account(*first[_A_AT:_R_AT])
 
         def answer() -> Playback:
-            found = None
-            if first[_R_AT] is not None:
-                found = Room(**dict(zip(_R_KEYS, first[_R_AT:_P_AT], strict=True)))
+            found = Room(*first[_R_AT:_P_AT]) if first[_R_AT] is not None else None
             room = self._owned(found, partner_id, room_id)
-            live = [
-                Playback(**dict(zip(_P_KEYS, row[_P_AT:], strict=True)))
-                for row in joined
-                if row[_P_AT] is not None
-            ]
+            live = [Playback(*row[_P_AT:]) for row in joined if row[_P_AT] is not None]
             session = self._session(None, room, session_id, required=False, live=live)
             rows = [r for r in live if r.session_id == session]
             if not rows:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,21 +86,23 @@ def action(endpoint: ep.Endpoint) -> Callable[[Validated], Validated]:
     return register
 
 
-ReadWithAccount = Callable[[Context, int, Mapping[str, str]], tuple[Caller, Callable[[], Any]]]
-Prefetch = Callable[[Context, int, dict[str, Any]], tuple[Caller, Callable[[], Any]]]
+ReadWithAccount = Callable[
+    [Context, int, Mapping[str, str]], Awaitable[tuple[Caller, Callable[[], Any]]]
+]
+Prefetch = Callable[[Context, int, dict[str, Any]], Awaitable[tuple[Caller, Callable[[], Any]]]]
 
 READS_WITH_ACCOUNT: dict[str, ReadWithAccount] = {}
 """Read-only actions that also return the caller (its account, and whether fault rules exist)
-from the same round trip, so the server authenticates and answers with one database read. Each
-returns (caller, answer): the answer is called after the sign and rate checks and raises the
-action's error if any."""
+from the same round trip, so the server authenticates and answers with one database read, made
+from the event loop. Each returns (caller, answer): the answer is called after the sign and rate
+checks and raises the action's error if any."""
 
 
 def read_with_account(endpoint: ep.Endpoint) -> Callable[[Prefetch], Prefetch]:
     """Register a read-only action's one-round-trip form (see :data:`READS_WITH_ACCOUNT`)."""
 
     def register(function: Prefetch) -> Prefetch:
-        def respond(
+        async def respond(
             ctx: Context, partner_id: int, params: Mapping[str, str]
         ) -> tuple[Caller, Callable[[], Any]]:
             try:
@@ -111,8 +113,8 @@ def read_with_account(endpoint: ep.Endpoint) -> Callable[[Prefetch], Prefetch]:
                 def refuse() -> Any:
                     raise invalid
 
-                return ctx.partner.caller(partner_id), refuse
-            return function(ctx, partner_id, arguments)
+                return await ctx.partner.caller_async(partner_id), refuse
+            return await function(ctx, partner_id, arguments)
 
         READS_WITH_ACCOUNT[endpoint.path] = respond
         return function
