@@ -446,7 +446,7 @@ MALFORMED_MULTIPART = [
 
 
 def test_a_malformed_multipart_body_is_1001_naming_it(caplog: pytest.LogCaptureFixture) -> None:
-    # the body parser is the same whatever the database; a real port takes the fast path
+    # the body parser is the same whatever the database; a real port takes the same path
     path = "/openapi/playback/getBasicInfo"
     with (
         Emulator("sqlite://") as emulator,

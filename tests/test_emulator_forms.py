@@ -1,4 +1,4 @@
-"""The OpenAPI fast path reads forms exactly as the standard library's parser does."""
+"""The OpenAPI wire reads forms exactly as the standard library's parser does."""
 
 from __future__ import annotations
 
