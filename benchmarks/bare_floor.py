@@ -1,8 +1,9 @@
-"""The floor the emulator is measured against: parse the form, check the md5 sign, read one row.
+"""The floor the emulator is measured against: raw ASGI, no framework, the least a signed call needs.
 
-A bare Starlette app answering ``POST /openapi/playback/getBasicInfo`` and nothing else. It reads
-the account row by ``partner_id`` (the key to check the sign with) and answers an envelope with
-it. SQLite runs on the event loop; PostgreSQL through an async psycopg pool of 8 connections.
+``POST /openapi/playback/getBasicInfo``: read the body, parse the form, read one row by key (the
+account's ``partner_key``), check the md5 sign with it, write the envelope. Nothing else (no
+routing table, no request objects, no timestamp window, no rate limit, no statistics). SQLite
+runs on the event loop; PostgreSQL through a queue of 8 async psycopg connections.
 Run: BJY_FLOOR_DATABASE=sqlite:///x.sqlite3 uvicorn benchmarks.bare_floor:app (the benchmark does).
 Admin: ``POST /_floor/account`` with ``partner_id`` and ``partner_key`` creates the one row.
 """
@@ -19,14 +20,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import psycopg
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 DATABASE = os.environ.get("BJY_FLOOR_DATABASE", "sqlite://")
 POOL_SIZE = 8
 TABLE = os.environ.get("BJY_FLOOR_TABLE", "bjy_floor_accounts")
+_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def _sign_ok(params: dict[str, str], key: str) -> bool:
@@ -35,9 +33,8 @@ def _sign_ok(params: dict[str, str], key: str) -> bool:
     return hmac.compare_digest(expected, params.get("sign", ""))
 
 
-def _envelope(code: int, data: Any) -> Response:
-    body = json.dumps({"code": code, "msg": "", "data": data, "ts": 0}, ensure_ascii=False)
-    return Response(body, media_type="application/json")
+def _envelope(code: int, data: Any) -> bytes:
+    return _JSON.encode({"code": code, "msg": "", "data": data, "ts": 0}).encode()
 
 
 class SqliteRows:
@@ -62,7 +59,7 @@ class SqliteRows:
 
 
 class PostgresRows:
-    """A pool of ``POOL_SIZE`` async psycopg connections, opened on first use."""
+    """A queue of ``POOL_SIZE`` async psycopg connections, opened on first use."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -110,9 +107,31 @@ ROWS: SqliteRows | PostgresRows = (
 )
 
 
-async def get_basic_info(request: Request) -> Response:
-    """Parse, check the sign against the account's key, answer with the row."""
-    params = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+async def _body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _reply(send: Any, body: bytes, status: int = 200) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-length", str(len(body)).encode()),
+                (b"content-type", b"application/json"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def get_basic_info(params: dict[str, str]) -> bytes:
+    """Check the sign against the account's key, answer with the row."""
     try:
         partner_id = int(params["partner_id"])
     except (KeyError, ValueError):
@@ -125,16 +144,22 @@ async def get_basic_info(request: Request) -> Response:
     return _envelope(0, {"partner_id": row[0], "status": 100})
 
 
-async def put_account(request: Request) -> Response:
-    """Create (or replace) the one account row."""
-    params = dict(parse_qsl((await request.body()).decode()))
-    await ROWS.put(int(params["partner_id"]), params["partner_key"])
-    return _envelope(0, None)
-
-
-app = Starlette(
-    routes=[
-        Route("/openapi/playback/getBasicInfo", get_basic_info, methods=["POST"]),
-        Route("/_floor/account", put_account, methods=["POST"]),
-    ]
-)
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI app: the one call, the admin call, 404 for anything else."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    path, method = scope["path"], scope["method"]
+    if method != "POST":
+        await _reply(send, _envelope(405, None), 405)
+        return
+    params = dict(parse_qsl((await _body(receive)).decode(), keep_blank_values=True))
+    if path == "/openapi/playback/getBasicInfo":
+        await _reply(send, await get_basic_info(params))
+    elif path == "/_floor/account":
+        await ROWS.put(int(params["partner_id"]), params["partner_key"])
+        await _reply(send, _envelope(0, None))
+    else:
+        await _reply(send, _envelope(404, None), 404)

@@ -116,22 +116,29 @@ class Prepared:
     ) -> list[Sequence[Any]]:
         """:meth:`tuples` on a driver (DBAPI) connection."""
         sql, order = self.sql_for(dialect)
+        if dialect.name == "sqlite":
+            # the sqlite3 connection itself: its execute() makes and drops the cursor in C
+            raw = getattr(driver_conn, "dbapi_connection", driver_conn)
+            rows: list[Sequence[Any]] = raw.execute(
+                sql, [params[n] for n in order] if order is not None else params
+            ).fetchall()
+            if self._flags:  # SQLite answers booleans as 0/1
+                return [self._booleans(row) for row in rows]
+            return rows
         cursor = driver_conn.cursor()
         try:
             cursor.execute(sql, [params[n] for n in order] if order is not None else params)
-            rows: list[Sequence[Any]] = list(cursor.fetchall())
+            rows = list(cursor.fetchall())
         finally:
             cursor.close()
-        if self._flags and dialect.name == "sqlite":  # SQLite answers booleans as 0/1
-            fixed: list[Sequence[Any]] = []
-            for row in rows:
-                values = list(row)
-                for i in self._flags:
-                    if values[i] is not None:
-                        values[i] = bool(values[i])
-                fixed.append(values)
-            return fixed
         return rows
+
+    def _booleans(self, row: Sequence[Any]) -> Sequence[Any]:
+        values = list(row)
+        for i in self._flags:
+            if values[i] is not None:
+                values[i] = bool(values[i])
+        return values
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row, as dicts keyed by column name."""
@@ -296,15 +303,19 @@ class Database:
             return self._async_reader if reader else self._async_sync_engine
         return self._reader if reader else self.engine
 
+    def _hot_pool(self) -> HotPool:
+        """The running loop's pool of hot-path connections (opened on first use)."""
+        loop = asyncio.get_running_loop()
+        pool = self._hot.get(loop)
+        if pool is None:
+            pool = self._hot[loop] = HotPool(self._hot_url, HOT_READS)
+        return pool
+
     def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """Run a hot-path read: on PostgreSQL from the event loop, through a :class:`HotPool`."""
         if self._hot_url and in_greenlet():
-            loop = asyncio.get_running_loop()
-            pool = self._hot.get(loop)
-            if pool is None:
-                pool = self._hot[loop] = HotPool(self._hot_url, HOT_READS)
             sql, _ = prepared.sql_for(self.engine.dialect)
-            return await_(pool.fetch(sql, params))
+            return await_(self._hot_pool().fetch(sql, params))
         if self._sticky:  # this thread's own SQLite connection, in autocommit
             driver = getattr(self._local, "driver", None)
             if driver is None:
@@ -313,6 +324,18 @@ class Database:
             return prepared.on_driver(driver, self.engine.dialect, params)
         with self.read() as conn:
             return prepared.tuples(conn, params)
+
+    async def fetch_async(
+        self, prepared: Prepared, params: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """:meth:`fetch` from async code: on PostgreSQL with the async driver straight on this
+        loop's :class:`HotPool` (no greenlet), SQLite inline, else in a worker thread."""
+        if self._hot_url:
+            sql, _ = prepared.sql_for(self.engine.dialect)
+            return await self._hot_pool().fetch(sql, params)
+        if not self.postgres:
+            return self.fetch(prepared, params)
+        return await self.run(self.fetch, prepared, params)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:

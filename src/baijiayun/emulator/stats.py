@@ -36,8 +36,10 @@ class StatsBook:
 
     def count(self, partner_id: int, endpoint: str, outcome: Outcome) -> None:
         """Count one call."""
+        key = (partner_id, endpoint, outcome)
         with self._lock:
-            self._pending[(partner_id, endpoint, outcome)] += 1
+            pending = self._pending
+            pending[key] = pending.get(key, 0) + 1
 
     def due(self) -> bool:
         """True when buffered counts are older than ``interval``."""

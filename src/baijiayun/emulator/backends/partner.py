@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
 from .. import schema as t
 from ..db import Database, Prepared
 from ..exceptions import AccountNotFound, AlreadyExists, SignatureError
-from ..rows import Account
+from ..faults import FAULTS_EXIST
+from ..rows import Account, Caller
 
 __all__ = ["PartnerBackend"]
 
-_ACCOUNT = select(t.accounts).where(t.accounts.c.partner_id == bindparam("partner_id"))
+_NAMED = t.accounts.c.partner_id == bindparam("partner_id")
+_ACCOUNT = select(t.accounts).where(_NAMED)
 _READ_ACCOUNT = Prepared(_ACCOUNT)
+_READ_CALLER = Prepared(select(FAULTS_EXIST, *t.accounts.c).where(_NAMED))
 FIRST_PARTNER_ID = 30000001
+
+
+def _caller(rows: Sequence[Sequence[Any]]) -> Caller:
+    if not rows:
+        return Caller(None, True)  # no account: a rare answer, the faults are looked up
+    return Caller(Account(*rows[0][1:]), bool(rows[0][0]))
 
 
 class PartnerBackend:
@@ -34,6 +44,14 @@ class PartnerBackend:
         """The account, or None."""
         rows = self.db.fetch(_READ_ACCOUNT, {"partner_id": partner_id})
         return Account(**dict(zip(_READ_ACCOUNT.names, rows[0], strict=True))) if rows else None
+
+    def caller(self, partner_id: int) -> Caller:
+        """The account a request names, and whether fault rules exist (one round trip)."""
+        return _caller(self.db.fetch(_READ_CALLER, {"partner_id": partner_id}))
+
+    async def caller_async(self, partner_id: int) -> Caller:
+        """:meth:`caller` from the event loop (the server's path for every call)."""
+        return _caller(await self.db.fetch_async(_READ_CALLER, {"partner_id": partner_id}))
 
     def require(self, partner_id: int) -> Account:
         """The account, or AccountNotFound."""

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from dataclasses import replace as copy
 from typing import Any
 
@@ -24,7 +25,8 @@ from ..exceptions import (
     RoomDeleted,
     RoomNotFound,
 )
-from ..rows import Account, Playback, PptFile, Room, Token
+from ..faults import FAULTS_EXIST
+from ..rows import Account, Caller, Playback, PptFile, Room, Token
 
 __all__ = [
     "BEIJING",
@@ -61,6 +63,7 @@ _LIVE_SESSION = Prepared(_LIVE.where(t.playbacks.c.session_id == bindparam("sess
 _LIVE_JOIN = (t.playbacks.c.room_id == t.rooms.c.room_id) & t.playbacks.c.deleted.is_(False)
 _ACCOUNT_ROOM_AND_LIVE = Prepared(
     select(
+        FAULTS_EXIST,
         *(c.label(f"a_{c.key}") for c in t.accounts.c),
         *(c.label(f"r_{c.key}") for c in t.rooms.c),
         *(c.label(f"p_{c.key}") for c in t.playbacks.c),
@@ -78,7 +81,12 @@ _ACCOUNT_ROOM_AND_LIVE = Prepared(
 _A_KEYS = tuple(c.key for c in t.accounts.c)
 _R_KEYS = tuple(c.key for c in t.rooms.c)
 _P_KEYS = tuple(c.key for c in t.playbacks.c)
-_R_AT, _P_AT = len(_A_KEYS), len(_A_KEYS) + len(_R_KEYS)
+# rows are built positionally from the hot read's columns: the fields must be the columns
+assert tuple(f.name for f in fields(Account)) == _A_KEYS
+assert tuple(f.name for f in fields(Room)) == _R_KEYS
+assert tuple(f.name for f in fields(Playback)) == _P_KEYS
+_A_AT = 1  # after the faults flag
+_R_AT, _P_AT = _A_AT + len(_A_KEYS), _A_AT + len(_A_KEYS) + len(_R_KEYS)
 
 
 _LOCK_ROOM = (
@@ -441,15 +449,15 @@ class PlaybackBackend:
 
     def main_version(self, partner_id: int, room_id: int, session_id: int | None) -> Playback:
         """getBasicInfo: the main version of a playback."""
-        account, main = self.main_version_and_account(partner_id, room_id, session_id)
-        if account is None:
+        caller, main = self.main_version_and_caller(partner_id, room_id, session_id)
+        if caller.account is None:
             raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
         return main()
 
-    def main_version_and_account(
+    def main_version_and_caller(
         self, partner_id: int, room_id: int, session_id: int | None
-    ) -> tuple[Account | None, Callable[[], Playback]]:
-        """The account and getBasicInfo's answer, read in one round trip.
+    ) -> tuple[Caller, Callable[[], Playback]]:
+        """The caller (account, faults flag) and getBasicInfo's answer, read in one round trip.
 
         The answer is a function that returns the main version or raises why there is none,
         so the caller can authenticate with the account first.
@@ -457,32 +465,44 @@ class PlaybackBackend:
         joined = self.db.fetch(
             _ACCOUNT_ROOM_AND_LIVE, {"partner_id": partner_id, "room_id": room_id}
         )
+        return self._caller_and_main(joined, partner_id, room_id, session_id)
+
+    async def main_version_and_caller_async(
+        self, partner_id: int, room_id: int, session_id: int | None
+    ) -> tuple[Caller, Callable[[], Playback]]:
+        """:meth:`main_version_and_caller` from the event loop (the server's hot path)."""
+        joined = await self.db.fetch_async(
+            _ACCOUNT_ROOM_AND_LIVE, {"partner_id": partner_id, "room_id": room_id}
+        )
+        return self._caller_and_main(joined, partner_id, room_id, session_id)
+
+    def _caller_and_main(
+        self,
+        joined: Sequence[Sequence[Any]],
+        partner_id: int,
+        room_id: int,
+        session_id: int | None,
+    ) -> tuple[Caller, Callable[[], Playback]]:
         if not joined:
 
             def nothing() -> Playback:
                 raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
 
-            return None, nothing
+            return Caller(None, True), nothing
         first = joined[0]
-        account = Account(**dict(zip(_A_KEYS, first[:_R_AT], strict=True)))
+        account = Account(*first[_A_AT:_R_AT])
 
         def answer() -> Playback:
-            found = None
-            if first[_R_AT] is not None:
-                found = Room(**dict(zip(_R_KEYS, first[_R_AT:_P_AT], strict=True)))
+            found = Room(*first[_R_AT:_P_AT]) if first[_R_AT] is not None else None
             room = self._owned(found, partner_id, room_id)
-            live = [
-                Playback(**dict(zip(_P_KEYS, row[_P_AT:], strict=True)))
-                for row in joined
-                if row[_P_AT] is not None
-            ]
+            live = [Playback(*row[_P_AT:]) for row in joined if row[_P_AT] is not None]
             session = self._session(None, room, session_id, required=False, live=live)
             rows = [r for r in live if r.session_id == session]
             if not rows:
                 _versions_missing(room_id, session)
             return _main(rows)
 
-        return account, answer
+        return Caller(account, bool(first[0])), answer
 
     def list_playbacks(
         self,
