@@ -26,8 +26,10 @@ lint: install
 generate: install
 	$(BIN)/python scripts/unasync.py
 
+# Two workers (the machine's two cores); a test file stays on one worker, so its shared servers
+# are started once (tests/conftest.py groups them).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The documentation site (docs/, mkdocs.yml) into site/; any warning fails the build.
 # NO_MKDOCS_2_WARNING silences Material's banner about its successor (a notice, not a warning).

@@ -48,6 +48,14 @@ def _postgres_available() -> str | None:
 _PG_PROBLEM = _postgres_available()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n``: the tests of one file share a worker (and its module-scoped servers);
+    the browser tests share one worker, so one browser serves them all."""
+    for item in items:
+        group = "browser" if item.get_closest_marker("browser") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _PG_PROBLEM is None:
         engine = _server_engine()
