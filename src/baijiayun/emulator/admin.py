@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from .exceptions import EmulatorError
 from .facade import Emulator
-from .handlers import BodyTooLarge, read_body
+from .wire import BodyTooLarge, ClientGone, read_body
 
 __all__ = ["AdminGuard", "routes"]
 
@@ -259,7 +259,7 @@ async def _fields(request: Request, schema: Mapping[str, Field], limit: int) -> 
     body: dict[str, Any] = {}
     for key, raw in request.query_params.items():
         body[key] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else raw
-    data = await read_body(request, limit)
+    data = await read_body(request.scope, request.receive, limit)
     if data.strip():
         loaded = json.loads(data, parse_constant=_no_constants)
         if not isinstance(loaded, dict):
@@ -289,6 +289,8 @@ def _action(schema: str, action: Action) -> Callable[[Request], Awaitable[Respon
             body = await _fields(request, fields, emulator.config.max_body)
         except BodyTooLarge as error:
             return _bad(error.msg, 413)
+        except ClientGone:
+            return Response(status_code=400)  # nobody is left to read it
         except KeyError as error:
             return _bad(f"unknown field {error.args[0]!r}", field=str(error.args[0]))
         except FieldError as error:

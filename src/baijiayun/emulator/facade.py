@@ -93,7 +93,7 @@ class Emulator:
         now = self._now
         self.partners = PartnerBackend(self.db, now)
         self.playbacks = PlaybackBackend(self.db, now)
-        self.faults = FaultBook(self.config.fault_seed)
+        self.faults = FaultBook(self.db, self.config.fault_seed)
         self.rate_window = self._rate_window(rate_clock)
         self.jobs = Scheduler(now if sleep is not None else time.monotonic, sleep)
         self.notifier = Notifier(
@@ -244,17 +244,16 @@ class Emulator:
     def reset(self) -> None:
         """Forget all state, faults, queued jobs, rate-limit windows and statistics."""
         self.jobs.clear()
-        self.faults.clear()
         self.rate_window.reset()
         self.call_stats.discard()
         self.db.reset()
 
     def inject_fault(self, endpoint: str, kind: str, value: float = 0, **rule: Any) -> Fault:
-        """Add a fault rule (see :class:`Fault`)."""
+        """Add a fault rule (see :class:`Fault`); the stored rule, with its ``id``."""
         return self.faults.add(Fault(endpoint, kind, value, **rule))  # type: ignore[arg-type]
 
     def fault_rules(self) -> list[Fault]:
-        """The active fault rules (with their hit counts)."""
+        """The active fault rules, with their hit counts (from the database: every worker's)."""
         return self.faults.rules()
 
     def clear_faults(self) -> None:

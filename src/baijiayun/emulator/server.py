@@ -21,7 +21,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .admin import LOOPBACK, AdminGuard
 from .app import create_app
 from .facade import Emulator, EmulatorConfig
-from .handlers import OpenAPIFastPath
 
 __all__ = [
     "BackgroundServer",
@@ -99,9 +98,9 @@ class ServedApp:
         self.emulator = emulator
         self.owns = owns
         self.freeze = freeze
-        self._fast = OpenAPIFastPath(app, emulator)
 
     async def _flush_forever(self) -> None:
+        """The one place buffered statistics are stored while serving (reads flush the rest)."""
         stats = self.emulator.call_stats
         while True:
             await asyncio.sleep(stats.interval)
@@ -112,10 +111,6 @@ class ServedApp:
                     logger.exception("emulator: could not store call statistics")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            # OpenAPI calls go straight to the fast path, before Starlette's own layers
-            await self._fast(scope, receive, send)
-            return
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
