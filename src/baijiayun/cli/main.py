@@ -11,6 +11,7 @@ from .context import _TYPED, Group, Settings, global_options
 from .demo import demo
 from .emulator import emulator
 from .mirror import mirror
+from .openapi import openapi
 from .playback import playback
 
 __all__ = ["cli"]
@@ -35,3 +36,4 @@ cli.add_command(callback)
 cli.add_command(emulator)
 cli.add_command(demo)
 cli.add_command(mirror)
+cli.add_command(openapi)
