@@ -23,6 +23,10 @@ def generate() -> bytes:
     return _openapi.dump(_openapi.build_document(admin.ACTIONS, admin.SCHEMAS, __version__))
 
 
+def _shown(target: Path) -> str:
+    return str(target.relative_to(ROOT)) if target.is_relative_to(ROOT) else str(target)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a file is stale")
@@ -32,13 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         for target in stale:
             print(
-                f"{target.relative_to(ROOT)} is stale: run `python scripts/openapi.py`",
+                f"{_shown(target)} is stale: run `python scripts/openapi.py`",
                 file=sys.stderr,
             )
         return 1 if stale else 0
     for target in stale:
         target.write_bytes(wanted)
-        print(f"wrote {target.relative_to(ROOT)}")
+        print(f"wrote {_shown(target)}")
     return 0
 
 

@@ -8,6 +8,7 @@ tests/schemathesis_helpers.py.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ OPERATIONS = [
     if fuzzed(path)
     for method in methods
 ]
-SMALL = 6
+SMALL = int(os.environ.get("BAIJIAYUN_SCHEMATHESIS_EXAMPLES", "6"))
 """Cases per operation in the suite: about 30 operations x 2 databases stay within ~20 s."""
 
 
