@@ -138,45 +138,88 @@ def _md5(params: Mapping[str, str], key: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
+def sign_case(
+    case: Any, emulator: Emulator, partner_id: int, clock: Callable[[], float] = time.time
+) -> None:
+    """Make an /openapi/ case a call of the account: flatten the body to the strings a form
+    carries, drop extra field names a multipart header cannot carry as they are, put in the
+    account's partner_id and a fresh timestamp, and sign it with the account's current key (a
+    negative case keeps a sign it generated that is no 32-digit hex, and so gets 1002). A
+    positive call of createkey sends the real secret key; a positive time window is kept on one
+    day."""
+    endpoint = ep.ENDPOINTS.get(case.operation.path)
+    if endpoint is None or not isinstance(case.body, dict):
+        return
+    declared = {p.name for p in endpoint.params} | {"partner_id", "timestamp", "sign"}
+    body = {k: _text(v) for k, v in case.body.items() if k in declared or _SAFE_NAME.fullmatch(k)}
+    query = {k: _text(v) for k, v in (case.query or {}).items()}
+    if query:
+        case.query = query
+    account = emulator.account(partner_id)
+    assert account is not None
+    body["partner_id"] = str(partner_id)
+    body["timestamp"] = str(int(clock()))
+    positive = case.meta is None or case.meta.generation.mode == GenerationMode.POSITIVE
+    if endpoint.rules and positive and "start_time" in body:
+        body["end_time"] = body["start_time"]
+    if endpoint is ep.CREATE_KEY and positive:
+        body["secret_key"] = account["secret_key"]
+    if endpoint.signed:
+        keep = not positive and not _SIGN.fullmatch(body.get("sign", ""))
+        if not keep:
+            signed = {**query, **body}  # the emulator merges the query and the body
+            signed.pop("sign", None)
+            body["sign"] = _md5(signed, account["partner_key"])
+    case.body = body
+
+
 def sign_hook(
     schema: Any, emulator: Emulator, partner_id: int, clock: Callable[[], float] = time.time
 ) -> None:
-    """On each generated /openapi/ call: flatten the body to the strings a form carries, drop extra
-    field names a multipart header cannot carry as they are, put in the account's partner_id
-    and a fresh timestamp, and sign it with the account's current key (a negative case keeps a
-    sign it generated that is no 32-digit hex, and so gets 1002). A positive call of createkey
-    sends the real secret key; a positive time window is kept on one day."""
+    """Register :func:`sign_case` as ``schema``'s ``map_case`` hook."""
 
     @schema.hook("map_case")  # type: ignore[untyped-decorator]
     def sign(context: Any, case: Any) -> Any:
-        endpoint = ep.ENDPOINTS.get(case.operation.path)
-        if endpoint is None or not isinstance(case.body, dict):
-            return case
-        declared = {p.name for p in endpoint.params} | {"partner_id", "timestamp", "sign"}
-        body = {
-            k: _text(v) for k, v in case.body.items() if k in declared or _SAFE_NAME.fullmatch(k)
-        }
-        query = {k: _text(v) for k, v in (case.query or {}).items()}
-        if query:
-            case.query = query
-        account = emulator.account(partner_id)
-        assert account is not None
-        body["partner_id"] = str(partner_id)
-        body["timestamp"] = str(int(clock()))
-        positive = case.meta is None or case.meta.generation.mode == GenerationMode.POSITIVE
-        if endpoint.rules and positive and "start_time" in body:
-            body["end_time"] = body["start_time"]
-        if endpoint is ep.CREATE_KEY and positive:
-            body["secret_key"] = account["secret_key"]
-        if endpoint.signed:
-            keep = not positive and not _SIGN.fullmatch(body.get("sign", ""))
-            if not keep:
-                body.pop("sign", None)
-                signed = {**query, **body}  # the emulator merges the query and the body
-                signed.pop("sign", None)
-                body["sign"] = _md5(signed, account["partner_key"])
-        case.body = body
+        sign_case(case, emulator, partner_id, clock)
         return case
+
+
+LINKED = (
+    "playback.getList",
+    "playback.getBasicInfo",
+    "playback.getCropList",
+    "playback.update",
+    "playback.delete",
+)
+"""The operations the document links: a getList item's ids feed the other four."""
+
+
+def state_machine(
+    schema: Any,
+    emulator: Emulator,
+    partner_id: int,
+    check: Callable[[CheckContext, Any, Any], bool | None],
+    steps: list[tuple[str, dict[str, str], Any]],
+) -> Any:
+    """Schemathesis' stateful test over :data:`LINKED`, each step signed, fully checked and
+    recorded in ``steps`` as (operationId, form, answer)."""
+    machine = schema.include(operation_id=list(LINKED)).as_state_machine()
+
+    class Signed(machine):  # type: ignore[misc, valid-type]
+        def before_call(self, case: Any) -> None:
+            if case.operation.path == ep.GET_LIST.path and isinstance(case.body, dict):
+                case.body["page"] = 1  # scenarios start from the first page, where rows are
+                case.body.pop("room_id", None)
+            sign_case(case, emulator, partner_id)
+
+        def after_call(self, response: Any, case: Any) -> None:
+            operation = case.operation.definition.raw["operationId"]
+            steps.append((operation, dict(case.body), response.json()))
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=BUILTIN_CHECKS, additional_checks=[check])
+
+    return Signed
 
 
 def _wire_params(response: Any) -> dict[str, str]:

@@ -121,7 +121,9 @@ def test_data_schemas_come_from_the_models_and_keep_extra_fields() -> None:
     schemas = DOCUMENT["components"]["schemas"]
     info = schemas["PlaybackInfo"]
     assert info["additionalProperties"] is True
-    assert {"$ref": "#/components/schemas/WireTimeOut"} in info["properties"]["create_time"]["anyOf"]
+    assert {"$ref": "#/components/schemas/WireTimeOut"} in info["properties"]["create_time"][
+        "anyOf"
+    ]
     assert schemas["CropItem"]["properties"]["is_main"]["enum"] == [0, 1]
     envelope = schemas["PlaybackGetBasicInfoEnvelope"]["oneOf"]
     assert envelope[0]["properties"]["data"] == {"$ref": "#/components/schemas/PlaybackInfo"}

@@ -14,12 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.seed import DEMO_ACCOUNTS
 
 from .conftest import _PG_PROBLEM, IN_CI, POSTGRES_URL
-from .schemathesis_helpers import envelope_codes, fuzz, fuzzed, load_schema, sign_hook
+from .schemathesis_helpers import (
+    envelope_codes,
+    fuzz,
+    fuzzed,
+    load_schema,
+    sign_hook,
+    state_machine,
+)
 
 PARTNER_ID = int(DEMO_ACCOUNTS[0]["partner_id"])
 DOCUMENT = json.loads((Path(__file__).parent.parent / "docs" / "openapi.json").read_text())
@@ -31,6 +39,8 @@ OPERATIONS = [
 ]
 SMALL = int(os.environ.get("BAIJIAYUN_SCHEMATHESIS_EXAMPLES", "6"))
 """Cases per operation in the suite: about 30 operations x 2 databases stay within ~20 s."""
+STEPS = int(os.environ.get("BAIJIAYUN_SCHEMATHESIS_SCENARIOS", "5"))
+"""Stateful scenarios (up to 5 linked calls each) per database."""
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -74,3 +84,27 @@ def test_schemathesis_finds_nothing(
 ) -> None:
     check = envelope_codes(fuzz_schema.raw_schema, fuzz_emulator, PARTNER_ID)
     assert fuzz(fuzz_schema[path][method], check, SMALL) >= 1
+
+
+def test_stateful_sequences_follow_the_links(fuzz_schema: Any, fuzz_emulator: Emulator) -> None:
+    check = envelope_codes(fuzz_schema.raw_schema, fuzz_emulator, PARTNER_ID)
+    steps: list[tuple[str, dict[str, str], Any]] = []
+    machine = state_machine(fuzz_schema, fuzz_emulator, PARTNER_ID, check, steps)
+    machine.run(
+        settings=settings(
+            max_examples=STEPS,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            stateful_step_count=5,
+        )
+    )
+    listed: set[str] = set()
+    followed = 0
+    for operation, form, answer in steps:
+        if operation == "playback.getList" and answer["code"] == 0:
+            listed |= {str(item["room_id"]) for item in answer["data"]["list"]}
+        elif form.get("room_id") in listed:
+            followed += 1
+    assert followed, steps  # a listed playback's ids reached another operation by a link
