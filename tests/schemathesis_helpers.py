@@ -307,6 +307,12 @@ def breaks_document(document: Mapping[str, Any], path: str, params: Mapping[str,
     return False
 
 
+def _long_term_session(document: Mapping[str, Any], path: str) -> bool:
+    media = document["paths"][path]["post"]["requestBody"]["content"]
+    body = _resolve(document, media["application/x-www-form-urlencoded"]["schema"])
+    return body.get("x-long-term-session") == "required"
+
+
 _ALLOWED_CODES = {"playback": {0, 1, 3001, 3002}, "video_data": {0, 1, 3001, 3002}}
 
 
@@ -337,6 +343,10 @@ def envelope_codes(
             expected = {0} if params.get("secret_key") == account["secret_key"] else {1002}
         else:
             expected = _ALLOWED_CODES.get(endpoint.module, {0})
+            if _long_term_session(document, endpoint.path) and "session_id is required for " + (
+                "long-term room"
+            ) in str(body["msg"]):
+                expected = {1001}  # the document's x-long-term-session rule
         assert code in expected, (
             f"code {code} ({body['msg']!r}) for {endpoint.path}; expected one of "
             f"{sorted(expected)} for the wire form {params!r}"

@@ -135,6 +135,19 @@ _DEFAULTS: dict[tuple[str, str], int] = {
     **{(e.path, "page_size"): 100 for e in ep.VIDEO_DATA_ENDPOINTS},
 }
 
+SESSION_REQUIRED_ON_LONG_TERM = frozenset(
+    {
+        ep.SET_PUBLISH_STATUS.path,
+        ep.DELETE.path,
+        ep.UPDATE.path,
+        ep.GET_CROP_LIST.path,
+        ep.SET_MAIN_VERSION.path,
+        ep.REPLACE_PLAYBACK.path,
+    }
+)
+"""Calls that name one playback exactly: on a long-term room they need its session_id (1001
+otherwise) instead of taking the first session, as reads do."""
+
 _TAG_OF_MODULE = {
     "playback": "playback",
     "partner": "partner",
@@ -320,12 +333,19 @@ def _request_schema(endpoint: ep.Endpoint) -> Schema:
         description += " start_time and end_time must be on one Beijing calendar day, " + (
             "start_time <= end_time (查询时间不能跨天): x-same-day."
         )
+    if endpoint.path in SESSION_REQUIRED_ON_LONG_TERM:
+        description += (
+            " On a long-term room the session_id (source_session_id and target_session_id for "
+            "replacePlayback) is required: code 1001 naming it otherwise (x-long-term-session)."
+        )
     schema: Schema = {
         "type": "object",
         "description": description,
         "required": required,
         "properties": properties,
     }
+    if endpoint.path in SESSION_REQUIRED_ON_LONG_TERM:
+        schema["x-long-term-session"] = "required"
     if endpoint.rules:
         schema["x-same-day"] = ["start_time", "end_time"]
     return schema
