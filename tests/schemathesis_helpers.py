@@ -278,8 +278,8 @@ def _resolve(document: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[
 
 def breaks_document(document: Mapping[str, Any], path: str, params: Mapping[str, str]) -> bool:
     """Whether wire ``params`` break the form body the document gives ``path``: each value read
-    as its property's type says (an integer property takes ASCII digits; an empty value of a
-    non-string property counts as absent), then checked against the schema and x-same-day."""
+    as its property's type says (an integer property takes ASCII digits; an empty value counts
+    as absent but in free text, a property with minLength), then checked against the schema and x-same-day."""
     operation = document["paths"][path]["post"]
     media = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]
     body = _resolve(document, media["schema"])
@@ -288,10 +288,10 @@ def breaks_document(document: Mapping[str, Any], path: str, params: Mapping[str,
         spec = body["properties"].get(name)
         if spec is None:
             continue
-        kind = _resolve(document, spec).get("type")
-        if kind == "integer":
-            if raw == "":
-                continue
+        resolved = _resolve(document, spec)
+        if raw == "" and "minLength" not in resolved:
+            continue  # empty counts as absent, but in free text
+        if resolved.get("type") == "integer":
             typed[name] = int(raw) if _INTEGER.fullmatch(raw) else raw
         else:
             typed[name] = raw

@@ -255,3 +255,19 @@ def test_cli_prints_and_writes_the_document(tmp_path: Path) -> None:
     missing = runner.invoke(cli, ["openapi", "--to", str(tmp_path / "no" / "api.json")])
     assert missing.exit_code == 1
     assert "cannot write" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "path", ["/_emulator/accounts/a%0Ab", "/_emulator/rooms/%0A/delete", "/_emulator/x%0A"]
+)
+def test_an_admin_path_with_a_newline_gets_the_catch_all_envelope(
+    http: httpx.Client, path: str
+) -> None:
+    # Found by Schemathesis: Starlette's catch-all pattern stops at a newline, and the path got
+    # Starlette's bare "Not Found" (HTTP 404, text/plain) instead of the protocol's envelope.
+    response = http.post(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["code"] == 404 and body["data"] is None
+    assert body["msg"].startswith("请求路径不存在: /_emulator/")

@@ -326,8 +326,8 @@ def _request_schema(endpoint: ep.Endpoint) -> Schema:
         if param.required:
             required.append(param.name)
     description = (
-        "Unknown fields are ignored (but signed as received). An empty value of an optional "
-        "non-string field counts as absent."
+        "Unknown fields are ignored (but signed as received). An empty value counts as absent, "
+        "except in a free-text field (one with minLength)."
     )
     if endpoint.rules:
         description += " start_time and end_time must be on one Beijing calendar day, " + (
