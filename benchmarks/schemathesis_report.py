@@ -12,6 +12,7 @@ Run: .venv/bin/python benchmarks/schemathesis_report.py [--examples 200] [--scen
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -118,6 +119,8 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=200, help="cases per operation")
     parser.add_argument("--scenarios", type=int, default=50, help="linked scenarios per database")
     args = parser.parse_args()
+    for name in ("multipart", "python_multipart"):  # its warnings about the bodies we break
+        logging.getLogger(name).setLevel(logging.ERROR)
     targets: list[tuple[str, str | None]] = [("sqlite", "sqlite://")]
     pg_url, pg_schema = _postgres()
     targets.append(("postgresql", pg_url))

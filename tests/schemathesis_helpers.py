@@ -360,9 +360,12 @@ def fuzz(
     operation: Any,
     check: Callable[[CheckContext, Any, Any], bool | None],
     max_examples: int,
+    *,
+    derandomize: bool = False,
 ) -> int:
     """Run Schemathesis on one operation (valid and invalid data alike) with every check;
-    raise on the first failure (shrunk by Hypothesis). The number of test cases sent."""
+    raise on the first failure (shrunk by Hypothesis). The number of test cases sent.
+    ``derandomize``: the same cases every run (the suite's), else new ones (the report's)."""
     from hypothesis import HealthCheck, given, settings
 
     strategies = [
@@ -376,6 +379,7 @@ def fuzz(
         max_examples=max_examples,
         deadline=None,
         database=None,
+        derandomize=derandomize,
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:

@@ -37,9 +37,10 @@ OPERATIONS = [
     if fuzzed(path)
     for method in methods
 ]
-SMALL = int(os.environ.get("BAIJIAYUN_SCHEMATHESIS_EXAMPLES", "6"))
-"""Cases per operation in the suite: about 30 operations x 2 databases stay within ~20 s."""
-STEPS = int(os.environ.get("BAIJIAYUN_SCHEMATHESIS_SCENARIOS", "5"))
+SMALL = int(os.environ.get("BAIJIAYUN_SCHEMATHESIS_EXAMPLES", "3"))
+"""Cases per operation in the suite (the same ones every run): about 30 operations x 2
+databases within ~20 s. The large, random run is benchmarks/schemathesis_report.py."""
+STEPS = int(os.environ.get("BAIJIAYUN_SCHEMATHESIS_SCENARIOS", "3"))
 """Stateful scenarios (up to 5 linked calls each) per database."""
 
 
@@ -83,7 +84,7 @@ def test_schemathesis_finds_nothing(
     method: str, path: str, fuzz_schema: Any, fuzz_emulator: Emulator
 ) -> None:
     check = envelope_codes(fuzz_schema.raw_schema, fuzz_emulator, PARTNER_ID)
-    assert fuzz(fuzz_schema[path][method], check, SMALL) >= 1
+    assert fuzz(fuzz_schema[path][method], check, SMALL, derandomize=True) >= 1
 
 
 def test_stateful_sequences_follow_the_links(fuzz_schema: Any, fuzz_emulator: Emulator) -> None:
