@@ -18,13 +18,16 @@ demo: install
 
 lint: install
 	$(BIN)/python scripts/unasync.py --check
+	$(BIN)/python scripts/openapi.py --check
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy --strict src
 
-# The sync client and PlayBack are generated from their async sources.
+# The sync client and PlayBack are generated from their async sources; the OpenAPI document
+# (docs/openapi.json and the package's copy) from _endpoints.py, the models and the admin routes.
 generate: install
 	$(BIN)/python scripts/unasync.py
+	$(BIN)/python scripts/openapi.py
 
 # Two workers (the machine's two cores); a test file stays on one worker, so its shared servers
 # are started once (tests/conftest.py groups them).
@@ -53,3 +56,4 @@ bench: install
 	$(BIN)/python benchmarks/bulk_under_limit.py
 	$(BIN)/python benchmarks/mirror.py
 	$(BIN)/python benchmarks/property_large.py
+	$(BIN)/python benchmarks/schemathesis_report.py

@@ -70,6 +70,8 @@ class EmulatorApp:
             ],
             middleware=[Middleware(LastResort)],
         )
+        # what no route matches (the catch-all's pattern stops at a newline): the OpenAPI's 404
+        self.pages.router.default = self.openapi
         self.pages.state.emulator = emulator
         self.pages.state.admin_guard = admin_guard
 

@@ -70,6 +70,11 @@ def validate(endpoint: ep.Endpoint, params: Mapping[str, str]) -> dict[str, Any]
         value = parameter(param, params)
         if value is not None:
             arguments[param.name] = value
+    if endpoint.rules:
+        try:
+            endpoint.check_rules({k: params[k] for k in arguments})
+        except ep.RuleError as exc:
+            raise InvalidParameter(f"参数错误: {exc}", exc.param) from None
     return arguments
 
 
