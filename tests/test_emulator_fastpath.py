@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baijiayun.emulator.handlers import form_fields
+from baijiayun.emulator.wire import form_fields
 
 _FORM_TEXT = st.text(alphabet=st.sampled_from("ab=&+%20zé%C3%A9%ZZ \x00;"), max_size=40) | st.text(
     max_size=40

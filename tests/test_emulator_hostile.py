@@ -297,6 +297,66 @@ async def test_admin_token_when_set(bjy_emulator: Emulator) -> None:
         assert (await http.get("/_emulator/faults", headers=right)).status_code == 200
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        ("Bearer s3cret", 200),
+        ("bearer s3cret", 200),  # the scheme is case-insensitive (RFC 9110)
+        ("s3cret", 403),  # the bare token, without the scheme
+        ("Basic s3cret", 403),
+        ("Bearers3cret", 403),
+        ("Bearer", 403),
+    ],
+)
+async def test_admin_token_wants_the_bearer_scheme(
+    bjy_emulator: Emulator, authorization: str, status: int
+) -> None:
+    async with _guarded(bjy_emulator, "s3cret") as http:
+        reply = await http.get("/_emulator/faults", headers={"authorization": authorization})
+        assert reply.status_code == status, authorization
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost#fragment",
+        "127.0.0.1:8000#x",
+        "localhost/path",
+        "localhost?q=1",
+        "user@localhost",
+        "local host",
+        "localhost:80:80",
+        "[::1]x",
+        "localhost:99999",
+        "",
+    ],
+)
+async def test_admin_api_refuses_a_host_with_junk(bjy_emulator: Emulator, host: str) -> None:
+    async with _guarded(bjy_emulator) as http:
+        reply = await http.get("/_emulator/faults", headers={"host": host})
+        assert reply.status_code == 403 and "Host" in reply.json()["error"], host
+
+
+@pytest.mark.parametrize("token", ["", "   ", "\t\n", " s3cret", "s3cret\n"])
+def test_an_admin_token_no_request_could_send_is_refused_at_start(
+    tmp_path: Any, token: str
+) -> None:
+    from click.testing import CliRunner
+
+    from baijiayun.cli.main import cli
+
+    with pytest.raises(ValueError, match="admin token"):
+        EmulatorConfig(admin_token=token)
+    database = f"sqlite:///{tmp_path / 'e.sqlite3'}"
+    args = ["emulator", "serve", "--admin-token", token, "--database", database]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "--admin-token" in result.output and "admin token" in result.output
+    assert not (tmp_path / "e.sqlite3").exists()  # refused before anything was opened
+
+
 def test_binding_beyond_loopback_needs_a_token(capsys: pytest.CaptureFixture[str]) -> None:
     check_exposure("127.0.0.1", None)
     with pytest.raises(ExposedWithoutToken, match="--admin-token"):

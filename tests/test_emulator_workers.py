@@ -244,3 +244,58 @@ def test_emulators_on_one_sqlite_file_share_keys_and_the_rate_window(tmp_path: P
     finally:
         first.close()
         second.close()
+
+
+@pytest.fixture
+def two_workers(schema_url: str) -> Iterator[str]:
+    """``baijiayun emulator serve --workers 2`` on one PostgreSQL database."""
+    binary = Path(sys.executable).parent / "baijiayun"
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            *(str(binary), "emulator", "serve", "--port", str(port), "--workers", "2"),
+            *("--database", schema_url, "--rate-limit", "0"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, "the emulator process exited"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_emulator/faults").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the emulator did not start"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_workers_share_fault_rules_and_their_counts(two_workers: str) -> None:
+    base = two_workers
+    account = _admin(base, "accounts")
+    room = _admin(base, "rooms", partner_id=account["partner_id"])["room_id"]
+    _admin(base, "recordings", room_id=room, status=100)
+    rule = _admin(base, "faults", endpoint="getBasicInfo", kind="error", value=5000, times=9)
+    # a fresh connection per request: the kernel spreads them over both workers
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    signed = Signed(base, account["partner_id"], account["partner_key"])
+    signed.http = httpx.Client(base_url=base, timeout=30, limits=fresh)
+
+    def listed(_: int) -> Any:
+        return signed.http.get("/_emulator/faults").json()["result"]
+
+    def call(_: int) -> int:
+        return int(signed.call("getBasicInfo", {"room_id": room})["code"])
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(listed, range(20))) == [[rule]] * 20  # the same from every worker
+        codes = list(pool.map(call, range(40)))
+        assert sorted(codes) == [0] * 31 + [5000] * 9  # fired 9 times in all
+        assert list(pool.map(listed, range(8))) == [[]] * 8
+    signed.http.close()

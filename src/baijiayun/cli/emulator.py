@@ -165,8 +165,13 @@ def serve(
         raise click.BadParameter(
             "three comma-separated numbers of seconds, e.g. 2,3,5", param_hint="--lifecycle-delays"
         ) from None
+    from ..emulator.facade import check_admin_token
     from ..emulator.server import ExposedWithoutToken, check_exposure
 
+    try:
+        check_admin_token(admin_token)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--admin-token") from None
     try:
         check_exposure(host, admin_token)
     except ExposedWithoutToken as exc:

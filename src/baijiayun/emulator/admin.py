@@ -6,6 +6,7 @@ import hmac
 import json
 import logging
 import math
+import re
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from starlette.routing import Route
 
 from .exceptions import EmulatorError
 from .facade import Emulator
-from .handlers import BodyTooLarge, read_body
+from .wire import BodyTooLarge, ClientGone, read_body
 
 __all__ = ["AdminGuard", "routes"]
 
@@ -134,14 +135,21 @@ _CROSS_PAGE = frozenset({"cross-site", "same-site"})
 """Sec-Fetch-Site values of a request another page made (same-site: another port, say)."""
 
 
+_NETLOC = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?")
+"""``name[:port]`` as a Host header or an origin carries it: a DNS name or IPv4 address, or an
+IPv6 address in brackets; nothing else (no user, path, query, ``#fragment`` or spaces)."""
+
+
 def _host_port(netloc: str) -> tuple[str, int | None] | None:
     """``name[:port]`` (IPv6 names in brackets) as (lower-case name, port), None if malformed."""
+    if _NETLOC.fullmatch(netloc.strip()) is None:
+        return None
     try:
         parts = urlsplit("//" + netloc.strip())
         port = parts.port
-    except ValueError:  # a bad port, an unclosed IPv6 bracket
+    except ValueError:  # a port out of range, a bracket that is no IPv6 address
         return None
-    if not parts.hostname or parts.username is not None or parts.path or parts.query:
+    if not parts.hostname:
         return None
     return parts.hostname.lower(), port
 
@@ -234,8 +242,10 @@ class AdminGuard:
         elif headers.get("sec-fetch-site", "").strip().lower() in _CROSS_PAGE:
             return "cross-site requests are not allowed (Sec-Fetch-Site)"
         if self.token is not None:
-            given = headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
+            scheme, _, given = headers.get("authorization", "").strip().partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), self.token.encode()
+            ):
                 return "admin token required (Authorization: Bearer TOKEN)"
         return None
 
@@ -259,7 +269,7 @@ async def _fields(request: Request, schema: Mapping[str, Field], limit: int) -> 
     body: dict[str, Any] = {}
     for key, raw in request.query_params.items():
         body[key] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else raw
-    data = await read_body(request, limit)
+    data = await read_body(request.scope, request.receive, limit)
     if data.strip():
         loaded = json.loads(data, parse_constant=_no_constants)
         if not isinstance(loaded, dict):
@@ -289,6 +299,8 @@ def _action(schema: str, action: Action) -> Callable[[Request], Awaitable[Respon
             body = await _fields(request, fields, emulator.config.max_body)
         except BodyTooLarge as error:
             return _bad(error.msg, 413)
+        except ClientGone:
+            return Response(status_code=400)  # nobody is left to read it
         except KeyError as error:
             return _bad(f"unknown field {error.args[0]!r}", field=str(error.args[0]))
         except FieldError as error:

@@ -1,30 +1,32 @@
-"""``create_app``: the emulator's ASGI app (admin API, player page, OpenAPI catch-all)."""
+"""``create_app``: the emulator's ASGI app (the OpenAPI, the admin API and the player page)."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import admin, handlers, player
+from . import admin, player
 from .admin import AdminGuard
 from .exceptions import EmulatorError
 from .facade import Emulator, EmulatorConfig
+from .openapi import INTERNAL_ERROR, OpenAPI
+from .wire import Reply, envelope_bytes, send_reply
 
-__all__ = ["Emulator", "EmulatorConfig", "EmulatorError", "create_app"]
+__all__ = ["Emulator", "EmulatorApp", "EmulatorConfig", "EmulatorError", "create_app"]
 
 logger = logging.getLogger("baijiayun.emulator")
 
+ADMIN_PREFIX = "/_emulator/"
+PLAYER_PATH = "/web/playback/index"
+
 
 class LastResort:
-    """Whatever escapes a handler before its reply started becomes an envelope with a non-zero
-    code (logged), so the keep-alive connection survives; after the start it propagates (that is
-    how the injected ``drop`` fault breaks a connection)."""
+    """Whatever escapes an admin or player handler before its reply started becomes an
+    envelope with a non-zero code (logged), so the keep-alive connection survives."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -47,35 +49,45 @@ class LastResort:
             if started:
                 raise
             logger.exception("emulator: unhandled error on %s", scope.get("path"))
-            body = {"code": handlers.INTERNAL_ERROR, "msg": "服务器内部错误", "data": None, "ts": 0}
-            await Response(json.dumps(body, ensure_ascii=False), media_type="application/json")(
-                scope, receive, send
-            )
+            await send_reply(send, Reply(envelope_bytes(INTERNAL_ERROR, "服务器内部错误", None, 0)))
+
+
+class EmulatorApp:
+    """The emulator over ASGI. A request under ``/_emulator/`` or for the player page goes to
+    Starlette's routing (the admin API, the page); every other request is an OpenAPI call,
+    answered straight from ASGI by :class:`~baijiayun.emulator.openapi.OpenAPI` (an unknown
+    path or method gets the envelope with code 404 or 405, as the service answers)."""
+
+    def __init__(self, emulator: Emulator, admin_guard: AdminGuard | None = None) -> None:
+        self.emulator = emulator
+        self.openapi = OpenAPI(emulator)
+        self.pages = Starlette(
+            routes=[
+                *admin.routes(),
+                Route(PLAYER_PATH, player.player_page, methods=["GET"]),
+                # an admin path or method that does not exist: the OpenAPI's 404 or 405
+                Route("/{path:path}", self.openapi),
+            ],
+            middleware=[Middleware(LastResort)],
+        )
+        self.pages.state.emulator = emulator
+        self.pages.state.admin_guard = admin_guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if not path.startswith(ADMIN_PREFIX) and path != PLAYER_PATH:
+                await self.openapi(scope, receive, send)
+                return
+        await self.pages(scope, receive, send)
 
 
 def create_app(
     emulator: Emulator | None = None, *, admin_guard: AdminGuard | None = None
-) -> Starlette:
+) -> EmulatorApp:
     """The ASGI app of an emulator (a fresh in-memory one if none is given).
 
     ``admin_guard`` protects the admin API of a server on a port (``server.py`` passes one);
     in-process use (tests, the pytest plugin) needs none.
     """
-    emulator = emulator or Emulator()
-    app = Starlette(
-        routes=[
-            # first: every OpenAPI call would otherwise be matched against each admin route
-            Route("/openapi/{path:path}", handlers.openapi, methods=["GET", "POST"]),
-            *admin.routes(),
-            Route("/web/playback/index", player.player_page, methods=["GET"]),
-            Route("/{path:path}", handlers.openapi, methods=handlers.ANY_METHOD),
-        ],
-        # the fast path first: OpenAPI calls skip the routing and request objects below it
-        middleware=[
-            Middleware(handlers.OpenAPIFastPath, emulator=emulator),
-            Middleware(LastResort),
-        ],
-    )
-    app.state.emulator = emulator
-    app.state.admin_guard = admin_guard
-    return app
+    return EmulatorApp(emulator or Emulator(), admin_guard)

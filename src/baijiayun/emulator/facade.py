@@ -19,7 +19,13 @@ from .rows import Playback, as_dict
 from .stats import StatsBook
 from .worker import Scheduler
 
-__all__ = ["DEFAULT_DATABASE", "Emulator", "EmulatorConfig", "RateWindow"]
+__all__ = [
+    "DEFAULT_DATABASE",
+    "Emulator",
+    "EmulatorConfig",
+    "RateWindow",
+    "check_admin_token",
+]
 
 logger = logging.getLogger("baijiayun.emulator")
 
@@ -63,6 +69,20 @@ class EmulatorConfig:
     """How PostgreSQL round trips leave the event loop: ``async`` (psycopg's async driver) or
     ``thread`` (the blocking driver in a worker thread); see benchmarks/emulator_throughput.py."""
 
+    def __post_init__(self) -> None:
+        check_admin_token(self.admin_token)
+
+
+def check_admin_token(token: str | None) -> None:
+    """ValueError for an admin token no request could present: empty, whitespace only, or
+    with whitespace around it (the guard compares the token after ``Bearer `` exactly)."""
+    if token is None:
+        return
+    if not token.strip():
+        raise ValueError("the admin token is empty or whitespace only; pass a real secret")
+    if token != token.strip():
+        raise ValueError("the admin token has whitespace around it; pass it without")
+
 
 class Emulator:
     """A local BaijiaYun playback service. ``create_app(emulator)`` serves it over HTTP.
@@ -93,7 +113,7 @@ class Emulator:
         now = self._now
         self.partners = PartnerBackend(self.db, now)
         self.playbacks = PlaybackBackend(self.db, now)
-        self.faults = FaultBook(self.config.fault_seed)
+        self.faults = FaultBook(self.db, self.config.fault_seed)
         self.rate_window = self._rate_window(rate_clock)
         self.jobs = Scheduler(now if sleep is not None else time.monotonic, sleep)
         self.notifier = Notifier(
@@ -244,17 +264,16 @@ class Emulator:
     def reset(self) -> None:
         """Forget all state, faults, queued jobs, rate-limit windows and statistics."""
         self.jobs.clear()
-        self.faults.clear()
         self.rate_window.reset()
         self.call_stats.discard()
         self.db.reset()
 
     def inject_fault(self, endpoint: str, kind: str, value: float = 0, **rule: Any) -> Fault:
-        """Add a fault rule (see :class:`Fault`)."""
+        """Add a fault rule (see :class:`Fault`); the stored rule, with its ``id``."""
         return self.faults.add(Fault(endpoint, kind, value, **rule))  # type: ignore[arg-type]
 
     def fault_rules(self) -> list[Fault]:
-        """The active fault rules (with their hit counts)."""
+        """The active fault rules, with their hit counts (from the database: every worker's)."""
         return self.faults.rules()
 
     def clear_faults(self) -> None:

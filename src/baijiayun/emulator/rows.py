@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Account", "Playback", "PptFile", "Room", "Token", "as_dict"]
+__all__ = ["Account", "Caller", "Playback", "PptFile", "Room", "Token", "as_dict"]
 
 
 def as_dict(row: Any) -> dict[str, Any]:
@@ -24,6 +24,16 @@ class Account:
     private_domain: str
     transcode_callback_url: str
     created_at: int
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What an OpenAPI request reads first: the account it names (None if there is none) and
+    whether any fault rule exists (True when unknown), so a call costs no read for faults
+    while there are none."""
+
+    account: Account | None
+    faults: bool
 
 
 @dataclass

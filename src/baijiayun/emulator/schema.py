@@ -1,4 +1,4 @@
-"""The emulator's tables (SQLAlchemy Core): accounts, rooms, playbacks, tokens, PDFs, callbacks, stats."""
+"""The emulator's tables (SQLAlchemy Core): accounts, rooms, playbacks, tokens, PDFs, callbacks, stats, faults."""
 
 from __future__ import annotations
 
@@ -146,4 +146,17 @@ rate_calls = Table(
     Column("partner_id", BigInteger, nullable=False),
     Column("at", Float, nullable=False),
     Index("ix_bjy_rate_calls_partner_at", "partner_id", "at"),
+)
+
+# Fault rules, shared by every worker and host: a counted rule's firings are claimed in SQL.
+faults = Table(
+    "bjy_faults",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("times", Integer, nullable=True),
+    Column("probability", Float, nullable=True),
+    Column("hits", BigInteger, nullable=False, default=0),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import gc
 import json
@@ -21,11 +22,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .admin import LOOPBACK, AdminGuard
 from .app import create_app
 from .facade import Emulator, EmulatorConfig
-from .handlers import OpenAPIFastPath
+from .wire import Dropped
 
 __all__ = [
     "BackgroundServer",
     "ExposedWithoutToken",
+    "InjectedDropFilter",
     "check_exposure",
     "free_port",
     "serve",
@@ -67,6 +69,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+class InjectedDropFilter(logging.Filter):
+    """Keeps uvicorn from reporting an injected ``drop`` fault as a crash of the app (with a
+    traceback): the emulator logs it, in one line, as the fault it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for uvicorn's record of a :class:`~baijiayun.emulator.wire.Dropped`."""
+        return not (record.exc_info and isinstance(record.exc_info[1], Dropped))
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration, with :class:`InjectedDropFilter` on its error log."""
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config.setdefault("filters", {})["injected_drop"] = {"()": InjectedDropFilter}
+    config["loggers"]["uvicorn.error"]["filters"] = ["injected_drop"]
+    return config
+
+
 def _config(
     emulator: Emulator, host: str, port: int, *, whole_process: bool = False, **options: Any
 ) -> uvicorn.Config:
@@ -79,6 +98,7 @@ def _config(
         host=host,
         port=port,
         log_level=options.pop("log_level", "warning"),
+        log_config=options.pop("log_config", log_config()),
         access_log=False,
         lifespan="on",
         **options,
@@ -99,9 +119,9 @@ class ServedApp:
         self.emulator = emulator
         self.owns = owns
         self.freeze = freeze
-        self._fast = OpenAPIFastPath(app, emulator)
 
     async def _flush_forever(self) -> None:
+        """The one place buffered statistics are stored while serving (reads flush the rest)."""
         stats = self.emulator.call_stats
         while True:
             await asyncio.sleep(stats.interval)
@@ -112,10 +132,6 @@ class ServedApp:
                     logger.exception("emulator: could not store call statistics")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            # OpenAPI calls go straight to the fast path, before Starlette's own layers
-            await self._fast(scope, receive, send)
-            return
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
@@ -188,6 +204,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=options.pop("log_level", "warning"),
+        log_config=options.pop("log_config", log_config()),
         access_log=False,
         lifespan="on",
         **options,

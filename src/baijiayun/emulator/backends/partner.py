@@ -10,12 +10,15 @@ from sqlalchemy import bindparam, insert, select, update
 from .. import schema as t
 from ..db import Database, Prepared
 from ..exceptions import AccountNotFound, AlreadyExists, SignatureError
-from ..rows import Account
+from ..faults import FAULTS_EXIST
+from ..rows import Account, Caller
 
 __all__ = ["PartnerBackend"]
 
-_ACCOUNT = select(t.accounts).where(t.accounts.c.partner_id == bindparam("partner_id"))
+_NAMED = t.accounts.c.partner_id == bindparam("partner_id")
+_ACCOUNT = select(t.accounts).where(_NAMED)
 _READ_ACCOUNT = Prepared(_ACCOUNT)
+_READ_CALLER = Prepared(select(FAULTS_EXIST, *t.accounts.c).where(_NAMED))
 FIRST_PARTNER_ID = 30000001
 
 
@@ -34,6 +37,14 @@ class PartnerBackend:
         """The account, or None."""
         rows = self.db.fetch(_READ_ACCOUNT, {"partner_id": partner_id})
         return Account(**dict(zip(_READ_ACCOUNT.names, rows[0], strict=True))) if rows else None
+
+    def caller(self, partner_id: int) -> Caller:
+        """The account a request names, and whether fault rules exist (one round trip)."""
+        rows = self.db.fetch(_READ_CALLER, {"partner_id": partner_id})
+        if not rows:
+            return Caller(None, True)  # no account: a rare answer, the faults are looked up
+        names = _READ_CALLER.names[1:]
+        return Caller(Account(**dict(zip(names, rows[0][1:], strict=True))), bool(rows[0][0]))
 
     def require(self, partner_id: int) -> Account:
         """The account, or AccountNotFound."""

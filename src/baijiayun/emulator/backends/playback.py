@@ -24,7 +24,8 @@ from ..exceptions import (
     RoomDeleted,
     RoomNotFound,
 )
-from ..rows import Account, Playback, PptFile, Room, Token
+from ..faults import FAULTS_EXIST
+from ..rows import Account, Caller, Playback, PptFile, Room, Token
 
 __all__ = [
     "BEIJING",
@@ -61,6 +62,7 @@ _LIVE_SESSION = Prepared(_LIVE.where(t.playbacks.c.session_id == bindparam("sess
 _LIVE_JOIN = (t.playbacks.c.room_id == t.rooms.c.room_id) & t.playbacks.c.deleted.is_(False)
 _ACCOUNT_ROOM_AND_LIVE = Prepared(
     select(
+        FAULTS_EXIST,
         *(c.label(f"a_{c.key}") for c in t.accounts.c),
         *(c.label(f"r_{c.key}") for c in t.rooms.c),
         *(c.label(f"p_{c.key}") for c in t.playbacks.c),
@@ -78,7 +80,8 @@ _ACCOUNT_ROOM_AND_LIVE = Prepared(
 _A_KEYS = tuple(c.key for c in t.accounts.c)
 _R_KEYS = tuple(c.key for c in t.rooms.c)
 _P_KEYS = tuple(c.key for c in t.playbacks.c)
-_R_AT, _P_AT = len(_A_KEYS), len(_A_KEYS) + len(_R_KEYS)
+_A_AT = 1  # after the faults flag
+_R_AT, _P_AT = _A_AT + len(_A_KEYS), _A_AT + len(_A_KEYS) + len(_R_KEYS)
 
 
 _LOCK_ROOM = (
@@ -441,15 +444,15 @@ class PlaybackBackend:
 
     def main_version(self, partner_id: int, room_id: int, session_id: int | None) -> Playback:
         """getBasicInfo: the main version of a playback."""
-        account, main = self.main_version_and_account(partner_id, room_id, session_id)
-        if account is None:
+        caller, main = self.main_version_and_caller(partner_id, room_id, session_id)
+        if caller.account is None:
             raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
         return main()
 
-    def main_version_and_account(
+    def main_version_and_caller(
         self, partner_id: int, room_id: int, session_id: int | None
-    ) -> tuple[Account | None, Callable[[], Playback]]:
-        """The account and getBasicInfo's answer, read in one round trip.
+    ) -> tuple[Caller, Callable[[], Playback]]:
+        """The caller (account, faults flag) and getBasicInfo's answer, read in one round trip.
 
         The answer is a function that returns the main version or raises why there is none,
         so the caller can authenticate with the account first.
@@ -462,9 +465,9 @@ class PlaybackBackend:
             def nothing() -> Playback:
                 raise AccountNotFound(f"账号不存在 partner_id={partner_id}")
 
-            return None, nothing
+            return Caller(None, True), nothing
         first = joined[0]
-        account = Account(**dict(zip(_A_KEYS, first[:_R_AT], strict=True)))
+        account = Account(**dict(zip(_A_KEYS, first[_A_AT:_R_AT], strict=True)))
 
         def answer() -> Playback:
             found = None
@@ -482,7 +485,7 @@ class PlaybackBackend:
                 _versions_missing(room_id, session)
             return _main(rows)
 
-        return account, answer
+        return Caller(account, bool(first[0])), answer
 
     def list_playbacks(
         self,

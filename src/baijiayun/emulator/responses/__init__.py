@@ -4,6 +4,14 @@
 # ``@action(...)`` function to the module's file here.
 
 from . import partner, playback
-from ._shared import ACTIONS, READS_WITH_ACCOUNT, Action, Context
+from ._shared import ACTIONS, READS_WITH_ACCOUNT, Action, Context, parameter
 
-__all__ = ["ACTIONS", "READS_WITH_ACCOUNT", "Action", "Context", "partner", "playback"]
+__all__ = [
+    "ACTIONS",
+    "READS_WITH_ACCOUNT",
+    "Action",
+    "Context",
+    "parameter",
+    "partner",
+    "playback",
+]

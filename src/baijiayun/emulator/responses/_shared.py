@@ -11,7 +11,7 @@ from ... import _endpoints as ep
 from ..backends import PartnerBackend, PlaybackBackend
 from ..backends.playback import BEIJING
 from ..exceptions import EmulatorError, InvalidParameter
-from ..rows import Account, Playback
+from ..rows import Caller, Playback
 
 __all__ = [
     "ACTIONS",
@@ -22,6 +22,7 @@ __all__ = [
     "action",
     "beijing_time",
     "list_item",
+    "parameter",
     "read_with_account",
 ]
 
@@ -42,6 +43,23 @@ ACTIONS: dict[str, Action] = {}
 """Response functions by URL path, filled by :func:`action`."""
 
 
+def parameter(param: ep.Param, params: Mapping[str, str]) -> Any:
+    """One declared parameter, parsed (None when absent and optional); InvalidParameter names
+    it when it is missing or breaks its rule. The one wording of the parameter error."""
+    raw = params.get(param.name)
+    if raw is None or (raw == "" and param.kind != "str"):
+        if param.required:
+            raise InvalidParameter(f"参数错误: missing parameter {param.name}", param.name)
+        return None
+    try:
+        return param.check_wire(raw)
+    except ValueError as exc:
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise InvalidParameter(
+            f"参数错误: invalid {param.name}={shown!r}; expected {exc}", param.name
+        ) from None
+
+
 def validate(endpoint: ep.Endpoint, params: Mapping[str, str]) -> dict[str, Any]:
     """The declared parameters of ``endpoint``, parsed; InvalidParameter names the first bad one.
 
@@ -49,18 +67,9 @@ def validate(endpoint: ep.Endpoint, params: Mapping[str, str]) -> dict[str, Any]
     """
     arguments: dict[str, Any] = {}
     for param in endpoint.params:
-        raw = params.get(param.name)
-        if raw is None or (raw == "" and param.kind != "str"):
-            if param.required:
-                raise InvalidParameter(f"参数错误: missing parameter {param.name}", param.name)
-            continue
-        try:
-            arguments[param.name] = param.check_wire(raw)
-        except ValueError as exc:
-            shown = raw if len(raw) <= 40 else raw[:40] + "…"
-            raise InvalidParameter(
-                f"参数错误: invalid {param.name}={shown!r}; expected {exc}", param.name
-            ) from None
+        value = parameter(param, params)
+        if value is not None:
+            arguments[param.name] = value
     return arguments
 
 
@@ -77,15 +86,14 @@ def action(endpoint: ep.Endpoint) -> Callable[[Validated], Validated]:
     return register
 
 
-ReadWithAccount = Callable[
-    [Context, int, Mapping[str, str]], tuple[Account | None, Callable[[], Any]]
-]
-Prefetch = Callable[[Context, int, dict[str, Any]], tuple[Account | None, Callable[[], Any]]]
+ReadWithAccount = Callable[[Context, int, Mapping[str, str]], tuple[Caller, Callable[[], Any]]]
+Prefetch = Callable[[Context, int, dict[str, Any]], tuple[Caller, Callable[[], Any]]]
 
 READS_WITH_ACCOUNT: dict[str, ReadWithAccount] = {}
-"""Read-only actions that also return the caller's account from the same round trip, so the
-server authenticates and answers with one database read. Each returns (account, answer): the
-answer is called after the sign and rate checks and raises the action's error if any."""
+"""Read-only actions that also return the caller (its account, and whether fault rules exist)
+from the same round trip, so the server authenticates and answers with one database read. Each
+returns (caller, answer): the answer is called after the sign and rate checks and raises the
+action's error if any."""
 
 
 def read_with_account(endpoint: ep.Endpoint) -> Callable[[Prefetch], Prefetch]:
@@ -94,7 +102,7 @@ def read_with_account(endpoint: ep.Endpoint) -> Callable[[Prefetch], Prefetch]:
     def register(function: Prefetch) -> Prefetch:
         def respond(
             ctx: Context, partner_id: int, params: Mapping[str, str]
-        ) -> tuple[Account | None, Callable[[], Any]]:
+        ) -> tuple[Caller, Callable[[], Any]]:
             try:
                 arguments = validate(endpoint, params)
             except EmulatorError as error:
@@ -103,7 +111,7 @@ def read_with_account(endpoint: ep.Endpoint) -> Callable[[Prefetch], Prefetch]:
                 def refuse() -> Any:
                     raise invalid
 
-                return ctx.partner.account(partner_id), refuse
+                return ctx.partner.caller(partner_id), refuse
             return function(ctx, partner_id, arguments)
 
         READS_WITH_ACCOUNT[endpoint.path] = respond

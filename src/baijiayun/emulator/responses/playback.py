@@ -21,10 +21,10 @@ def get_basic_info(ctx: Context, partner_id: int, a: dict[str, Any]) -> Any:
 @read_with_account(ep.GET_BASIC_INFO)
 def get_basic_info_with_account(ctx: Context, partner_id: int, a: dict[str, Any]) -> Any:
     """getBasicInfo and the caller's account in one round trip (the server's hot path)."""
-    account, main = ctx.playback.main_version_and_account(
+    caller, main = ctx.playback.main_version_and_caller(
         partner_id, a["room_id"], a.get("session_id")
     )
-    return account, lambda: _basic_info(main())
+    return caller, lambda: _basic_info(main())
 
 
 def _basic_info(main: Playback) -> Any:
