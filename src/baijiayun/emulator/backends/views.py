@@ -204,9 +204,7 @@ class ViewsBackend:
                 "ended": ends,
             }
             conn.execute(
-                update(t.play_records)
-                .where(t.play_records.c.guid == beacon.guid)
-                .values(**changes)
+                update(t.play_records).where(t.play_records.c.guid == beacon.guid).values(**changes)
             )
             return PlayRecord(**{**vars(record), **changes})
 

@@ -6,4 +6,12 @@
 from . import partner, playback, video_data
 from ._shared import ACTIONS, READS_WITH_ACCOUNT, Action, Context
 
-__all__ = ["ACTIONS", "READS_WITH_ACCOUNT", "Action", "Context", "partner", "playback", "video_data"]
+__all__ = [
+    "ACTIONS",
+    "READS_WITH_ACCOUNT",
+    "Action",
+    "Context",
+    "partner",
+    "playback",
+    "video_data",
+]
