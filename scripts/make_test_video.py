@@ -95,9 +95,7 @@ def _frame(frame_index: int) -> av.VideoFrame:
         else:  # rows padded to the plane's stride
             rows = len(data) // width
             padding = b"\x80" * (plane.line_size - width)
-            plane.update(
-                b"".join(data[r * width : (r + 1) * width] + padding for r in range(rows))
-            )
+            plane.update(b"".join(data[r * width : (r + 1) * width] + padding for r in range(rows)))
     frame.pts = frame_index
     frame.time_base = Fraction(1, FPS)
     return frame

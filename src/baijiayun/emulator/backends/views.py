@@ -42,6 +42,11 @@ _CHUNK = 500
 """Rows per INSERT statement (and guids per duplicate check) when records come in bulk."""
 
 
+def _seconds(duration_ms: int) -> int:
+    """play_length from the highest beacon ``duration``: whole seconds, to the nearest."""
+    return (duration_ms + 500) // 1000
+
+
 def new_guid() -> str:
     """A fresh play id: 32 hexadecimal characters."""
     return secrets.token_hex(16)
@@ -177,7 +182,7 @@ class ViewsBackend:
                     user_name=beacon.user_name,
                     play_begin_time=int(now),
                     play_end_time=int(now),
-                    play_length=beacon.duration_ms // 1000,
+                    play_length=_seconds(beacon.duration_ms),
                     duration_ms=beacon.duration_ms,
                     position_ms=beacon.position_ms,
                     client_type=CLIENT_PC_WEB,
@@ -198,7 +203,7 @@ class ViewsBackend:
             changes = {
                 "play_end_time": max(record.play_end_time, int(now)),
                 "duration_ms": duration,
-                "play_length": duration // 1000,
+                "play_length": _seconds(duration),
                 "position_ms": beacon.position_ms,
                 "last_beacon": now,
                 "ended": ends,
