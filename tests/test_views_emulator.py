@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from baijiayun import _endpoints as ep
 from baijiayun.cli.main import cli
@@ -516,3 +518,38 @@ def test_serve_takes_views_and_report_interval(tmp_path: Path) -> None:
 def test_serve_refuses_a_report_interval_of_zero() -> None:
     result = CliRunner().invoke(cli, ["emulator", "serve", "--report-interval", "0"])
     assert result.exit_code == 2 and "--report-interval" in result.output
+
+
+# -- hostile input -------------------------------------------------------------------------
+
+HOSTILE_TEXT = st.one_of(
+    st.sampled_from(["", "0", "-1", "１", "1e3", "9" * 30, "\x00", "a" * 32, "é" * 200, "play"]),
+    st.text(max_size=40),
+)
+BEACON_FIELDS = (
+    "guid", "uuid", "classid", "session_id", "token", "event", "duration", "position",
+    "user_number", "user_name",
+)  # fmt: skip
+
+
+@given(data=st.data())
+def test_hostile_beacons_and_bulk_adds_are_refused_never_500(
+    world: World, data: st.DataObject
+) -> None:
+    fields = data.draw(st.dictionaries(st.sampled_from(BEACON_FIELDS), HOSTILE_TEXT))
+    as_get = data.draw(st.booleans())
+    http = world.raw.http
+    if as_get:
+        answer = http.get("/web/playback/beacon", params=fields)
+    else:
+        answer = http.post("/web/playback/beacon", data=fields)
+    assert answer.status_code in (204, 400, 403), answer.text
+    record = data.draw(
+        st.dictionaries(
+            st.sampled_from(["room_id", "session_id", "guid", "play_begin_time", "play_length",
+                             "user_number", "client_type", "colour"]),
+            st.one_of(HOSTILE_TEXT, st.integers(-(2**70), 2**70), st.none(), st.floats()),
+        )
+    )  # fmt: skip
+    added = http.post("/_emulator/views", content=json.dumps([record]).encode())
+    assert added.status_code in (200, 400), added.text
