@@ -48,9 +48,9 @@ class Clock:
 class World:
     """An emulator with a short-term room, a long-term room of two sessions, another account."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, rate_limit: int | None = None) -> None:
         self.clock = Clock()
-        config = EmulatorConfig(report_interval=1.0, rate_limit=None)
+        config = EmulatorConfig(report_interval=1.0, rate_limit=rate_limit)
         self.emulator = Emulator(database_url, config, clock=self.clock)
         self.emulator.reset()
         emu = self.emulator
@@ -162,6 +162,24 @@ def test_a_whole_day_and_1000_a_page_are_accepted(world: World) -> None:
             page_size=1000,
         )
         assert body["code"] == 0 and body["data"] == {"total": 0, "list": []}, body
+
+
+def test_faults_and_the_rate_limit_reach_the_video_data_endpoints(database_url: str) -> None:
+    world = World(database_url, rate_limit=2)
+    try:
+        world.emulator.inject_fault("exportVideoReportBatch", "error", 500, times=1)
+        window = {"start_time": f"{DAY} 00:00:00", "end_time": f"{DAY} 23:59:59"}
+        assert world.call("exportVideoReportBatch", **window)["code"] == 500
+        assert world.call("exportVideoReportBatch", **window)["code"] == 0
+        assert world.call("getPlaybackPlayRecord", room_id=world.short, **window)["code"] == 0
+        limited = world.call("getPlaybackPlayRecord", room_id=world.short, **window)
+        assert limited["code"] == 429
+        partner = world.account["partner_id"]
+        assert world.emulator.calls(partner, "exportVideoReportBatch", "fault") == 1
+        assert world.emulator.calls(partner, "getPlaybackPlayRecord", "rate_limited") == 1
+    finally:
+        world.raw.http.close()
+        world.emulator.close()
 
 
 def test_the_sdk_core_and_the_emulator_read_one_rule() -> None:
