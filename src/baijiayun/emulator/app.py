@@ -9,7 +9,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import admin, player
+from . import admin, admin_views, player
 from .admin import AdminGuard
 from .exceptions import EmulatorError
 from .facade import Emulator, EmulatorConfig
@@ -22,6 +22,8 @@ logger = logging.getLogger("baijiayun.emulator")
 
 ADMIN_PREFIX = "/_emulator/"
 PLAYER_PATH = "/web/playback/index"
+# the player page and what it loads: answered by Starlette's routing, not as OpenAPI calls
+PAGE_PATHS = frozenset({PLAYER_PATH, player.VIDEO_PATH, player.BEACON_PATH})
 
 
 class LastResort:
@@ -53,7 +55,8 @@ class LastResort:
 
 
 class EmulatorApp:
-    """The emulator over ASGI. A request under ``/_emulator/`` or for the player page goes to
+    """The emulator over ASGI. A request under ``/_emulator/`` or for the player page (its video
+    and beacons included) goes to
     Starlette's routing (the admin API, the page); every other request is an OpenAPI call,
     answered straight from ASGI by :class:`~baijiayun.emulator.openapi.OpenAPI` (an unknown
     path or method gets the envelope with code 404 or 405, as the service answers)."""
@@ -64,7 +67,10 @@ class EmulatorApp:
         self.pages = Starlette(
             routes=[
                 *admin.routes(),
+                *admin_views.routes(),
                 Route(PLAYER_PATH, player.player_page, methods=["GET"]),
+                Route(player.VIDEO_PATH, player.test_video, methods=["GET", "HEAD"]),
+                Route(player.BEACON_PATH, player.beacon, methods=["GET", "POST"]),
                 # an admin path or method that does not exist: the OpenAPI's 404 or 405
                 Route("/{path:path}", self.openapi),
             ],
@@ -78,7 +84,7 @@ class EmulatorApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if not path.startswith(ADMIN_PREFIX) and path != PLAYER_PATH:
+            if not path.startswith(ADMIN_PREFIX) and path not in PAGE_PATHS:
                 await self.openapi(scope, receive, send)
                 return
         await self.pages(scope, receive, send)

@@ -3,7 +3,7 @@
 # A new endpoint: declare it in ``_endpoints.py``, put its rules in ``backends/`` and add one
 # ``@action(...)`` function to the module's file here.
 
-from . import partner, playback
+from . import partner, playback, video_data
 from ._shared import ACTIONS, READS_WITH_ACCOUNT, Action, Context, parameter
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "parameter",
     "partner",
     "playback",
+    "video_data",
 ]
