@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["LOCAL_HOSTS", "LocalOnly", "browser", "screenshot"]
+__all__ = ["LOCAL_HOSTS", "Chromium", "LocalOnly", "browser", "screenshot"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 LAUNCH_ARGS = [
@@ -35,22 +36,59 @@ def _unavailable(why: str) -> None:
     pytest.skip(why)
 
 
+T = TypeVar("T")
+
+
+class Chromium:
+    """The browser, living in a thread of its own: Playwright's sync API keeps an event loop
+    running in the thread that started it, which would break ``asyncio.run`` in every later
+    test of the session if that were the main thread. ``run(work)`` calls ``work(browser)``
+    there and returns its result (or raises its exception)."""
+
+    def __init__(self, executable: str) -> None:
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="chromium")
+        self._playwright: Any = None
+        self._browser: Any = self._thread.submit(self._launch, executable).result()
+
+    def _launch(self, executable: str) -> Any:
+        from playwright.sync_api import sync_playwright
+
+        self._playwright = sync_playwright().start()
+        return self._playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
+
+    def run(self, work: Callable[[Any], T]) -> T:
+        """``work(browser)`` on the browser's thread."""
+        return self._thread.submit(work, self._browser).result()
+
+    def close(self) -> None:
+        """Close the browser and stop Playwright and its thread."""
+
+        def stop(browser: Any) -> None:
+            browser.close()
+            self._playwright.stop()
+
+        try:
+            self.run(stop)
+        finally:
+            self._thread.shutdown()
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[Chromium]:
     """The system's Chromium (``chromium`` on PATH), headless, launched once per session."""
     executable = shutil.which("chromium")
     if executable is None:
         _unavailable("no 'chromium' on PATH (apt-get install chromium)")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _unavailable("Playwright for Python is not installed (pip install playwright)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    assert executable is not None
+    chromium = Chromium(executable)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 class LocalOnly:

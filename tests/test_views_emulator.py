@@ -571,3 +571,8 @@ def test_hostile_beacons_and_bulk_adds_are_refused_never_500(
     )  # fmt: skip
     added = http.post("/_emulator/views", content=json.dumps([record]).encode())
     assert added.status_code in (200, 400), added.text
+
+
+def test_serve_refuses_views_without_the_large_seed() -> None:
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--seed", "demo", "--views", "10"])
+    assert result.exit_code == 2 and "--views" in result.output and "--seed large" in result.output

@@ -232,6 +232,8 @@ def serve(
         check_exposure(host, admin_token)
     except ExposedWithoutToken as exc:
         raise click.BadParameter(str(exc), param_hint="--host") from None
+    if views and seed != "large":
+        raise click.BadParameter("play records are seeded with --seed large", param_hint="--views")
     sqlite_file = _check_database(database)
     _check_port(host, port)  # before the database file is created or "emulator on" is printed
 
