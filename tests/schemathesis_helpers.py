@@ -44,24 +44,11 @@ from baijiayun.emulator.app import create_app
 __all__ = [
     "BUILTIN_CHECKS",
     "FUZZED_ADMIN_EXCLUDED",
-    "PENDING",
     "envelope_codes",
     "fuzzed",
     "load_schema",
     "sign_hook",
 ]
-
-PENDING = frozenset(
-    {
-        *(e.path for e in ep.VIDEO_DATA_ENDPOINTS),
-        "/web/playback/beacon",
-        "/web/playback/video.webm",
-        "/_emulator/views",
-    }
-)
-"""Documented routes whose emulator side another branch builds (viewing records, the player's
-beacon and video, the records' bulk add): not answered here yet, so neither fuzzed nor required
-to answer. tests/test_openapi.py fails the moment one of them answers, to empty this set."""
 
 FUZZED_ADMIN_EXCLUDED = ("/_emulator/reset", "/_emulator/faults")
 """Admin routes the fuzzer leaves alone: they wipe or break the emulator under test."""
@@ -84,8 +71,6 @@ _INTEGER = re.compile(r"-?[0-9]+")
 def fuzzed(path: str) -> bool:
     """Whether Schemathesis attacks this path: every /openapi/ endpoint the emulator answers and
     the admin API but for reset and faults."""
-    if path in PENDING:
-        return False
     if path.startswith("/openapi/"):
         return True
     return path.startswith("/_emulator/") and not path.startswith(FUZZED_ADMIN_EXCLUDED)

@@ -23,10 +23,7 @@ from baijiayun import _signing
 from baijiayun.cli.main import cli
 from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.app import create_app
-from baijiayun.emulator.responses import ACTIONS
 from baijiayun.testing import EmulatorTransport
-
-from .schemathesis_helpers import PENDING
 
 ROOT = Path(__file__).parent.parent
 DOCS_COPY = ROOT / "docs" / "openapi.json"
@@ -205,23 +202,10 @@ def _catch_all(response: httpx.Response) -> bool:
 
 def test_every_documented_route_answers(emulator: Emulator, http: httpx.Client) -> None:
     for method, path in sorted(_documented()):
-        if path in PENDING:
-            continue
         response = http.request(method, re.sub(r"\{\w+\}", "1", path))
         assert response.status_code not in (404, 405), (method, path)
         assert not _catch_all(response), (method, path, response.text)
-    assert _documented() - _registered(emulator) <= {("POST", p) for p in PENDING} | {
-        (m, p) for m, p in _documented() if p in PENDING
-    }
-
-
-def test_pending_routes_are_still_pending(http: httpx.Client) -> None:
-    # Built on another branch: when one answers here, empty it from PENDING.
-    for path in PENDING:
-        if path.startswith("/openapi/"):
-            assert path not in ACTIONS, f"{path} is answered now: remove it from PENDING"
-        else:
-            assert _catch_all(http.get(path)), f"{path} is answered now: remove it from PENDING"
+    assert _documented() - _registered(emulator) == set()
 
 
 def test_emulator_serves_the_shipped_bytes(http: httpx.Client) -> None:

@@ -87,10 +87,11 @@ class OpenAPI:
     def _context(self, scope: Scope) -> Context:
         """The responses' context, its play_url at the address this request came in on."""
         server = scope.get("server")
-        found = self._contexts.get(server)
+        key = None if server is None else tuple(server)  # ASGI allows a list
+        found = self._contexts.get(key)
         if found is None:
             url = public_url_of(scope, self.emulator.config.public_url)
-            found = self._contexts[server] = self.emulator.context(url)
+            found = self._contexts[key] = self.emulator.context(url)
         return found
 
     async def _faults(self, path: str, now: int) -> bytes | Reply | None:
