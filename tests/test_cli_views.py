@@ -7,6 +7,7 @@ The emulator's endpoints come with the player work; until then a loopback stand-
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterator
@@ -112,6 +113,8 @@ def test_list_defaults_to_today_and_passes_the_session(
                 str(ROOM),
                 "--since",
                 "2026-12-02",
+                "--until",
+                "2026-12-02",
                 "--session-id",
                 "202612021",
             )
@@ -120,6 +123,14 @@ def test_list_defaults_to_today_and_passes_the_session(
     assert [r["guid"] for r in rows] == [guid(4)]
     assert service.forms[-1][1]["session_id"] == "202612021"
     assert service.windows[-1] == ("2026-12-02 00:00:00", "2026-12-02 23:59:59")
+    # --since alone runs until today
+    service.forms.clear()
+    yesterday = (beijing_today() - dt.timedelta(days=1)).isoformat()
+    ok(run(env, "views", "list", str(ROOM), "--since", yesterday))
+    assert service.windows == [
+        (f"{yesterday} 00:00:00", f"{yesterday} 23:59:59"),
+        (f"{today} 00:00:00", f"{today} 23:59:59"),
+    ]
 
 
 def test_list_csv_and_table(fake: tuple[FakeVideoData, dict[str, str]]) -> None:

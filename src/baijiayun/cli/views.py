@@ -77,7 +77,7 @@ def list_(
     from .._days import beijing_today
 
     today = beijing_today().isoformat()
-    since, until = since or today, until or since or today
+    since, until = since or today, until or today
     records = _walk(
         settings,
         f"plays of room {room_id}",
