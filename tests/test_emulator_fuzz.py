@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import string
 from collections.abc import Iterator
@@ -37,6 +38,9 @@ def _valid(param: ep.Param, room: int) -> st.SearchStrategy[str]:
         return st.integers(low, high).map(str)
     if param.kind == "date":
         return st.dates().map(lambda d: d.isoformat())
+    if param.kind == "datetime":
+        moments = st.datetimes(dt.datetime(2020, 1, 1), dt.datetime(2030, 12, 31))
+        return moments.map(lambda d: d.strftime(ep.TIME_FORMAT))
     if param.kind == "room_ids":
         ids = st.lists(st.sampled_from([str(room), f"{room}-1", "5"]), min_size=1, max_size=4)
         return ids.map(",".join)
@@ -59,6 +63,10 @@ def _invalid(endpoint: ep.Endpoint, sent: dict[str, str]) -> bool:
             param.check_wire(raw)
         except ValueError:
             return True
+    try:
+        endpoint.check_rules({k: v for k, v in sent.items() if k in endpoint.by_name})
+    except ep.RuleError:
+        return True
     return False
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ._endpoints import ENDPOINTS, Endpoint
     from ._ratelimit import Governor, GovernorSlot, RateGovernor, Slot
     from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
-    from .client.api import AsyncPlayBack, PlayBack
+    from .client.api import AsyncPlayBack, AsyncVideoData, PlayBack, VideoData
     from .errors import (
         AccountDisabledError,
         AccountNotFoundError,
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from .file_ratelimit import FileRateGovernor
     from .models import (
+        ClientType,
         CropItem,
         CropPage,
         PlaybackInfo,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
         PlaybackPage,
         PlaybackStatus,
         PlayerToken,
+        PlayRecord,
+        PlayRecordPage,
         PptDatedFile,
         PptDatedFileList,
         PptFile,
@@ -70,9 +73,11 @@ __all__ = [
     "AccountNotFoundError",
     "AsyncBaiJiaYunClient",
     "AsyncPlayBack",
+    "AsyncVideoData",
     "BaiJiaYunClient",
     "BaiJiaYunError",
     "CallbackVerificationError",
+    "ClientType",
     "CropItem",
     "CropPage",
     "DryRunRequest",
@@ -85,6 +90,8 @@ __all__ = [
     "PathNotFoundError",
     "PermissionDeniedError",
     "PlayBack",
+    "PlayRecord",
+    "PlayRecordPage",
     "PlaybackInfo",
     "PlaybackItem",
     "PlaybackPage",
@@ -110,6 +117,7 @@ __all__ = [
     "SignatureError",
     "Slot",
     "TokenCache",
+    "VideoData",
     "WaitReason",
     "__version__",
     "player_url",
@@ -126,6 +134,8 @@ _HOMES = {
     "AsyncBaiJiaYunClient": ".client",
     "PlayBack": ".client.api",
     "AsyncPlayBack": ".client.api",
+    "VideoData": ".client.api",
+    "AsyncVideoData": ".client.api",
     "player_url": ".player",
     "DryRunRequest": ".errors",
     "RedisRateGovernor": ".redis_ratelimit",

@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "BEIJING",
     "CREATE_KEY",
     "ENDPOINTS",
+    "EXPORT_VIDEO_REPORT_BATCH",
+    "GET_PLAYBACK_PLAY_RECORD",
     "GET_TRANSCODE_CALLBACK_URL",
     "MAX_BATCH_IDS",
     "PLAYBACK_ENDPOINTS",
     "SET_TRANSCODE_CALLBACK_URL",
+    "TIME_FORMAT",
+    "VIDEO_DATA_ENDPOINTS",
     "Endpoint",
     "Param",
+    "RuleError",
+    "beijing_wire_time",
+    "check_day_window",
     "parse_room_ids",
+    "parse_wire_time",
 ]
 
 MAX_BATCH_IDS = 100
 """At most this many ids per getPlayerTokenBatch call (protocol §11)."""
 
-ParamKind = Literal["int", "str", "date", "room_ids", "url"]
+ParamKind = Literal["int", "str", "date", "datetime", "room_ids", "url"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 """Integers on the wire are ASCII digits within signed 64 bits (protocol §11)."""
@@ -32,6 +41,11 @@ MAX_URL_LENGTH = 512
 # ASCII only: ``\d`` would accept any Unicode digit; ``fullmatch`` refuses a trailing newline.
 _INT = re.compile(r"-?[0-9]{1,19}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+"""Times on the wire: exactly ``YYYY-MM-DD HH:MM:SS``, Beijing time (protocol §11, §12)."""
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+"""The service's clock: every wire time and every day window is China time (UTC+8)."""
 _ROOM_ID_ENTRY = re.compile(r"[1-9][0-9]{0,18}(?:-[1-9][0-9]{0,18})?")
 _URL = re.compile(r"https?://[\x21-\x7e\u00a0-\uffff]+")
 
@@ -71,6 +85,8 @@ class Param:
             return f"an integer from {low} to {high}"
         if self.kind == "date":
             return "a date YYYY-MM-DD"
+        if self.kind == "datetime":
+            return "a time YYYY-MM-DD HH:MM:SS (Beijing time)"
         if self.kind == "room_ids":
             return (
                 "comma-separated room ids, '{room_id}' or '{room_id}-{session_id}', "
@@ -105,6 +121,11 @@ class Param:
                 dt.date.fromisoformat(raw)
             except ValueError:
                 raise ValueError(self.describe_rule()) from None
+        if self.kind == "datetime":
+            try:
+                parse_wire_time(raw)
+            except ValueError:
+                raise ValueError(self.describe_rule()) from None
         if self.kind == "room_ids":
             parse_room_ids(raw)
         if self.kind == "url" and (
@@ -118,6 +139,55 @@ class Param:
         ):
             raise ValueError(self.describe_rule())
         return raw
+
+
+def parse_wire_time(raw: str) -> dt.datetime:
+    """A wire time ``YYYY-MM-DD HH:MM:SS`` as an aware Beijing datetime; ValueError otherwise."""
+    if not _DATETIME.fullmatch(raw):
+        raise ValueError(f"expected YYYY-MM-DD HH:MM:SS, got {raw[:40]!r}")
+    return dt.datetime.strptime(raw, TIME_FORMAT).replace(tzinfo=BEIJING)
+
+
+def beijing_wire_time(value: dt.datetime) -> str:
+    """A datetime as the wire writes it: aware ones converted to Beijing, naive ones taken as
+    Beijing time already (protocol §12)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(BEIJING)
+    return value.strftime(TIME_FORMAT)
+
+
+class RuleError(ValueError):
+    """Parameters that are each well-formed but break a rule between them (``param`` names the
+    one to change): the emulator answers 1001, the SDK refuses before sending."""
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        super().__init__(message)
+
+
+def check_day_window(params: Mapping[str, str]) -> None:
+    """Protocol §12's window rule on wire values: ``start_time`` and ``end_time`` on the same
+    Beijing calendar day, ``start_time <= end_time`` (查询时间不能跨天); RuleError otherwise.
+
+    Both must already be well-formed (the ``datetime`` kind); absent ones are left to the
+    ``required`` check.
+    """
+    start_raw, end_raw = params.get("start_time"), params.get("end_time")
+    if not start_raw or not end_raw:
+        return
+    start, end = parse_wire_time(start_raw), parse_wire_time(end_raw)
+    if start.date() != end.date():
+        raise RuleError(
+            "end_time",
+            f"end_time {end_raw} is not on the day of start_time {start_raw}: "
+            "the window may not cross a day (查询时间不能跨天)",
+        )
+    if start > end:
+        raise RuleError("end_time", f"end_time {end_raw} is before start_time {start_raw}")
+
+
+Rule = Callable[[Mapping[str, str]], None]
+"""A check between parameters, on their wire strings; raises :class:`RuleError`."""
 
 
 def parse_room_ids(raw: str) -> list[tuple[int, int]]:
@@ -149,10 +219,17 @@ class Endpoint:
     params: tuple[Param, ...]
     retry_safe: bool
     signed: bool = True
+    rules: tuple[Rule, ...] = ()
+    """Checks between parameters, run after each parameter passed its own."""
     by_name: Mapping[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {p.name: p for p in self.params})
+
+    def check_rules(self, params: Mapping[str, str]) -> None:
+        """Run :attr:`rules` on well-formed wire parameters; RuleError names the one to change."""
+        for rule in self.rules:
+            rule(params)
 
     @property
     def path(self) -> str:
@@ -385,6 +462,68 @@ GET_TRANSCODE_CALLBACK_URL = Endpoint(
     retry_safe=True,
 )
 
+_START_TIME = Param(
+    "start_time",
+    "datetime",
+    "开始时间 YYYY-MM-DD HH:MM:SS,不能跨天 (window start, Beijing time; same day as end_time)",
+    required=True,
+)
+_END_TIME = Param(
+    "end_time",
+    "datetime",
+    "结束时间 YYYY-MM-DD HH:MM:SS,不能跨天 (window end, inclusive; same day as start_time)",
+    required=True,
+)
+_RECORD_PAGE = Param(
+    "page", "int", "页码,从1开始,默认1 (page number, from 1; default 1)", minimum=1
+)
+_RECORD_PAGE_SIZE = Param(
+    "page_size",
+    "int",
+    "每页条数,默认100,最大1000 (page size, default 100, at most 1000)",
+    minimum=1,
+    maximum=1000,
+)
+GET_PLAYBACK_PLAY_RECORD = Endpoint(
+    "get_playback_play_record",
+    "getPlaybackPlayRecord",
+    "video_data",
+    "获取指定回放视频观看记录 (play records of one playback, one day window)",
+    (
+        _room(),
+        _SESSION,
+        _START_TIME,
+        _END_TIME,
+        _RECORD_PAGE,
+        _RECORD_PAGE_SIZE,
+    ),
+    retry_safe=True,
+    rules=(check_day_window,),
+)
+EXPORT_VIDEO_REPORT_BATCH = Endpoint(
+    "export_video_report_batch",
+    "exportVideoReportBatch",
+    "video_data",
+    "获取账号所有视频观看记录 (every play record of the account, one day window)",
+    (
+        Param(
+            "product_type",
+            "int",
+            "1:教育直播,2:小班课,3:双师,4:企业直播,5:点播账号 (1 large class, 2 small class, "
+            "3 double-teacher, 4 enterprise, 5 VOD)",
+            choices=(1, 2, 3, 4, 5),
+        ),
+        _START_TIME,
+        _END_TIME,
+        _RECORD_PAGE,
+        _RECORD_PAGE_SIZE,
+    ),
+    retry_safe=True,
+    rules=(check_day_window,),
+)
+VIDEO_DATA_ENDPOINTS: tuple[Endpoint, ...] = (GET_PLAYBACK_PLAY_RECORD, EXPORT_VIDEO_REPORT_BATCH)
+"""The seed's ``VideoData`` methods: viewing records (protocol §12)."""
+
 ENDPOINTS: dict[str, Endpoint] = {
     e.path: e
     for e in (
@@ -392,6 +531,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         CREATE_KEY,
         SET_TRANSCODE_CALLBACK_URL,
         GET_TRANSCODE_CALLBACK_URL,
+        *VIDEO_DATA_ENDPOINTS,
     )
 }
 """Every endpoint by URL path."""

@@ -12,6 +12,7 @@ from .demo import demo
 from .emulator import emulator
 from .mirror import mirror
 from .playback import playback
+from .views import views
 
 __all__ = ["cli"]
 
@@ -35,3 +36,4 @@ cli.add_command(callback)
 cli.add_command(emulator)
 cli.add_command(demo)
 cli.add_command(mirror)
+cli.add_command(views)

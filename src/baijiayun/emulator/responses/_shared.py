@@ -61,6 +61,11 @@ def validate(endpoint: ep.Endpoint, params: Mapping[str, str]) -> dict[str, Any]
             raise InvalidParameter(
                 f"参数错误: invalid {param.name}={shown!r}; expected {exc}", param.name
             ) from None
+    if endpoint.rules:
+        try:
+            endpoint.check_rules({k: params[k] for k in arguments})
+        except ep.RuleError as exc:
+            raise InvalidParameter(f"参数错误: {exc}", exc.param) from None
     return arguments
 
 
