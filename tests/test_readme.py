@@ -119,6 +119,7 @@ def test_python_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert "3001 room id does not exist" in out
     assert "invalid argument 'page_size'" in out
     assert "1 回放版本不存在: version 7 not found" in out
+    assert "2026-11-20 20:00:00 王芳 1500\n2026-11-20 21:30:00 (anonymous) 60" in out
 
 
 def _run_line(line: str, env: dict[str, str], folder: Path) -> None:

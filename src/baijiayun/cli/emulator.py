@@ -96,6 +96,20 @@ def emulator() -> None:
     help="Playbacks of --seed large.",
 )
 @click.option(
+    "--views",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Play records of --seed large, over the 30 days before today (Beijing time).",
+)
+@click.option(
+    "--report-interval",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds between the web player's beacons while it plays.",
+)
+@click.option(
     "--rate-limit",
     type=click.IntRange(min=0),
     default=200,
@@ -146,6 +160,8 @@ def serve(
     database: str,
     seed: str | None,
     seed_size: int,
+    views: int,
+    report_interval: float,
     rate_limit: int,
     timestamp_window: int,
     debug_signatures: bool,
@@ -191,6 +207,7 @@ def serve(
         public_url=public_url,
         max_body=max_body,
         redis_url=redis_url,
+        report_interval=report_interval,
     )
     existed = sqlite_file is not None and sqlite_file.exists()
     try:
@@ -207,7 +224,7 @@ def serve(
         if seed is not None:
             accounts = DEMO_ACCOUNTS if seed == "demo" else (LARGE_ACCOUNT,)
             if emu.account(accounts[0]["partner_id"]) is None:
-                counts = emu.seed_demo() if seed == "demo" else emu.seed_large(seed_size)
+                counts = emu.seed_demo() if seed == "demo" else emu.seed_large(seed_size, views)
                 click.echo(f"seeded {seed} data: {counts}", err=True)
             else:
                 click.echo(f"{seed} data already present; not seeding again", err=True)

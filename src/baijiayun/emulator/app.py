@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import admin, handlers, player
+from . import admin, admin_views, handlers, player
 from .admin import AdminGuard
 from .exceptions import EmulatorError
 from .facade import Emulator, EmulatorConfig
@@ -67,7 +67,10 @@ def create_app(
             # first: every OpenAPI call would otherwise be matched against each admin route
             Route("/openapi/{path:path}", handlers.openapi, methods=["GET", "POST"]),
             *admin.routes(),
+            *admin_views.routes(),
             Route("/web/playback/index", player.player_page, methods=["GET"]),
+            Route(player.VIDEO_PATH, player.test_video, methods=["GET", "HEAD"]),
+            Route(player.BEACON_PATH, player.beacon, methods=["GET", "POST"]),
             Route("/{path:path}", handlers.openapi, methods=handlers.ANY_METHOD),
         ],
         # the fast path first: OpenAPI calls skip the routing and request objects below it

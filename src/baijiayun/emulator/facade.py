@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends import PartnerBackend, PlaybackBackend
+from .backends import PartnerBackend, PlaybackBackend, ViewsBackend
 from .backends.playback import CALLBACK_STATUSES, FAILED, READY, TRANSCODING
 from .callbacks import Notifier
 from .db import Concurrency, Database
@@ -59,6 +59,9 @@ class EmulatorConfig:
     memory): several workers and hosts then share one limit per partner."""
     redis_prefix: str = "bjy:emulator:rate"
     """Key prefix of the rate window in Redis (one sorted set per partner under it)."""
+    report_interval: float = 10.0
+    """Seconds between the web player's beacons while it plays (protocol §12); a play with
+    no beacon for three intervals has ended."""
     postgres_io: Concurrency = "async"
     """How PostgreSQL round trips leave the event loop: ``async`` (psycopg's async driver) or
     ``thread`` (the blocking driver in a worker thread); see benchmarks/emulator_throughput.py."""
@@ -93,6 +96,7 @@ class Emulator:
         now = self._now
         self.partners = PartnerBackend(self.db, now)
         self.playbacks = PlaybackBackend(self.db, now)
+        self.views = ViewsBackend(self.db, now, self.playbacks)
         self.faults = FaultBook(self.config.fault_seed)
         self.rate_window = self._rate_window(rate_clock)
         self.jobs = Scheduler(now if sleep is not None else time.monotonic, sleep)
@@ -124,7 +128,7 @@ class Emulator:
     def context(self, public_url: str) -> Context:
         """What the response functions need, with play_url starting at ``public_url``."""
         base = (self.config.public_url or public_url).rstrip("/")
-        return Context(self.playbacks, self.partners, base)
+        return Context(self.playbacks, self.partners, base, views=self.views)
 
     def __repr__(self) -> str:
         return f"Emulator(database={self.db.describe()!r})"
@@ -226,20 +230,42 @@ class Emulator:
         return [as_dict(r) for r in rows]
 
     def seed_demo(self) -> dict[str, int]:
-        """Load the deterministic demo data set into an empty emulator; return what it created."""
-        from .seed import seed_demo
+        """Load the deterministic demo data set into an empty emulator; return what it created
+        (with a few hundred views over the 30 days up to today, the same all day)."""
+        from .seed import DEMO_ACCOUNTS, seed_demo
+        from .seed_views import DEMO_VIEWS, seed_views
 
-        return seed_demo(self.db)
+        counts = seed_demo(self.db)
+        partners = [int(a["partner_id"]) for a in DEMO_ACCOUNTS]
+        counts["views"] = seed_views(self.db, DEMO_VIEWS, self.clock(), partners)
+        return counts
 
-    def seed_large(self, n: int = 100_000) -> dict[str, int]:
+    def seed_large(self, n: int = 100_000, views: int = 0) -> dict[str, int]:
         """Load the deterministic large catalog (one account, ``n`` playbacks) by bulk inserts;
         return what it created. Credentials: ``seed_large.LARGE_ACCOUNT``.
 
         :param n: 回放数量 (number of playbacks; crop versions come on top)
+        :param views: 观看记录数量 (play records over the 30 days up to today, Beijing time;
+            the same ``views`` on the same day gives the same records)
         """
-        from .seed_large import seed_large
+        from .seed_large import LARGE_ACCOUNT, seed_large
+        from .seed_views import seed_views
 
-        return seed_large(self.db, n)
+        counts = seed_large(self.db, n)
+        if views:
+            partner = int(LARGE_ACCOUNT["partner_id"])
+            counts["views"] = seed_views(self.db, views, self.clock(), [partner])
+        return counts
+
+    def add_views(self, records: list[Record]) -> list[Record]:
+        """Add play records in bulk: §12 records (``room_id`` and ``play_begin_time``, as
+        ``YYYY-MM-DD HH:MM:SS`` Beijing time or unix seconds, are needed; a missing ``guid`` is
+        made). All or none; return them as stored."""
+        return [as_dict(r) for r in self.views.add_records(records)]
+
+    def play_records(self, room_id: int | None = None) -> list[Record]:
+        """Every play record (of one room), oldest first, as stored (times in unix seconds)."""
+        return [as_dict(r) for r in self.views.records(room_id)]
 
     def reset(self) -> None:
         """Forget all state, faults, queued jobs, rate-limit windows and statistics."""

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Account", "Playback", "PptFile", "Room", "Token", "as_dict"]
+__all__ = ["Account", "PlayRecord", "Playback", "PptFile", "Room", "Token", "as_dict"]
 
 
 def as_dict(row: Any) -> dict[str, Any]:
@@ -91,3 +91,29 @@ class PptFile:
     date: str
     name: str
     url: str
+
+
+@dataclass
+class PlayRecord:
+    """One play of a playback (protocol §12): who, when, how long; times in unix seconds."""
+
+    guid: str
+    partner_id: int
+    room_id: int
+    session_id: int
+    version: int
+    video_id: int
+    product_type: int
+    uuid: str
+    user_number: str
+    user_name: str
+    play_begin_time: int
+    play_end_time: int
+    play_length: int
+    duration_ms: int
+    position_ms: int
+    client_type: int
+    user_ip: str
+    area: str
+    last_beacon: float
+    ended: bool

@@ -1,4 +1,4 @@
-"""The emulator's tables (SQLAlchemy Core): accounts, rooms, playbacks, tokens, PDFs, callbacks, stats."""
+"""The emulator's tables (SQLAlchemy Core): accounts, rooms, playbacks, tokens, PDFs, callbacks, stats, plays."""
 
 from __future__ import annotations
 
@@ -146,4 +146,33 @@ rate_calls = Table(
     Column("partner_id", BigInteger, nullable=False),
     Column("at", Float, nullable=False),
     Index("ix_bjy_rate_calls_partner_at", "partner_id", "at"),
+)
+
+# One row per play (protocol §12): made by the player's first beacon, grown by the next ones;
+# times are unix seconds (the wire writes them in Beijing time).
+play_records = Table(
+    "bjy_play_records",
+    metadata,
+    Column("guid", String(32), primary_key=True),
+    Column("partner_id", BigInteger, nullable=False),
+    Column("room_id", BigInteger, nullable=False),
+    Column("session_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("video_id", BigInteger, nullable=False),
+    Column("product_type", Integer, nullable=False),
+    Column("uuid", String(64), nullable=False),
+    Column("user_number", String(64), nullable=False),
+    Column("user_name", String(100), nullable=False),
+    Column("play_begin_time", BigInteger, nullable=False),
+    Column("play_end_time", BigInteger, nullable=False),
+    Column("play_length", Integer, nullable=False),
+    Column("duration_ms", BigInteger, nullable=False),
+    Column("position_ms", BigInteger, nullable=False),
+    Column("client_type", Integer, nullable=False),
+    Column("user_ip", String(64), nullable=False),
+    Column("area", String(64), nullable=False),
+    Column("last_beacon", Float, nullable=False),
+    Column("ended", Boolean, nullable=False),
+    Index("ix_bjy_play_records_account", "partner_id", "play_begin_time", "guid"),
+    Index("ix_bjy_play_records_room", "room_id", "session_id", "play_begin_time"),
 )

@@ -2,5 +2,6 @@
 
 from .partner import PartnerBackend
 from .playback import PlaybackBackend
+from .views import ViewsBackend
 
-__all__ = ["PartnerBackend", "PlaybackBackend"]
+__all__ = ["PartnerBackend", "PlaybackBackend", "ViewsBackend"]

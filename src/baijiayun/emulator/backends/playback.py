@@ -705,29 +705,37 @@ class PlaybackBackend:
         """Check a token for the web player and count the play; PlayerRefused says why not."""
         with self.db.tx() as conn:
             _lock_rooms(conn, room_id)
-            row = conn.execute(select(t.tokens).where(t.tokens.c.token == token)).first()
-            found = None if row is None else Token(**row._mapping)
-            if found is None or found.room_id != room_id:
-                raise PlayerRefused("token is not valid for this room")
-            room = _room_row(conn, room_id)
-            if room is None or room.deleted:
-                raise PlayerRefused("room does not exist")
-            wanted = session_id or 0
-            if room.is_long_term and not session_id:
-                wanted = found.session_id
-            if found.session_id != wanted:
-                raise PlayerRefused("token is for another session")
-            if found.expires_at is not None and found.expires_at < self.now():
-                raise PlayerRefused("token has expired")
-            rows = _live(conn, room_id, wanted)
-            if not rows:
-                raise PlayerRefused("playback no longer exists")
-            main = _main(rows)
-            if main.publish_status == BLOCKED:
-                raise PlayerRefused("playback is blocked")
+            main = self.player_playback(conn, room_id, session_id, token)
             conn.execute(
                 update(t.playbacks)
                 .where(t.playbacks.c.id == main.id)
                 .values(play_times=main.play_times + 1)
             )
             return main
+
+    def player_playback(
+        self, conn: Connection, room_id: int, session_id: int | None, token: str
+    ) -> Playback:
+        """The main version a player token opens (the page and its beacons alike), inside
+        ``conn``'s transaction; PlayerRefused says why the token opens nothing."""
+        row = conn.execute(select(t.tokens).where(t.tokens.c.token == token)).first()
+        found = None if row is None else Token(**row._mapping)
+        if found is None or found.room_id != room_id:
+            raise PlayerRefused("token is not valid for this room")
+        room = _room_row(conn, room_id)
+        if room is None or room.deleted:
+            raise PlayerRefused("room does not exist")
+        wanted = session_id or 0
+        if room.is_long_term and not session_id:
+            wanted = found.session_id
+        if found.session_id != wanted:
+            raise PlayerRefused("token is for another session")
+        if found.expires_at is not None and found.expires_at < self.now():
+            raise PlayerRefused("token has expired")
+        rows = _live(conn, room_id, wanted)
+        if not rows:
+            raise PlayerRefused("playback no longer exists")
+        main = _main(rows)
+        if main.publish_status == BLOCKED:
+            raise PlayerRefused("playback is blocked")
+        return main

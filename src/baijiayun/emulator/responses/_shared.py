@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import _endpoints as ep
-from ..backends import PartnerBackend, PlaybackBackend
+from ..backends import PartnerBackend, PlaybackBackend, ViewsBackend
 from ..backends.playback import BEIJING
 from ..exceptions import EmulatorError, InvalidParameter
 from ..rows import Account, Playback
@@ -33,6 +33,7 @@ class Context:
     playback: PlaybackBackend
     partner: PartnerBackend
     public_url: str
+    views: ViewsBackend
 
 
 Action = Callable[[Context, int, Mapping[str, str]], Any]
