@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..models import BEIJING, PlaybackItem, PlaybackStatus
+from ..models import BEIJING, PlaybackItem, PlaybackStatus, PlayRecord
 from . import schema as s
 
 __all__ = [
@@ -25,8 +25,10 @@ __all__ = [
     "apply_callback",
     "item_row",
     "mark_deleted",
+    "record_row",
     "set_main_versions",
     "upsert",
+    "upsert_records",
 ]
 
 FULL = "full"
@@ -194,22 +196,26 @@ def _insert(
 
 
 def _update(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    keys: Sequence[str] = _KEY_FIELDS,
 ) -> None:
-    """Set ``columns`` of the rows keyed by the last three values of each tuple."""
+    """Set ``columns`` of the rows keyed by the last ``len(keys)`` values of each tuple."""
     if not rows:
         return
     if _postgres(conn):
         assigned = ", ".join(f"{c} = k.{c}" for c in columns)
-        on = " AND ".join(f"{table.name}.{c} = k.{c}" for c in _KEY_FIELDS)
+        on = " AND ".join(f"{table.name}.{c} = k.{c}" for c in keys)
         conn.exec_driver_sql(
-            f"UPDATE {table.name} SET {assigned} FROM {_unnest(table, (*columns, *_KEY_FIELDS))} "
+            f"UPDATE {table.name} SET {assigned} FROM {_unnest(table, (*columns, *keys))} "
             f"WHERE {on}",
-            _columns(rows, len(columns) + 3),
+            _columns(rows, len(columns) + len(keys)),
         )
     else:
         assigned = ", ".join(f"{c} = ?" for c in columns)
-        on = " AND ".join(f"{c} = ?" for c in _KEY_FIELDS)
+        on = " AND ".join(f"{c} = ?" for c in keys)
         conn.exec_driver_sql(f"UPDATE {table.name} SET {assigned} WHERE {on}", list(rows))
 
 
@@ -484,6 +490,70 @@ def apply_callback(
     return True
 
 
+_RECORD_HELD = ("guid", *s.RECORD_FIELDS, "extra")
+"""Columns of a held play record that a batch compares against (in this order)."""
+_RECORD_INSERTED = (*_RECORD_HELD, "partner_id", "first_seen", "changed_at", "run_id")
+_RECORD_UPDATED = (*s.RECORD_FIELDS, "extra", "changed_at", "run_id")
+
+
+def record_row(record: PlayRecord) -> Row:
+    """A play record as a row of ``play_records`` (times as China-time text, unknown fields in
+    ``extra``)."""
+    fields = record.__dict__
+    row: Row = {"guid": record.guid, **{f: fields[f] for f in s.RECORD_FIELDS}}
+    row["play_begin_time"] = china_time(row["play_begin_time"])
+    row["play_end_time"] = china_time(row["play_end_time"])
+    row["client_type"] = int(row["client_type"])
+    row["extra"] = record.model_extra or None
+    return row
+
+
+def _held_records(conn: Connection, guids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """The held play records of ``guids``, as tuples in ``_RECORD_HELD`` order, by guid."""
+    table = s.play_records.name
+    selected = ", ".join(_RECORD_HELD)
+    statements: list[tuple[str, Any]]
+    if _postgres(conn):
+        statements = [(f"SELECT {selected} FROM {table} WHERE guid = ANY(%s)", (list(guids),))]
+    else:
+        statements = []
+        for start in range(0, len(guids), 3 * _LOOKUP_CHUNK):
+            chunk = tuple(guids[start : start + 3 * _LOOKUP_CHUNK])
+            marks = ", ".join("?" * len(chunk))
+            statements.append((f"SELECT {selected} FROM {table} WHERE guid IN ({marks})", chunk))
+    found: dict[str, tuple[Any, ...]] = {}
+    for statement, parameters in statements:
+        for r in conn.exec_driver_sql(statement, parameters).all():
+            found[r[0]] = (*r[:-1], _json_out(r[-1]))
+    return found
+
+
+def upsert_records(
+    conn: Connection, rows: Sequence[Row], *, partner_id: int, now: float, run_id: int | None
+) -> Counts:
+    """Insert new play records, update those that grew (or changed) since read: keyed by guid."""
+    batch = {r["guid"]: tuple(r[f] for f in _RECORD_HELD) for r in rows}
+    if not batch:
+        return Counts()
+    held = _held_records(conn, list(batch))
+    inserts = [v for g, v in batch.items() if g not in held]
+    updates = [v for g, v in batch.items() if g in held and held[g] != v]
+    _insert(
+        conn,
+        s.play_records,
+        _RECORD_INSERTED,
+        [(*v[:-1], _json_in(v[-1]), partner_id, now, now, run_id) for v in inserts],
+    )
+    _update(
+        conn,
+        s.play_records,
+        _RECORD_UPDATED,
+        [(*v[1:-1], _json_in(v[-1]), now, run_id, v[0]) for v in updates],
+        keys=("guid",),
+    )
+    return Counts(inserted=len(inserts), updated=len(updates))
+
+
 class MirrorStore:
     """One account's mirror in its database: every read and write a run makes, in SQL.
 
@@ -619,4 +689,45 @@ class MirrorStore:
             counts.deleted += mark_deleted(conn, gone, now=now, run_id=run_id)
             if set_main_versions(conn, mains, now=now, run_id=run_id):
                 counts.updated += 1
+        return counts
+
+    # -- play records ------------------------------------------------------------------------
+
+    def view_days(self) -> dict[dt.date, bool]:
+        """The Beijing days whose play records were read in full, and whether each is final."""
+        d = s.view_days
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(d.c.day, d.c.final).where(d.c.partner_id == self.partner_id)
+            ).all()
+        return {dt.date.fromisoformat(day): bool(final) for day, final in rows}
+
+    def write_records(
+        self,
+        rows: Sequence[Row],
+        run_id: int,
+        day: tuple[dt.date, int, bool] | None = None,
+    ) -> Counts:
+        """Upsert one page of play records in one transaction; with ``day`` (the day, its
+        record count, final or not) the page was its day's last, and the day is recorded read
+        in the same transaction (so a killed run never records a day it did not finish)."""
+        now = self._clock()
+        with self.engine.begin() as conn:
+            counts = upsert_records(conn, rows, partner_id=self.partner_id, now=now, run_id=run_id)
+            if day is not None:
+                d = s.view_days
+                when, records, final = day
+                conn.execute(
+                    d.delete().where(d.c.partner_id == self.partner_id, d.c.day == str(when))
+                )
+                conn.execute(
+                    d.insert().values(
+                        partner_id=self.partner_id,
+                        day=str(when),
+                        records=records,
+                        final=int(final),
+                        read_at=now,
+                        run_id=run_id,
+                    )
+                )
         return counts
