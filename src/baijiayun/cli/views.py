@@ -137,3 +137,129 @@ def export(
     with target.open("w", encoding="utf-8", newline="") as file:
         emit(records, fmt, file=file)
     click.echo(f"{caption}: written to {target} ({fmt})", err=True)
+
+
+BAR_WIDTH = 10
+"""Cells of the completion bar in a report table."""
+
+
+def completion_cell(value: float | None) -> str:
+    """A completion as a table shows it: a bar of :data:`BAR_WIDTH` cells and the percentage."""
+    if value is None:
+        return "?"
+    full = round(value * BAR_WIDTH)
+    return "█" * full + "░" * (BAR_WIDTH - full) + f" {value * 100:5.1f}%"
+
+
+def _duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+_REPORT_COLUMNS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "room_id": ("room", str),
+    "session_id": ("session", str),
+    "name": ("name", lambda v: v or ""),
+    "user_number": ("user", lambda v: v or "(anonymous)"),
+    "user_name": ("viewer", lambda v: v or ""),
+    "uuid": ("client", lambda v: v or ""),
+    "length": ("length", lambda v: "" if v is None else _duration(v)),
+    "viewers": ("viewers", str),
+    "plays": ("plays", str),
+    "watched": ("watched", _duration),
+    "completion": ("completion", completion_cell),
+    "first_watch": ("first (UTC+8)", lambda v: "" if v is None else f"{v:%Y-%m-%d %H:%M}"),
+    "last_watch": ("last (UTC+8)", lambda v: "" if v is None else f"{v:%Y-%m-%d %H:%M}"),
+}
+"""A report table's columns: header and cell of each field (JSON and CSV carry every field)."""
+
+
+def _report_table(rows: list[dict[str, Any]], fields: list[str], caption: str) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
+    for name in fields:
+        numeric = name in {"viewers", "plays", "watched", "length"}
+        table.add_column(_REPORT_COLUMNS[name][0], justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(_REPORT_COLUMNS[name][1](row[name]) for name in fields))
+    Console(soft_wrap=False).print(table)
+    click.echo(caption)
+
+
+@command("report")
+@click.option(
+    "--database",
+    metavar="URL",
+    envvar="BAIJIAYUN_MIRROR_DATABASE",
+    default="sqlite:///baijiayun-mirror.db",
+    show_default=True,
+    help="The mirror to read (SQLAlchemy URL; 'baijiayun mirror sync' fills it).",
+)
+@click.option("--room", "room_id", type=ASCII_INT, help="Per viewer of this room's playbacks.")
+@click.option("--session-id", type=ASCII_INT, help="序列号 (with --room: one long-term session).")
+@click.option(
+    "--not-started",
+    "roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A roster (user numbers one per line, or a CSV with a user_number column): list "
+    "those with no play (of --room, when given).",
+)
+@pass_settings
+def report(
+    settings: Settings,
+    database: str,
+    room_id: int | None,
+    session_id: int | None,
+    roster: Path | None,
+) -> None:
+    """Who watched, from the mirror (no API call): per playback, or per viewer with --room.
+
+    Per playback: viewers (distinct user numbers; anonymous plays once per client), plays,
+    time watched, average completion. Per viewer: plays, time watched, completion (time
+    watched over the main version's length, at most 100%), first and last watch.
+
+    \b
+    Examples:
+      baijiayun views report
+      baijiayun views report --room 26010100000001 -o csv
+      baijiayun views report --room 26010100000001 --not-started roster.csv
+    """
+    from ..mirror.report import not_started, playback_views, read_roster, viewer_views
+    from .mirror import MirrorContext
+
+    if session_id is not None and room_id is None:
+        raise click.UsageError("--session-id needs --room")
+    engine = MirrorContext(database, settings).engine(existing=True)
+    partner_id = settings.resolve().partner_id
+    fmt = settings.format()
+    where = "" if room_id is None else f" of room {room_id}"
+    if session_id is not None:
+        where += f" session {session_id}"
+    if roster is not None:
+        try:
+            numbers = read_roster(roster)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise click.BadParameter(str(error), param_hint="'--not-started'") from None
+        missing = not_started(engine, partner_id, numbers, room_id, session_id)
+        caption = f"{len(missing)} of {len(set(numbers))} on the roster have not started{where}"
+        emit([{"user_number": n} for n in missing], fmt, caption=caption)
+        return
+    if room_id is None:
+        rows: list[Any] = playback_views(engine, partner_id)
+        fields = ["room_id", "session_id", "name", "length", "viewers", "plays", "watched"]
+        caption = f"{len(rows)} playback{'' if len(rows) == 1 else 's'} watched (from the mirror)"
+    else:
+        rows = viewer_views(engine, partner_id, room_id, session_id)
+        fields = ["session_id", "user_number", "user_name", "plays", "watched"]
+        caption = f"{len(rows)} viewer{'' if len(rows) == 1 else 's'}{where} (from the mirror)"
+    data = [row.to_dict() for row in rows]
+    if fmt != "table":
+        emit(data, fmt)
+        return
+    fields.append("completion")
+    if room_id is not None:
+        fields += ["first_watch", "last_watch"]
+    _report_table(data, fields, caption)
