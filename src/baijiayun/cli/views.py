@@ -141,6 +141,8 @@ def export(
 
 BAR_WIDTH = 10
 """Cells of the completion bar in a report table."""
+REPORT_WIDTH = 160
+"""The narrowest a report table is laid out (wider terminals get their width)."""
 
 
 def completion_cell(value: float | None) -> str:
@@ -182,10 +184,12 @@ def _report_table(rows: list[dict[str, Any]], fields: list[str], caption: str) -
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
     for name in fields:
         numeric = name in {"viewers", "plays", "watched", "length"}
-        table.add_column(_REPORT_COLUMNS[name][0], justify="right" if numeric else "left")
+        justify = "right" if numeric else "left"
+        table.add_column(_REPORT_COLUMNS[name][0], justify=justify, no_wrap=True)
     for row in rows:
         table.add_row(*(_REPORT_COLUMNS[name][1](row[name]) for name in fields))
-    Console(soft_wrap=False).print(table)
+    # rows are never cut: a narrow terminal wraps the long lines rather than losing the bar
+    Console(soft_wrap=False, width=max(Console().width, REPORT_WIDTH)).print(table)
     click.echo(caption)
 
 
