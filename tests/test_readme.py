@@ -58,6 +58,8 @@ RUNNERS = {
     "sql mirror": "tests/test_mirror_readme.py",
     "python views": "tests/test_views_readme.py",
     "bash views": "tests/test_views_readme.py",
+    "python views-report": "tests/test_views_readme.py",
+    "bash views-report": "tests/test_views_readme.py",
 }
 
 
