@@ -124,7 +124,12 @@ def room(emu: Emulator, account: dict[str, Any]) -> int:
     return room_id
 
 
-def test_first_run_reads_each_day_once_then_only_today_and_yesterday(
+def just_after_midnight() -> bool:
+    """Whether yesterday's last half hour is still within the mirror's grace (one more call)."""
+    return dt.datetime.now(ep.BEIJING).time() < dt.time(0, 30)
+
+
+def test_first_run_reads_each_day_once_then_only_where_plays_may_be_new_or_growing(
     emu: Emulator, client: BaiJiaYunClient, room: int, mirror_url: str
 ) -> None:
     day = today()
@@ -135,7 +140,8 @@ def test_first_run_reads_each_day_once_then_only_today_and_yesterday(
         + plays(room, day, 5)
     )
     partner = client.partner_id
-    with Mirror(client, mirror_url) as mirror:
+    now = [dt.datetime.combine(day, dt.time(0, 10), ep.BEIJING).timestamp()]
+    with Mirror(client, mirror_url, clock=lambda: now[0]) as mirror:
         first = mirror.sync()
         # 31 days (30 before today, and today), one call each, and a second page for one day
         assert (first.views_calls, first.views_seen, first.views_inserted) == (32, 1509, 1509)
@@ -145,19 +151,31 @@ def test_first_run_reads_each_day_once_then_only_today_and_yesterday(
         assert len(days) == 31 and sum(days.values()) == 29
         assert days[str(day)] is False and days[str(day - dt.timedelta(days=1))] is False
 
+        # five minutes later: today, and yesterday's last half hour (the grace) again
+        now[0] += 300
         again = mirror.sync(incremental=True)
         assert (again.views_calls, again.views_inserted, again.views_updated) == (2, 0, 0)
         assert emu.calls(partner, EXPORT) == 34
 
-        emu.add_views(plays(room, day, 2, first=100))
+        emu.add_views(
+            [{"room_id": room, "play_begin_time": at(day, "00:16:00"), "play_length": 9}] * 2
+        )
+        now[0] += 300
         more = mirror.sync()
         assert (more.views_calls, more.views_inserted, more.views_updated) == (2, 2, 0)
-        assert emu.calls(partner, EXPORT) == 36
+
+        now[0] += 12 * 3600  # midday: yesterday's plays are over and were all read
+        assert mirror.sync(incremental=True).views_calls == 2
+        now[0] += 300
+        quiet = mirror.sync(incremental=True)
+        assert (quiet.views_calls, quiet.views_inserted) == (1, 0)  # today's last half hour
+        assert emu.calls(partner, EXPORT) == 32 + 2 + 2 + 2 + 1
 
     held = mirrored_records(mirror_url)
     service = service_records(emu, partner)
     assert len(held) == 1511 and len(service) == 1514  # the 40-day-old plays stay unread
     assert {g: service[g] for g in held} == held
+    assert final_days(mirror_url)[str(day)] is False
 
 
 def test_a_record_that_grows_is_updated_in_place(
@@ -172,7 +190,8 @@ def test_a_record_that_grows_is_updated_in_place(
         assert mirrored_records(mirror_url)["b" * 32]["play_length"] == 1
         emu.views.beacon(Beacon(**play, event="heartbeat", duration_ms=95_000), "10.1.1.1", 10.0)
         grown = mirror.sync(incremental=True)
-        assert (grown.views_calls, grown.views_inserted, grown.views_updated) == (2, 0, 1)
+        calls = 1 + just_after_midnight()  # today from the play's beginning
+        assert (grown.views_calls, grown.views_inserted, grown.views_updated) == (calls, 0, 1)
         unchanged = mirror.sync(incremental=True)
         assert (unchanged.views_inserted, unchanged.views_updated) == (0, 0)
     held = mirrored_records(mirror_url)
@@ -194,9 +213,9 @@ def test_views_since_sets_the_first_day_and_no_views_skips_them(
     with Mirror(client, url, views_since=day - dt.timedelta(days=45)) as mirror:
         assert mirror.sync().views_calls == 46
         assert len(mirrored_records(url)) == 3
-    # later runs go back to the first day held: nothing but today and yesterday is read
+    # later runs go back to the first day held: only today's last half hour is read again
     with Mirror(client, url) as mirror:
-        assert mirror.sync().views_calls == 2
+        assert mirror.sync().views_calls == 1 + just_after_midnight()
 
 
 def test_an_account_without_video_data_permission_still_gets_its_catalog(

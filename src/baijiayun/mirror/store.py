@@ -693,41 +693,77 @@ class MirrorStore:
 
     # -- play records ------------------------------------------------------------------------
 
-    def view_days(self) -> dict[dt.date, bool]:
-        """The Beijing days whose play records were read in full, and whether each is final."""
+    def view_days(self) -> dict[dt.date, tuple[bool, float]]:
+        """The Beijing days whose play records were read in full: whether each is final, and
+        when its last read began."""
         d = s.view_days
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(d.c.day, d.c.final).where(d.c.partner_id == self.partner_id)
+                select(d.c.day, d.c.final, d.c.read_at).where(d.c.partner_id == self.partner_id)
             ).all()
-        return {dt.date.fromisoformat(day): bool(final) for day, final in rows}
+        return {dt.date.fromisoformat(day): (bool(final), float(at)) for day, final, at in rows}
+
+    def growing_since(self, day: dt.date, reported_after: str) -> str | None:
+        """When the earliest held play of ``day`` that was reported after ``reported_after``
+        (China time) began: the plays that may still grow."""
+        r = s.play_records.c
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(func.min(r.play_begin_time)).where(
+                    r.partner_id == self.partner_id,
+                    r.play_begin_time >= f"{day} 00:00:00",
+                    r.play_begin_time <= f"{day} 23:59:59",
+                    r.play_end_time >= reported_after,
+                )
+            ).scalar()
+        return None if found is None else str(found)
+
+    def _record_day(
+        self, conn: Connection, day: dt.date, final: bool, read_at: float, run_id: int | None
+    ) -> None:
+        """Record ``day`` read (and how many plays of it are held), final or not."""
+        d, r = s.view_days, s.play_records.c
+        held = conn.execute(
+            select(func.count()).where(
+                r.partner_id == self.partner_id,
+                r.play_begin_time >= f"{day} 00:00:00",
+                r.play_begin_time <= f"{day} 23:59:59",
+            )
+        ).scalar_one()
+        conn.execute(d.delete().where(d.c.partner_id == self.partner_id, d.c.day == str(day)))
+        conn.execute(
+            d.insert().values(
+                partner_id=self.partner_id,
+                day=str(day),
+                records=int(held),
+                final=int(final),
+                read_at=read_at,
+                run_id=run_id,
+            )
+        )
+
+    def finish_day(self, day: dt.date, run_id: int) -> None:
+        """Record a day final without reading it: nothing of it was left to read."""
+        d = s.view_days
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(d)
+                .where(d.c.partner_id == self.partner_id, d.c.day == str(day))
+                .values(final=1, run_id=run_id)
+            )
 
     def write_records(
         self,
         rows: Sequence[Row],
         run_id: int,
-        day: tuple[dt.date, int, bool] | None = None,
+        day: tuple[dt.date, bool, float] | None = None,
     ) -> Counts:
-        """Upsert one page of play records in one transaction; with ``day`` (the day, its
-        record count, final or not) the page was its day's last, and the day is recorded read
-        in the same transaction (so a killed run never records a day it did not finish)."""
+        """Upsert one page of play records in one transaction; with ``day`` (the day, final or
+        not, when its read began) the page was its day's last, and the day is recorded read in
+        the same transaction (so a killed run never records a day it did not finish)."""
         now = self._clock()
         with self.engine.begin() as conn:
             counts = upsert_records(conn, rows, partner_id=self.partner_id, now=now, run_id=run_id)
             if day is not None:
-                d = s.view_days
-                when, records, final = day
-                conn.execute(
-                    d.delete().where(d.c.partner_id == self.partner_id, d.c.day == str(when))
-                )
-                conn.execute(
-                    d.insert().values(
-                        partner_id=self.partner_id,
-                        day=str(when),
-                        records=records,
-                        final=int(final),
-                        read_at=now,
-                        run_id=run_id,
-                    )
-                )
+                self._record_day(conn, day[0], day[1], day[2], run_id)
         return counts

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, overload
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from .._days import beijing_today
 from ..errors import APIError, BaiJiaYunError, RoomDeletedError, RoomNotFoundError
 from ..models import BEIJING, PlaybackItem
 from ..pagination import PageWalk, StepBackWalk
@@ -22,7 +21,18 @@ from . import schema as s
 from .lock import MirrorLock
 from .query import list_playbacks, mirror_status
 from .report import PlaybackViews, ViewerViews, not_started, playback_views, viewer_views
-from .store import FULL, INCREMENTAL, REFRESH, Counts, Key, MirrorStore, item_row, record_row
+from .store import (
+    FULL,
+    INCREMENTAL,
+    REFRESH,
+    Counts,
+    Key,
+    MirrorStore,
+    china_time,
+    item_row,
+    parse_china_time,
+    record_row,
+)
 
 if TYPE_CHECKING:
     from ..client import BaiJiaYunClient
@@ -41,6 +51,22 @@ VIEWS_DAYS = 30
 """How far back a mirror's first read of play records goes, in days before today."""
 OPEN_DAYS = 2
 """Days whose plays may still be going, re-read by every run: today and yesterday (§12)."""
+VIEWS_GRACE = 1800.0
+"""Seconds after its last report a play may still grow, and before a read a play may have
+begun unseen: §12's service reports every 120 s and ends a play after 3 silent intervals (6
+minutes); 30 minutes leaves room for clock skew and late reports."""
+
+
+@dataclass(frozen=True)
+class DueDay:
+    """A Beijing day a run reads: from ``since`` (None: nothing left to read) to its end."""
+
+    day: dt.date
+    final: bool
+    """The day is final once read: no play of it can still grow."""
+    since: dt.datetime | None
+
+
 NO_SUCH_PLAYBACK = 1
 """getCropList's generic code: it proves nothing (a playback missing, or any other trouble)."""
 
@@ -126,7 +152,8 @@ class Mirror:
 
     Each sync also keeps the account's play records (protocol §12) unless ``views`` is False:
     exportVideoReportBatch, one Beijing day at a time, re-reading only the ``open_days`` days
-    whose plays may still be going (today and yesterday) and never a day once final.
+    whose plays may still be going (today and yesterday), and those only from where a play may
+    be new or still growing; never a day once final.
 
     :param client: 已配置好账号的客户端 (the SDK client of the account)
     :param database_url: 数据库地址 (SQLAlchemy URL: ``sqlite:///file.db`` or ``postgresql://…``)
@@ -135,6 +162,8 @@ class Mirror:
         mirror holds, else ``VIEWS_DAYS`` days before today)
     :param open_days: 未定稿天数 (days, today included, re-read by every run: 2 = today and
         yesterday)
+    :param views_grace: 播放可能仍在进行的秒数 (seconds after its last report a play may still
+        grow; open days are re-read only from there)
     """
 
     def __init__(
@@ -151,6 +180,7 @@ class Mirror:
         views: bool = True,
         views_since: dt.date | None = None,
         open_days: int = OPEN_DAYS,
+        views_grace: float = VIEWS_GRACE,
     ) -> None:
         if open_days < 1:
             raise ValueError("open_days must be 1 or more (today is never final)")
@@ -158,6 +188,7 @@ class Mirror:
         self.views = views
         self.views_since = views_since
         self.open_days = open_days
+        self.views_grace = views_grace
         self.database_url = database_url
         self.page_size = page_size
         self.lock_wait = lock_wait
@@ -480,54 +511,84 @@ class Mirror:
             run.views_error = f"{type(exc).__name__}: {exc}"
             log.warning("mirror: play records not read: %s", run.views_error)
 
-    def view_days_due(self) -> list[tuple[dt.date, bool]]:
-        """The Beijing days the next run reads, oldest first, each with whether it will be
-        final once read (no API call)."""
-        today = beijing_today(dt.datetime.fromtimestamp(self._clock(), BEIJING))
+    def view_days_due(self) -> list[DueDay]:
+        """What the next run reads, oldest first (no API call).
+
+        A day never read is read whole. A day read before and not final yet (today, yesterday)
+        is read from the earliest moment a play may have begun unseen or may still be growing:
+        ``views_grace`` seconds before its last read began, or the beginning of a held play
+        reported within ``views_grace`` seconds, whichever is earlier; a day with nothing left
+        to read that way costs no call (``since`` None). A day is final once it is
+        ``open_days`` days old.
+        """
+        now = self._clock()
+        today = dt.datetime.fromtimestamp(now, BEIJING).date()
         held = self.store.view_days()
         start = self.views_since
         if start is None:
             start = min(held) if held else today - dt.timedelta(days=VIEWS_DAYS)
+        recent = china_time(dt.datetime.fromtimestamp(now - self.views_grace, BEIJING))
+        assert recent is not None
         due = []
         day = start
         while day <= today:
-            if not held.get(day, False):
-                due.append((day, (today - day).days >= self.open_days))
+            final = (today - day).days >= self.open_days
+            midnight = dt.datetime.combine(day, dt.time(), BEIJING)
+            seen = held.get(day)
+            if seen is None:
+                due.append(DueDay(day, final, midnight))
+            elif not seen[0]:
+                since = dt.datetime.fromtimestamp(seen[1] - self.views_grace, BEIJING)
+                growing = self.store.growing_since(day, recent)
+                if growing is not None:
+                    since = min(since, parse_china_time(growing))
+                since = max(since, midnight)
+                due.append(DueDay(day, final, since if since.date() == day else None))
             day += dt.timedelta(days=1)
         return due
 
-    def _views_page(self, run: _Run, day: dt.date, number: int) -> PlayRecordPage:
+    def _views_page(self, run: _Run, due: DueDay, number: int) -> PlayRecordPage:
         run.views_calls += 1
+        assert due.since is not None
         return self.client.video_data.export_video_report_batch(
-            f"{day} 00:00:00", f"{day} 23:59:59", None, number, VIEWS_PAGE_SIZE
+            due.since.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{due.day} 23:59:59",
+            None,
+            number,
+            VIEWS_PAGE_SIZE,
         )
 
     def _read_views(self, run: _Run) -> None:
-        """Page through each due day (exportVideoReportBatch, the whole account); a day is
-        recorded read, final or not, with its last page, in that page's transaction."""
-        due = self.view_days_due()
+        """Page through each due window (exportVideoReportBatch, the whole account); a day is
+        recorded read, final or not, with its last page, in that page's transaction (a day
+        with nothing left to read is only recorded final, without a call)."""
+        due = []
+        for day in self.view_days_due():
+            if day.since is not None:
+                due.append(day)
+            elif day.final:
+                self.store.finish_day(day.day, run.run_id)
         if not due:
             return
         # As in the catalog walk, the next page is fetched while this one is written.
         with ThreadPoolExecutor(1, thread_name_prefix="bjy-mirror-views") as fetcher:
-            index, walk, read = 0, PageWalk(VIEWS_PAGE_SIZE), 0
+            index, walk = 0, PageWalk(VIEWS_PAGE_SIZE)
+            began = self._clock()
             pending: Future[PlayRecordPage] | None = fetcher.submit(
-                self._views_page, run, due[0][0], 1
+                self._views_page, run, due[0], 1
             )
             while pending is not None:
-                day, final = due[index]
+                day = due[index]
                 page = pending.result()
                 fresh = walk.take(page)
-                read += len(fresh)
                 run.views_seen += len(fresh)
-                finished = (day, read, final) if walk.done else None
+                finished = (day.day, day.final, began) if walk.done else None
                 if walk.done:
-                    index, walk, read = index + 1, PageWalk(VIEWS_PAGE_SIZE), 0
+                    index, walk = index + 1, PageWalk(VIEWS_PAGE_SIZE)
+                    began = self._clock()
                 last = index >= len(due) or run.stopping
                 pending = (
-                    None
-                    if last
-                    else fetcher.submit(self._views_page, run, due[index][0], walk.number)
+                    None if last else fetcher.submit(self._views_page, run, due[index], walk.number)
                 )
                 rows = [record_row(r) for r in fresh]
                 run.views.add(self.store.write_records(rows, run.run_id, finished))
