@@ -184,8 +184,8 @@ def _report_table(rows: list[dict[str, Any]], fields: list[str], caption: str) -
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
     for name in fields:
         numeric = name in {"viewers", "plays", "watched", "length"}
-        justify = "right" if numeric else "left"
-        table.add_column(_REPORT_COLUMNS[name][0], justify=justify, no_wrap=True)
+        header = _REPORT_COLUMNS[name][0]
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
     for row in rows:
         table.add_row(*(_REPORT_COLUMNS[name][1](row[name]) for name in fields))
     # rows are never cut: a narrow terminal wraps the long lines rather than losing the bar
