@@ -496,16 +496,21 @@ _RECORD_INSERTED = (*_RECORD_HELD, "partner_id", "first_seen", "changed_at", "ru
 _RECORD_UPDATED = (*s.RECORD_FIELDS, "extra", "changed_at", "run_id")
 
 
-def record_row(record: PlayRecord) -> Row:
-    """A play record as a row of ``play_records`` (times as China-time text, unknown fields in
-    ``extra``)."""
+RecordValues = tuple[Any, ...]
+"""A play record's values in ``_RECORD_HELD`` order (guid first, extra last)."""
+_TIMES = frozenset({"play_begin_time", "play_end_time"})
+_CLIENT_TYPE = s.RECORD_FIELDS.index("client_type")
+
+
+def record_row(record: PlayRecord) -> RecordValues:
+    """A play record as the values of a ``play_records`` row, in ``_RECORD_HELD`` order (times
+    as China-time text, unknown fields in ``extra``). Called for every record a run reads."""
     fields = record.__dict__
-    row: Row = {"guid": record.guid, **{f: fields[f] for f in s.RECORD_FIELDS}}
-    row["play_begin_time"] = china_time(row["play_begin_time"])
-    row["play_end_time"] = china_time(row["play_end_time"])
-    row["client_type"] = int(row["client_type"])
-    row["extra"] = record.model_extra or None
-    return row
+    values: list[Any] = [
+        china_time(fields[f]) if f in _TIMES else fields[f] for f in s.RECORD_FIELDS
+    ]
+    values[_CLIENT_TYPE] = int(values[_CLIENT_TYPE])  # a plain int, never the enum default
+    return (record.guid, *values, record.model_extra or None)
 
 
 def _held_records(conn: Connection, guids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
@@ -529,10 +534,17 @@ def _held_records(conn: Connection, guids: Sequence[str]) -> dict[str, tuple[Any
 
 
 def upsert_records(
-    conn: Connection, rows: Sequence[Row], *, partner_id: int, now: float, run_id: int | None
+    conn: Connection,
+    rows: Sequence[RecordValues],
+    *,
+    partner_id: int,
+    now: float,
+    run_id: int | None,
 ) -> Counts:
-    """Insert new play records, update those that grew (or changed) since read: keyed by guid."""
-    batch = {r["guid"]: tuple(r[f] for f in _RECORD_HELD) for r in rows}
+    """Insert new play records, update those that grew (or changed) since read: keyed by guid.
+
+    ``rows`` are :func:`record_row` values."""
+    batch = {r[0]: r for r in rows}
     if not batch:
         return Counts()
     held = _held_records(conn, list(batch))
@@ -754,7 +766,7 @@ class MirrorStore:
 
     def write_records(
         self,
-        rows: Sequence[Row],
+        rows: Sequence[RecordValues],
         run_id: int,
         day: tuple[dt.date, bool, float] | None = None,
     ) -> Counts:
