@@ -1,4 +1,4 @@
-"""Generate the sync client and PlayBack from their async sources; ``--check`` fails if stale.
+"""Generate the sync client, PlayBack and VideoData from async sources; ``--check`` fails if stale.
 
 The async files are the only hand-written copies. Each rule below rewrites one async spelling
 into its sync twin on word boundaries; the result is then import-sorted and formatted with ruff
@@ -28,6 +28,11 @@ FILES = [
         CLIENT / "api" / "_sync_playback.py",
         "回放 (playback) API: the seed's ``PlayBack``.",
     ),
+    (
+        CLIENT / "api" / "_async_video_data.py",
+        CLIENT / "api" / "_sync_video_data.py",
+        "视频数据 (video data) API: the seed's ``VideoData``.",
+    ),
 ]
 
 # Longer spellings first: each pattern is tried in this order at every position.
@@ -40,9 +45,11 @@ RULES = [
     (r"AsyncIterator", "Iterator"),
     (r"AsyncBaiJiaYunClient", "BaiJiaYunClient"),
     (r"AsyncPlayBack", "PlayBack"),
+    (r"AsyncVideoData", "VideoData"),
     (r"httpx\.AsyncClient", "httpx.Client"),
     (r"_async_client", "_sync_client"),
     (r"_async_playback", "_sync_playback"),
+    (r"_async_video_data", "_sync_video_data"),
     (r"Asynchronous client", "Synchronous client"),
     (r"回放 \(playback\), async", "回放 (playback): the seed's ``baijiayun.client.api.PlayBack``"),
     (r"async def ", "def "),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from baijiayun import _endpoints as ep
 from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.mirror import Mirror, make_engine
 from baijiayun.mirror import schema as s
@@ -158,3 +160,56 @@ def test_a_full_disk_mid_sweep_says_so_and_exits_4(
     assert err.startswith("Error: the mirror database failed mid-run: ")
     assert "disk I/O error" in err or "database or disk is full" in err  # SQLite's words
     assert 0 < _count(url, s.playbacks) < rooms  # it did fail mid-sweep
+
+
+def test_views_sync_killed_anywhere_then_rerun_converges_exactly(
+    bjy_emulator: Emulator, bjy_server: Any, bjy_account: dict[str, Any], mirror_url: str
+) -> None:
+    from .test_mirror_views import final_days, mirrored_records, plays, service_records, today
+
+    emu, account, url = bjy_emulator, bjy_account, mirror_url
+    room = emu.create_room(account["partner_id"])["room_id"]
+    emu.create_recording(room, status=100, length=900)
+    day = today()
+    records = plays(room, day - dt.timedelta(days=20), 2500)  # three pages of one day
+    for back in range(31):
+        records += plays(room, day - dt.timedelta(days=back), 3, first=5000)
+    emu.add_views(records)
+    emu.inject_fault("exportVideoReportBatch", "latency", 0.08)
+    # Kill while the first days are read, in the middle of the 3-page day (pages 1 and 2
+    # written, the day not recorded), and after most days are final.
+    points: list[Callable[[], bool]] = [
+        lambda: _count(url, s.view_days) >= 3,
+        lambda: _count(url, s.play_records) >= 1200,
+        lambda: _count(url, s.view_days) >= 25,
+    ]
+    for reached in points:
+        proc = _start(bjy_server, account, url, "sync")
+        _wait_for(reached, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    killed_days = final_days(url)
+    assert 25 <= len(killed_days) < 31
+    # a killed process's last request may still be served: let the count settle first
+    before, settled = -1, emu.calls(account["partner_id"], "exportVideoReportBatch")
+    while settled != before:
+        time.sleep(0.3)
+        before, settled = settled, emu.calls(account["partner_id"], "exportVideoReportBatch")
+    with client_for(emu, account, rate_limit=None) as client, Mirror(client, url) as mirror:
+        result = mirror.sync()
+        spent = emu.calls(account["partner_id"], "exportVideoReportBatch") - before
+    assert result.error is None and result.views_error is None
+    # only the days the killed runs did not finish are read again (the 3-page day in three
+    # calls), and of today (yesterday too just after midnight) the last half hour
+    unread = [day - dt.timedelta(days=back) for back in range(31)]
+    unread = [d for d in unread if str(d) not in killed_days]
+    big = day - dt.timedelta(days=20)
+    yesterday = str(day - dt.timedelta(days=1))
+    expected = sum(3 if d == big else 1 for d in unread) + (str(day) in killed_days)
+    expected += yesterday in killed_days and dt.datetime.now(ep.BEIJING).time() < dt.time(0, 30)
+    assert spent == result.views_calls == expected
+    assert mirrored_records(url) == service_records(emu, account["partner_id"])
+    assert len(mirrored_records(url)) == 2500 + 93
+    days = final_days(url)
+    assert len(days) == 31 and sum(days.values()) == 29
+    assert _count(url, s.sync_runs, s.sync_runs.c.error == "interrupted") == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 import baijiayun
-from baijiayun.client.api import AsyncPlayBack, PlayBack
+from baijiayun.client.api import AsyncPlayBack, AsyncVideoData, PlayBack, VideoData
 
 # The seed (PlayBack-api.txt): method -> parameters with defaults. The placeholder defaults
 # room_id=123456 (get_list) and product_type=0 (get_crop_list) are the two deliberate changes.
@@ -46,6 +46,26 @@ SEED = {
     "update": [("room_id", None), ("name", None), ("session_id", "None")],
 }
 
+# The 1.0.1 package's VideoData (client/api/video_data.py), with its defaults; product_type=0
+# is kept and means "not sent" (protocol §12).
+SEED_VIDEO_DATA = {
+    "get_playback_play_record": [
+        ("room_id", None),
+        ("start_time", None),
+        ("end_time", None),
+        ("session_id", "None"),
+        ("page", "1"),
+        ("page_size", "100"),
+    ],
+    "export_video_report_batch": [
+        ("start_time", None),
+        ("end_time", None),
+        ("product_type", "0"),
+        ("page", "1"),
+        ("page_size", "100"),
+    ],
+}
+
 
 def test_public_names_are_pinned() -> None:
     assert sorted(baijiayun.__all__) == sorted(
@@ -58,9 +78,11 @@ def test_public_names_are_pinned() -> None:
             "AccountNotFoundError",
             "AsyncBaiJiaYunClient",
             "AsyncPlayBack",
+            "AsyncVideoData",
             "BaiJiaYunClient",
             "BaiJiaYunError",
             "CallbackVerificationError",
+            "ClientType",
             "CropItem",
             "CropPage",
             "DryRunRequest",
@@ -78,6 +100,8 @@ def test_public_names_are_pinned() -> None:
             "PlaybackItem",
             "PlaybackPage",
             "PlaybackStatus",
+            "PlayRecord",
+            "PlayRecordPage",
             "PlayerToken",
             "PptDatedFile",
             "PptDatedFileList",
@@ -99,6 +123,7 @@ def test_public_names_are_pinned() -> None:
             "SignatureError",
             "Slot",
             "TokenCache",
+            "VideoData",
             "WaitReason",
             "__version__",
             "player_url",
@@ -161,3 +186,38 @@ def test_every_seed_method_keeps_chinese_and_english_docs() -> None:
         doc = getattr(PlayBack, method).__doc__
         assert doc and any("\u4e00" <= ch <= "\u9fff" for ch in doc), method
         assert any(ch.isascii() and ch.isalpha() for ch in doc), method
+
+
+def test_seed_video_data_import_paths_names_and_defaults() -> None:
+    from baijiayun.client.api import VideoData as SeedVideoData
+    from baijiayun.client.api.video_data import VideoData as ModuleVideoData
+
+    assert SeedVideoData is ModuleVideoData is baijiayun.VideoData
+    assert list(inspect.signature(VideoData).parameters) == ["client"]
+    for method, expected in SEED_VIDEO_DATA.items():
+        params = list(inspect.signature(getattr(VideoData, method)).parameters.values())[1:]
+        got = [
+            (p.name, None if p.default is inspect.Parameter.empty else repr(p.default))
+            for p in params
+        ]
+        assert got == expected, method
+        doc = getattr(VideoData, method).__doc__
+        assert doc and any("\u4e00" <= ch <= "\u9fff" for ch in doc), method
+    walkers = {
+        "iter_playback_play_records": ["room_id", "since", "until", "session_id"],
+        "iter_play_records": ["since", "until", "product_type"],
+    }
+    for method, names in walkers.items():
+        params = inspect.signature(getattr(VideoData, method)).parameters.values()
+        positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
+        assert positional == names, method
+
+
+def test_video_data_sync_and_async_are_twins() -> None:
+    public = [n for n in vars(VideoData) if not n.startswith("_")]
+    assert public == [n for n in vars(AsyncVideoData) if not n.startswith("_")]
+    for name in public:
+        sync, asynchronous = getattr(VideoData, name), getattr(AsyncVideoData, name)
+        assert inspect.signature(sync).parameters == inspect.signature(asynchronous).parameters
+        assert sync.__doc__ and asynchronous.__doc__, name
+        assert sync.__doc__ == asynchronous.__doc__.replace("AsyncVideoData", "VideoData"), name

@@ -56,6 +56,10 @@ RUNNERS = {
     "python mirror": "tests/test_mirror_readme.py",
     "bash mirror": "tests/test_mirror_readme.py",
     "sql mirror": "tests/test_mirror_readme.py",
+    "python views": "tests/test_views_readme.py",
+    "bash views": "tests/test_views_readme.py",
+    "python views-report": "tests/test_views_readme.py",
+    "bash views-report": "tests/test_views_readme.py",
 }
 
 

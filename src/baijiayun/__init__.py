@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ._endpoints import ENDPOINTS, Endpoint
     from .client import AsyncBaiJiaYunClient, BaiJiaYunClient
     from .client._core import RetryPolicy, WaitReason
-    from .client.api import AsyncPlayBack, PlayBack
+    from .client.api import AsyncPlayBack, AsyncVideoData, PlayBack, VideoData
     from .errors import (
         AccountDisabledError,
         AccountNotFoundError,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         SignatureError,
     )
     from .models import (
+        ClientType,
         CropItem,
         CropPage,
         PlaybackInfo,
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
         PlaybackPage,
         PlaybackStatus,
         PlayerToken,
+        PlayRecord,
+        PlayRecordPage,
         PptDatedFile,
         PptDatedFileList,
         PptFile,
@@ -75,9 +78,11 @@ __all__ = [
     "AccountNotFoundError",
     "AsyncBaiJiaYunClient",
     "AsyncPlayBack",
+    "AsyncVideoData",
     "BaiJiaYunClient",
     "BaiJiaYunError",
     "CallbackVerificationError",
+    "ClientType",
     "CropItem",
     "CropPage",
     "DryRunRequest",
@@ -90,6 +95,8 @@ __all__ = [
     "PathNotFoundError",
     "PermissionDeniedError",
     "PlayBack",
+    "PlayRecord",
+    "PlayRecordPage",
     "PlaybackInfo",
     "PlaybackItem",
     "PlaybackPage",
@@ -115,6 +122,7 @@ __all__ = [
     "SignatureError",
     "Slot",
     "TokenCache",
+    "VideoData",
     "WaitReason",
     "__version__",
     "player_url",
@@ -131,6 +139,8 @@ _HOMES = {
     "AsyncBaiJiaYunClient": ".client",
     "PlayBack": ".client.api",
     "AsyncPlayBack": ".client.api",
+    "VideoData": ".client.api",
+    "AsyncVideoData": ".client.api",
     "player_url": ".player",
     "DryRunRequest": ".errors",
     "RedisRateGovernor": ".ratelimit.redis",

@@ -10,8 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "BEIJING",
+    "ClientType",
     "CropItem",
     "CropPage",
+    "PlayRecord",
+    "PlayRecordPage",
     "PlaybackInfo",
     "PlaybackItem",
     "PlaybackPage",
@@ -212,3 +215,77 @@ class PptDatedFileList(_Listing):
     """getPlaybackPptUrlList: the PDFs of a room, optionally of one day."""
 
     items: list[PptDatedFile] = Field(default_factory=list, alias="list")
+
+
+class ClientType(IntEnum):
+    """观看终端 (a play record's ``client_type``): the device the play came from."""
+
+    UNKNOWN = 0
+    IPHONE = 1
+    IPAD = 2
+    ANDROID = 3
+    MOBILE_WEB = 4
+    PC_WEB = 5
+
+
+def _in_beijing(value: object) -> object:
+    """A wire time as an aware Beijing datetime (unix seconds and offsets converted)."""
+    value = parse_time(value)
+    return value.astimezone(BEIJING) if isinstance(value, dt.datetime) else value
+
+
+class PlayRecord(_Model):
+    """一条观看记录 (one play of a video, protocol §12): who watched, when and for how long.
+
+    Playback records carry ``room_id``, ``session_id`` and ``version``; VOD records (点播,
+    exportVideoReportBatch on the real service) have none of them, so they are optional.
+    ``user_number`` is kept as text (absent or empty: ``None``); times are Beijing-aware.
+    Fields the service adds are kept.
+    """
+
+    guid: str
+    """一次播放的唯一标识 (one play, 32 characters)."""
+    uuid: str | None = None
+    """观看端的随机标识 (random id of the viewer's client)."""
+    video_id: int | None = None
+    user_name: str | None = None
+    """观看者昵称 (from the player URL's user_name)."""
+    user_number: str | None = None
+    """观看者编号 (from the player URL's user_number)."""
+    play_begin_time: dt.datetime | None = None
+    """开始观看时间 (when the play began, Beijing time)."""
+    play_end_time: dt.datetime | None = None
+    """最后上报时间 (when it was last reported, Beijing time)."""
+    client_type: int = ClientType.UNKNOWN
+    """观看终端 (:class:`ClientType`)."""
+    play_length: int = 0
+    """实际观看时长,秒 (seconds actually watched, pauses excluded)."""
+    user_ip: str | None = None
+    area: str | None = None
+    """地区 "省份 市" (may be empty)."""
+    room_id: int | None = None
+    session_id: int | None = None
+    version: int | None = None
+
+    _parse_times = field_validator("play_begin_time", "play_end_time", mode="before")(_in_beijing)
+
+    @field_validator("user_number", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("client_type", "play_length", mode="before")
+    @classmethod
+    def _absent_is_zero(cls, value: Any) -> Any:
+        return 0 if value in (None, "") else value
+
+
+class PlayRecordPage(_Listing):
+    """A page of getPlaybackPlayRecord or exportVideoReportBatch, ordered by play_begin_time."""
+
+    total: int = 0
+    items: list[PlayRecord] = Field(default_factory=list, alias="list")

@@ -1,4 +1,4 @@
-"""Walk paged listings (getList, getCropList) until done, whatever the service claims."""
+"""Walk paged listings (lists, versions, play records) until done, whatever the service claims."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ _NATURAL_KEY = ("room_id", "session_id", "version", "playback_id", "video_id")
 
 def _identity(item: Any) -> Hashable:
     # A few ints per item (not the whole item), so a long walk holds little.
+    guid = getattr(item, "guid", None)
+    if isinstance(guid, str):  # a play record: one play, whatever room it was in (protocol §12)
+        return guid
     if hasattr(item, "room_id"):
         return tuple(getattr(item, name, None) for name in _NATURAL_KEY)
     return repr(item)

@@ -23,6 +23,7 @@ COMMANDS = {
     "demo": Lazy("baijiayun.cli.demo:demo", "Every playback operation against a local emulator."),
     "mirror": Lazy("baijiayun.cli.mirror:mirror", "Keep the account's playbacks in your database."),
     "openapi": Lazy("baijiayun.cli.openapi:openapi", "Print the OpenAPI 3.1 document."),
+    "views": Lazy("baijiayun.cli.views:views", "Who watched: play records, exports, reports."),
 }
 """The subcommands: a new group is one line here (its module is imported only when invoked)."""
 

@@ -238,24 +238,65 @@ def _progress(ctx: MirrorContext, label: str) -> Iterator[Any]:
         yield update
 
 
+DAY = click.DateTime(["%Y-%m-%d"])
+"""A real calendar day, YYYY-MM-DD (2026-13-01 is refused)."""
+
+
+def views_options(function: Any) -> Any:
+    """``--views-since`` and ``--no-views``, for the commands that sync."""
+    function = click.option(
+        "--no-views",
+        is_flag=True,
+        help="Skip the play records (exportVideoReportBatch); the catalog only.",
+    )(function)
+    return click.option(
+        "--views-since",
+        type=DAY,
+        metavar="YYYY-MM-DD",
+        help="First Beijing day of play records to read [the first day the mirror holds, "
+        "else 30 days ago].",
+    )(function)
+
+
+def _views_settings(no_views: bool, views_since: Any) -> dict[str, Any]:
+    return {"views": not no_views, "views_since": views_since.date() if views_since else None}
+
+
 @mirror.command()
 @click.option("--incremental", is_flag=True, help="Newest first until overlap, plus pending rows.")
 @click.option("--wait", type=float, default=0.0, help="Seconds to wait for a running sync.")
+@views_options
 @click.option("--page-size", type=AsciiIntRange(1, 1000), default=1000, hidden=True)
 @pass_mirror
-def sync(ctx: MirrorContext, incremental: bool, wait: float, page_size: int) -> None:
+def sync(
+    ctx: MirrorContext,
+    incremental: bool,
+    wait: float,
+    views_since: Any,
+    no_views: bool,
+    page_size: int,
+) -> None:
     """One sync: a full sweep (default) or an incremental run; a summary at the end.
+
+    Each run also reads the account's play records, a Beijing day at a time: the days not
+    read yet, and today and yesterday again (their plays may still be going).
 
     \b
     Examples:
       baijiayun mirror sync --database sqlite:///baijiayun-mirror.db
       baijiayun mirror sync --incremental --wait 30
+      baijiayun mirror sync --views-since 2026-09-01
     """
     from ..mirror.query import beijing
 
     ctx.refuse_dry_run("mirror sync")
     with _progress(ctx, "mirror " + ("incremental" if incremental else "full sweep")) as update:
-        mirror = ctx.mirror(page_size=page_size, lock_wait=wait, on_page=update)
+        mirror = ctx.mirror(
+            page_size=page_size,
+            lock_wait=wait,
+            on_page=update,
+            **_views_settings(no_views, views_since),
+        )
         result = mirror.sync(incremental=incremental)
     summary = result.to_dict()
     for name in ("started_at", "ended_at"):
@@ -268,13 +309,21 @@ def sync(ctx: MirrorContext, incremental: bool, wait: float, page_size: int) -> 
 @click.option(
     "--full-every", type=float, default=3600.0, show_default=True, help="Seconds between sweeps."
 )
+@views_options
 @click.option("--page-size", type=AsciiIntRange(1, 1000), default=1000, hidden=True)
 @pass_mirror
-def watch(ctx: MirrorContext, every: float, full_every: float, page_size: int) -> None:
+def watch(
+    ctx: MirrorContext,
+    every: float,
+    full_every: float,
+    views_since: Any,
+    no_views: bool,
+    page_size: int,
+) -> None:
     """Loop: incremental runs often, a full sweep on the longer period; stops on SIGTERM/Ctrl-C.
 
     One line per run on stderr: its mode and id, its API calls, and +new ~updated -deleted
-    playbacks.
+    playbacks; then its play-record calls and +new ~grown records.
 
     \b
     Examples:
@@ -290,14 +339,20 @@ def watch(ctx: MirrorContext, every: float, full_every: float, page_size: int) -
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        mirror = ctx.mirror(page_size=page_size, lock_wait=0.0)
+        mirror = ctx.mirror(
+            page_size=page_size, lock_wait=0.0, **_views_settings(no_views, views_since)
+        )
 
         def report(result: Any) -> None:
             done = result.to_dict()
             click.echo(
                 "{mode} run {run_id}: {calls} call(s), +{inserted} new ~{updated} updated "
-                "-{deleted} deleted"
-                "{problem}".format(**done, problem=f" ({result.error})" if result.error else ""),
+                "-{deleted} deleted{problem}; views {views_calls} call(s), +{views_inserted} new "
+                "~{views_updated} grown{views_problem}".format(
+                    **done,
+                    problem=f" ({result.error})" if result.error else "",
+                    views_problem=f" ({result.views_error})" if result.views_error else "",
+                ),
                 err=True,
             )
 
@@ -350,10 +405,6 @@ def status(ctx: MirrorContext) -> None:
     from ..mirror import mirror_status
 
     emit(mirror_status(ctx.engine(existing=True)), ctx.fmt, caption="mirror status (times UTC+8)")
-
-
-DAY = click.DateTime(["%Y-%m-%d"])
-"""A real calendar day, YYYY-MM-DD (2026-13-01 is refused)."""
 
 
 @mirror.command("ls")

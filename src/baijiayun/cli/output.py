@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -13,6 +13,7 @@ __all__ = [
     "FORMATS",
     "PLAYBACK_WORDS",
     "PUBLISH_WORDS",
+    "RECORD_WORDS",
     "display",
     "emit",
     "fit_columns",
@@ -27,6 +28,9 @@ PLAYBACK_WORDS = {"status": "PlaybackStatus", "publish_status": "PublishStatus"}
 
 PUBLISH_WORDS = {"status": "PublishStatus"}
 """setPublishStatus answers with ``status``, a publish status."""
+
+RECORD_WORDS = {"client_type": "ClientType"}
+"""A play record's ``client_type`` is a device (``pc web (5)``)."""
 
 
 def pick_format(requested: str | None) -> str:
@@ -106,19 +110,21 @@ def emit(
     hint: str | None = None,
     words: Mapping[str, str] = PLAYBACK_WORDS,
     keep: Collection[str] = (),
+    file: IO[str] | None = None,
 ) -> None:
-    """Write ``data`` (a mapping or a list of mappings) to stdout in ``fmt``.
+    """Write ``data`` (a mapping or a list of mappings) to stdout (or ``file``) in ``fmt``.
 
     A table shows status codes as words (``ready (100)``), then ``caption`` and ``hint``;
     ``keep`` names this command's own key columns, never cut or dropped on a narrow terminal.
+    A table goes to stdout only.
     """
     data = to_rows(data)
     rows: list[dict[str, Any]] = data if isinstance(data, list) else [data]
     if fmt == "json":
-        click.echo(_dumps(data, indent=2))
+        click.echo(_dumps(data, indent=2), file=file)
     elif fmt == "jsonl":
         for row in rows:
-            click.echo(_dumps(row))
+            click.echo(_dumps(row), file=file)
     elif fmt == "csv":
         import csv
         import io
@@ -128,7 +134,7 @@ def emit(
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
-        click.echo(buffer.getvalue(), nl=False)
+        click.echo(buffer.getvalue(), nl=False, file=file)
     else:
         _table(rows, words, data if isinstance(data, list) else None, frozenset(keep))
         for line in (caption, hint):
@@ -146,9 +152,14 @@ def _csv_cell(value: Any) -> str:
 
 TABLE_COLUMNS = (
     "id",
+    "play_begin_time",
     "room_id",
     "session_id",
     "version",
+    "user_number",
+    "user_name",
+    "play_length",
+    "client_type",
     "is_main",
     "name",
     "status",
@@ -168,12 +179,19 @@ _HEADERS = {
     "is_main": "main",
     "play_times": "plays",
     "create_time": "created (UTC+8)",
+    "play_begin_time": "began (UTC+8)",
+    "user_number": "user",
+    "user_name": "viewer",
+    "play_length": "watched (s)",
+    "client_type": "client",
 }
 
 KEY_COLUMNS = {"id", "room_id", "session_id", "version", "status", "token", "url"}
 """Columns a table never cuts or drops: ids are copied from it, and the status is the point."""
 
 _DROP_ORDER = (
+    "client_type",
+    "user_name",
     "date",
     "play_times",
     "length",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from ..tokens import RedisTokenCache, TokenCache
     from .api._async_playback import AsyncPlayBack
+    from .api._async_video_data import AsyncVideoData
 
 __all__ = ["AsyncBaiJiaYunClient"]
 
@@ -112,6 +113,13 @@ class AsyncBaiJiaYunClient(BaseClient):
         from .api._async_playback import AsyncPlayBack
 
         return AsyncPlayBack(self)
+
+    @cached_property
+    def video_data(self) -> AsyncVideoData:
+        """The video-data API (视频数据: play records) bound to this client, built once."""
+        from .api._async_video_data import AsyncVideoData
+
+        return AsyncVideoData(self)
 
     async def close(self) -> None:
         """Close the HTTP client if this client created it or was handed it to own."""

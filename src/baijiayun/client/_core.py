@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from .. import _signing
-from .._endpoints import Endpoint, Param
+from .._endpoints import Endpoint, Param, RuleError, beijing_wire_time
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -49,6 +49,8 @@ def to_wire(param: Param, value: object) -> str:
         text = "1" if value else "0"
     elif isinstance(value, int):
         text = str(value)
+    elif isinstance(value, dt.datetime) and param.kind == "datetime":
+        text = beijing_wire_time(value)  # naive = Beijing time (protocol §12)
     elif isinstance(value, dt.date) and param.kind == "date":
         text = value.strftime("%Y-%m-%d")
     elif isinstance(value, str):
@@ -80,6 +82,10 @@ def build_params(endpoint: Endpoint, arguments: Mapping[str, object]) -> dict[st
                 )
             continue
         params[param.name] = to_wire(param, value)
+    try:
+        endpoint.check_rules(params)  # rules between parameters, e.g. §12's day window
+    except RuleError as exc:
+        raise InvalidArgumentError(exc.param, str(exc)) from None
     return params
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from ..tokens import RedisTokenCache, TokenCache
     from .api._sync_playback import PlayBack
+    from .api._sync_video_data import VideoData
 
 __all__ = ["BaiJiaYunClient"]
 
@@ -114,6 +115,13 @@ class BaiJiaYunClient(BaseClient):
         from .api._sync_playback import PlayBack
 
         return PlayBack(self)
+
+    @cached_property
+    def video_data(self) -> VideoData:
+        """The video-data API (视频数据: play records) bound to this client, built once."""
+        from .api._sync_video_data import VideoData
+
+        return VideoData(self)
 
     def close(self) -> None:
         """Close the HTTP client if this client created it or was handed it to own."""

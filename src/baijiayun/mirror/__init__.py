@@ -1,7 +1,8 @@
-"""Catalog mirror: the account's playbacks in your own database, kept current (sweeps, callbacks, the write hook)."""
+"""Catalog mirror: the account's playbacks and play records in your own database, kept current; who watched."""
 
 from .lock import MirrorLock, MirrorLockedError
 from .query import list_playbacks, mirror_status
+from .report import PlaybackViews, ViewerViews, read_roster
 from .schema import DEFAULT_DATABASE, SCHEMA_VERSION, SchemaVersionError, make_engine
 from .sync import Mirror, Progress, SyncResult
 from .web import CallbackHandler, callback_app, django_view
@@ -15,12 +16,15 @@ __all__ = [
     "MirrorLock",
     "MirrorLockedError",
     "MirroredPlayBack",
+    "PlaybackViews",
     "Progress",
     "SchemaVersionError",
     "SyncResult",
+    "ViewerViews",
     "callback_app",
     "django_view",
     "list_playbacks",
     "make_engine",
     "mirror_status",
+    "read_roster",
 ]

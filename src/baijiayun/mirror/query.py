@@ -36,7 +36,9 @@ def _run(row: Any, now: float) -> dict[str, Any] | None:
 def mirror_status(
     engine: Engine, partner_id: int | None = None, *, now: float | None = None
 ) -> dict[str, Any]:
-    """Last run, last full sweep, their age, counts by status and publish status, calls used."""
+    """Last run, last full sweep, their age, counts by status and publish status, calls used
+    (catalog and play records), and the play records held: how many, the days read and final,
+    the views error of the last run (e.g. no video-data permission)."""
     now = time.time() if now is None else now
     p, r = s.playbacks, s.sync_runs
     mine_p = [p.c.partner_id == partner_id] if partner_id is not None else []
@@ -65,13 +67,40 @@ def mirror_status(
             )
         ).scalar_one()
         runs = conn.execute(select(func.count()).select_from(r).where(*mine_r)).scalar_one()
+        views_calls = conn.execute(
+            select(func.coalesce(func.sum(r.c.views_calls), 0)).where(
+                *mine_r, r.c.started_at >= now - 86400
+            )
+        ).scalar_one()
+        v, d = s.play_records, s.view_days
+        mine_v = [v.c.partner_id == partner_id] if partner_id is not None else []
+        mine_d = [d.c.partner_id == partner_id] if partner_id is not None else []
+        records = conn.execute(select(func.count()).select_from(v).where(*mine_v)).scalar_one()
+        days = conn.execute(
+            select(func.count(), func.coalesce(func.sum(d.c.final), 0), func.min(d.c.day))
+            .select_from(d)
+            .where(*mine_d)
+        ).one()
+        views_run = conn.execute(
+            select(r.c.views_error, r.c.views_calls)
+            .where(*mine_r, r.c.ended_at.is_not(None), r.c.mode != "refresh")
+            .order_by(r.c.id.desc())
+            .limit(1)
+        ).first()
     return {
         "playbacks": sum(n for _, n in by_status),
         "deleted": deleted,
         "by_status": {str(k): n for k, n in sorted(by_status, key=lambda x: x[0] or 0)},
         "by_publish_status": {str(k): n for k, n in sorted(by_publish, key=lambda x: x[0] or 0)},
         "runs": runs,
-        "calls_last_24h": int(calls_day),
+        "calls_last_24h": int(calls_day) + int(views_calls),
+        "views": {
+            "records": int(records),
+            "days_read": int(days[0]),
+            "days_final": int(days[1]),
+            "first_day": days[2],
+            "last_error": views_run[0] if views_run is not None else None,
+        },
         "last_run": _run(last, now),
         "last_full_sweep": _run(last_full, now),
     }

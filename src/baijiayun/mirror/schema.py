@@ -27,6 +27,7 @@ from ..errors import BaiJiaYunError
 __all__ = [
     "DEFAULT_DATABASE",
     "LIST_FIELDS",
+    "RECORD_FIELDS",
     "SCHEMA_VERSION",
     "SchemaVersionError",
     "changes",
@@ -34,12 +35,14 @@ __all__ = [
     "make_engine",
     "metadata",
     "open_engine",
+    "play_records",
     "playbacks",
     "sync_runs",
+    "view_days",
 ]
 
 DEFAULT_DATABASE = "sqlite:///baijiayun-mirror.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump with every table change; ``create_schema`` then runs the steps in ``MIGRATIONS``."""
 
 metadata = MetaData()
@@ -130,7 +133,70 @@ sync_runs = Table(
     Column("updated", Integer, nullable=False, default=0),
     Column("deleted", Integer, nullable=False, default=0),
     Column("error", Text, nullable=True),
+    # version 2: the play records read by the run (protocol §12), apart from the catalog's
+    Column("views_calls", Integer, nullable=False, default=0, server_default="0"),
+    Column("views_seen", Integer, nullable=False, default=0, server_default="0"),
+    Column("views_inserted", Integer, nullable=False, default=0, server_default="0"),
+    Column("views_updated", Integer, nullable=False, default=0, server_default="0"),
+    Column("views_error", Text, nullable=True),
 )
+
+RECORD_FIELDS = (
+    "uuid",
+    "video_id",
+    "user_name",
+    "user_number",
+    "play_begin_time",
+    "play_end_time",
+    "client_type",
+    "play_length",
+    "user_ip",
+    "area",
+    "room_id",
+    "session_id",
+    "version",
+)
+"""A play record's fields kept as columns besides ``guid`` (protocol §12); others go to ``extra``."""
+
+play_records = Table(
+    "bjy_mirror_play_records",
+    metadata,
+    Column("guid", String(64), primary_key=True),
+    Column("partner_id", BigInteger, nullable=False),
+    Column("uuid", String(64), nullable=True),
+    Column("video_id", BigInteger, nullable=True),
+    Column("user_name", Text, nullable=True),
+    Column("user_number", String(64), nullable=True),  # NULL: an anonymous play
+    Column("play_begin_time", String(19), nullable=True),  # China time, as the service writes it
+    Column("play_end_time", String(19), nullable=True),
+    Column("client_type", Integer, nullable=True),
+    Column("play_length", BigInteger, nullable=True),
+    Column("user_ip", String(64), nullable=True),
+    Column("area", Text, nullable=True),
+    Column("room_id", BigInteger, nullable=True),  # NULL: a VOD play (no playback)
+    Column("session_id", BigInteger, nullable=True),
+    Column("version", Integer, nullable=True),
+    Column("extra", JSON, nullable=True),
+    Column("first_seen", Float, nullable=False),
+    Column("changed_at", Float, nullable=False),  # last time a read changed it
+    Column("run_id", Integer, nullable=True),  # the run that wrote it last
+    Index("ix_bjy_mirror_play_records_playback", "room_id", "session_id"),
+    Index("ix_bjy_mirror_play_records_begin", "play_begin_time"),
+)
+"""One row per play (``guid``), upserted: a record grows while its play goes on."""
+
+view_days = Table(
+    "bjy_mirror_view_days",
+    metadata,
+    Column("partner_id", BigInteger, nullable=False),
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD, a Beijing day
+    Column("records", Integer, nullable=False),
+    Column("final", Integer, nullable=False),  # 1: no play of that day can still grow
+    Column("read_at", Float, nullable=False),
+    Column("run_id", Integer, nullable=True),
+    PrimaryKeyConstraint("partner_id", "day"),
+)
+"""The Beijing days whose play records were read, and which of them are final (never re-read)."""
 
 callbacks_seen = Table(
     "bjy_mirror_callbacks",
@@ -152,8 +218,19 @@ locks = Table(
 )
 """SQLite's single-writer lock: one row per held lock, with a lease and the holder's pid."""
 
-MIGRATIONS: dict[int, list[str]] = {}
-"""SQL to run to go from version N-1 to N (none yet: version 1 is the first)."""
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE bjy_mirror_sync_runs ADD COLUMN views_calls INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE bjy_mirror_sync_runs ADD COLUMN views_seen INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE bjy_mirror_sync_runs ADD COLUMN views_inserted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE bjy_mirror_sync_runs ADD COLUMN views_updated INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE bjy_mirror_sync_runs ADD COLUMN views_error TEXT",
+    ],
+}
+"""SQL to run to go from version N-1 to N (new tables are made by ``create_all`` before it).
+
+2: play records (``bjy_mirror_play_records``, ``bjy_mirror_view_days``) and the views columns
+of ``bjy_mirror_sync_runs``."""
 
 
 class SchemaVersionError(BaiJiaYunError):
@@ -182,8 +259,9 @@ def create_schema(engine: Engine) -> int:
     """Create missing tables, migrate older ones, refuse newer ones; return the version."""
     metadata.create_all(engine)
     with engine.begin() as conn:
+        # FOR UPDATE (PostgreSQL): two processes opening an old mirror migrate it once.
         found = conn.execute(
-            select(meta.c.value).where(meta.c.key == "schema_version")
+            select(meta.c.value).where(meta.c.key == "schema_version").with_for_update()
         ).scalar_one_or_none()
         if found is None:
             conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..models import BEIJING, PlaybackItem, PlaybackStatus
+from ..models import BEIJING, PlaybackItem, PlaybackStatus, PlayRecord
 from . import schema as s
 
 __all__ = [
@@ -25,8 +25,10 @@ __all__ = [
     "apply_callback",
     "item_row",
     "mark_deleted",
+    "record_row",
     "set_main_versions",
     "upsert",
+    "upsert_records",
 ]
 
 FULL = "full"
@@ -194,22 +196,26 @@ def _insert(
 
 
 def _update(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    keys: Sequence[str] = _KEY_FIELDS,
 ) -> None:
-    """Set ``columns`` of the rows keyed by the last three values of each tuple."""
+    """Set ``columns`` of the rows keyed by the last ``len(keys)`` values of each tuple."""
     if not rows:
         return
     if _postgres(conn):
         assigned = ", ".join(f"{c} = k.{c}" for c in columns)
-        on = " AND ".join(f"{table.name}.{c} = k.{c}" for c in _KEY_FIELDS)
+        on = " AND ".join(f"{table.name}.{c} = k.{c}" for c in keys)
         conn.exec_driver_sql(
-            f"UPDATE {table.name} SET {assigned} FROM {_unnest(table, (*columns, *_KEY_FIELDS))} "
+            f"UPDATE {table.name} SET {assigned} FROM {_unnest(table, (*columns, *keys))} "
             f"WHERE {on}",
-            _columns(rows, len(columns) + 3),
+            _columns(rows, len(columns) + len(keys)),
         )
     else:
         assigned = ", ".join(f"{c} = ?" for c in columns)
-        on = " AND ".join(f"{c} = ?" for c in _KEY_FIELDS)
+        on = " AND ".join(f"{c} = ?" for c in keys)
         conn.exec_driver_sql(f"UPDATE {table.name} SET {assigned} WHERE {on}", list(rows))
 
 
@@ -484,6 +490,82 @@ def apply_callback(
     return True
 
 
+_RECORD_HELD = ("guid", *s.RECORD_FIELDS, "extra")
+"""Columns of a held play record that a batch compares against (in this order)."""
+_RECORD_INSERTED = (*_RECORD_HELD, "partner_id", "first_seen", "changed_at", "run_id")
+_RECORD_UPDATED = (*s.RECORD_FIELDS, "extra", "changed_at", "run_id")
+
+
+RecordValues = tuple[Any, ...]
+"""A play record's values in ``_RECORD_HELD`` order (guid first, extra last)."""
+_TIMES = frozenset({"play_begin_time", "play_end_time"})
+_CLIENT_TYPE = s.RECORD_FIELDS.index("client_type")
+
+
+def record_row(record: PlayRecord) -> RecordValues:
+    """A play record as the values of a ``play_records`` row, in ``_RECORD_HELD`` order (times
+    as China-time text, unknown fields in ``extra``). Called for every record a run reads."""
+    fields = record.__dict__
+    values: list[Any] = [
+        china_time(fields[f]) if f in _TIMES else fields[f] for f in s.RECORD_FIELDS
+    ]
+    values[_CLIENT_TYPE] = int(values[_CLIENT_TYPE])  # a plain int, never the enum default
+    return (record.guid, *values, record.model_extra or None)
+
+
+def _held_records(conn: Connection, guids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """The held play records of ``guids``, as tuples in ``_RECORD_HELD`` order, by guid."""
+    table = s.play_records.name
+    selected = ", ".join(_RECORD_HELD)
+    statements: list[tuple[str, Any]]
+    if _postgres(conn):
+        statements = [(f"SELECT {selected} FROM {table} WHERE guid = ANY(%s)", (list(guids),))]
+    else:
+        statements = []
+        for start in range(0, len(guids), 3 * _LOOKUP_CHUNK):
+            chunk = tuple(guids[start : start + 3 * _LOOKUP_CHUNK])
+            marks = ", ".join("?" * len(chunk))
+            statements.append((f"SELECT {selected} FROM {table} WHERE guid IN ({marks})", chunk))
+    found: dict[str, tuple[Any, ...]] = {}
+    for statement, parameters in statements:
+        for r in conn.exec_driver_sql(statement, parameters).all():
+            found[r[0]] = (*r[:-1], _json_out(r[-1]))
+    return found
+
+
+def upsert_records(
+    conn: Connection,
+    rows: Sequence[RecordValues],
+    *,
+    partner_id: int,
+    now: float,
+    run_id: int | None,
+) -> Counts:
+    """Insert new play records, update those that grew (or changed) since read: keyed by guid.
+
+    ``rows`` are :func:`record_row` values."""
+    batch = {r[0]: r for r in rows}
+    if not batch:
+        return Counts()
+    held = _held_records(conn, list(batch))
+    inserts = [v for g, v in batch.items() if g not in held]
+    updates = [v for g, v in batch.items() if g in held and held[g] != v]
+    _insert(
+        conn,
+        s.play_records,
+        _RECORD_INSERTED,
+        [(*v[:-1], _json_in(v[-1]), partner_id, now, now, run_id) for v in inserts],
+    )
+    _update(
+        conn,
+        s.play_records,
+        _RECORD_UPDATED,
+        [(*v[1:-1], _json_in(v[-1]), now, run_id, v[0]) for v in updates],
+        keys=("guid",),
+    )
+    return Counts(inserted=len(inserts), updated=len(updates))
+
+
 class MirrorStore:
     """One account's mirror in its database: every read and write a run makes, in SQL.
 
@@ -619,4 +701,81 @@ class MirrorStore:
             counts.deleted += mark_deleted(conn, gone, now=now, run_id=run_id)
             if set_main_versions(conn, mains, now=now, run_id=run_id):
                 counts.updated += 1
+        return counts
+
+    # -- play records ------------------------------------------------------------------------
+
+    def view_days(self) -> dict[dt.date, tuple[bool, float]]:
+        """The Beijing days whose play records were read in full: whether each is final, and
+        when its last read began."""
+        d = s.view_days
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(d.c.day, d.c.final, d.c.read_at).where(d.c.partner_id == self.partner_id)
+            ).all()
+        return {dt.date.fromisoformat(day): (bool(final), float(at)) for day, final, at in rows}
+
+    def growing_since(self, day: dt.date, reported_after: str) -> str | None:
+        """When the earliest held play of ``day`` that was reported after ``reported_after``
+        (China time) began: the plays that may still grow."""
+        r = s.play_records.c
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(func.min(r.play_begin_time)).where(
+                    r.partner_id == self.partner_id,
+                    r.play_begin_time >= f"{day} 00:00:00",
+                    r.play_begin_time <= f"{day} 23:59:59",
+                    r.play_end_time >= reported_after,
+                )
+            ).scalar()
+        return None if found is None else str(found)
+
+    def _record_day(
+        self, conn: Connection, day: dt.date, final: bool, read_at: float, run_id: int | None
+    ) -> None:
+        """Record ``day`` read (and how many plays of it are held), final or not."""
+        d, r = s.view_days, s.play_records.c
+        held = conn.execute(
+            select(func.count()).where(
+                r.partner_id == self.partner_id,
+                r.play_begin_time >= f"{day} 00:00:00",
+                r.play_begin_time <= f"{day} 23:59:59",
+            )
+        ).scalar_one()
+        conn.execute(d.delete().where(d.c.partner_id == self.partner_id, d.c.day == str(day)))
+        conn.execute(
+            d.insert().values(
+                partner_id=self.partner_id,
+                day=str(day),
+                records=int(held),
+                final=int(final),
+                read_at=read_at,
+                run_id=run_id,
+            )
+        )
+
+    def finish_day(self, day: dt.date, run_id: int) -> None:
+        """Record a day final without reading it: nothing of it was left to read."""
+        d = s.view_days
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(d)
+                .where(d.c.partner_id == self.partner_id, d.c.day == str(day))
+                .values(final=1, run_id=run_id)
+            )
+
+    def write_records(
+        self,
+        rows: Sequence[RecordValues],
+        run_id: int,
+        day: tuple[dt.date, bool, float] | None = None,
+    ) -> Counts:
+        """Upsert one page of play records in one transaction; with ``day`` (the day, final or
+        not, when its read began) the page was its day's last, and the day is recorded read in
+        the same transaction (so a killed run never records a day it did not finish)."""
+        now = self._clock()
+        with self.engine.begin() as conn:
+            counts = upsert_records(conn, rows, partner_id=self.partner_id, now=now, run_id=run_id)
+            if day is not None:
+                self._record_day(conn, day[0], day[1], day[2], run_id)
         return counts

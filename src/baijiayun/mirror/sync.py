@@ -1,4 +1,4 @@
-"""The sync engine: full sweeps, incremental runs and the watch loop, through the SDK client."""
+"""The sync engine: full sweeps, incremental runs, play records by day and the watch loop, through the SDK client."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,11 +20,24 @@ from ..pagination import PageWalk, StepBackWalk
 from . import schema as s
 from .lock import MirrorLock
 from .query import list_playbacks, mirror_status
-from .store import FULL, INCREMENTAL, REFRESH, Counts, Key, MirrorStore, item_row
+from .report import PlaybackViews, ViewerViews, not_started, playback_views, viewer_views
+from .store import (
+    FULL,
+    INCREMENTAL,
+    REFRESH,
+    Counts,
+    Key,
+    MirrorStore,
+    china_time,
+    item_row,
+    parse_china_time,
+    record_row,
+)
 
 if TYPE_CHECKING:
     from ..client import BaiJiaYunClient
     from ..client.api import PlayBack
+    from ..models import PlayRecordPage
     from .write_hook import MirroredPlayBack
 
 __all__ = ["FULL", "INCREMENTAL", "REFRESH", "Mirror", "Progress", "SyncResult", "SyncStopped"]
@@ -32,6 +45,28 @@ __all__ = ["FULL", "INCREMENTAL", "REFRESH", "Mirror", "Progress", "SyncResult",
 log = logging.getLogger("baijiayun.mirror")
 
 PAGE_SIZE = 1000
+VIEWS_PAGE_SIZE = 1000
+"""Play records per exportVideoReportBatch call: the largest page the service gives (§12)."""
+VIEWS_DAYS = 30
+"""How far back a mirror's first read of play records goes, in days before today."""
+OPEN_DAYS = 2
+"""Days whose plays may still be going, re-read by every run: today and yesterday (§12)."""
+VIEWS_GRACE = 1800.0
+"""Seconds after its last report a play may still grow, and before a read a play may have
+begun unseen: §12's service reports every 120 s and ends a play after 3 silent intervals (6
+minutes); 30 minutes leaves room for clock skew and late reports."""
+
+
+@dataclass(frozen=True)
+class DueDay:
+    """A Beijing day a run reads: from ``since`` (None: nothing left to read) to its end."""
+
+    day: dt.date
+    final: bool
+    """The day is final once read: no play of it can still grow."""
+    since: dt.datetime | None
+
+
 NO_SUCH_PLAYBACK = 1
 """getCropList's generic code: it proves nothing (a playback missing, or any other trouble)."""
 
@@ -65,6 +100,15 @@ class SyncResult:
     updated: int
     deleted: int
     error: str | None = None
+    views_calls: int = 0
+    """exportVideoReportBatch calls of the run (``calls`` counts the catalog's)."""
+    views_seen: int = 0
+    """Play records read."""
+    views_inserted: int = 0
+    views_updated: int = 0
+    """Play records that grew (or changed) since they were last read."""
+    views_error: str | None = None
+    """Why the play records could not be read (the catalog was synced all the same)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data."""
@@ -83,6 +127,10 @@ class _Run:
     counts: Counts = field(default_factory=Counts)
     seen: set[Key] = field(default_factory=set)
     calls: int = 0
+    views: Counts = field(default_factory=Counts)
+    views_calls: int = 0
+    views_seen: int = 0
+    views_error: str | None = None
 
     @property
     def stopping(self) -> bool:
@@ -102,8 +150,20 @@ class Mirror:
     Tables are created on first use. Only one sync per account runs at a time: a second one waits
     ``lock_wait`` seconds, then raises :class:`MirrorLockedError`.
 
+    Each sync also keeps the account's play records (protocol §12) unless ``views`` is False:
+    exportVideoReportBatch, one Beijing day at a time, re-reading only the ``open_days`` days
+    whose plays may still be going (today and yesterday), and those only from where a play may
+    be new or still growing; never a day once final.
+
     :param client: 已配置好账号的客户端 (the SDK client of the account)
     :param database_url: 数据库地址 (SQLAlchemy URL: ``sqlite:///file.db`` or ``postgresql://…``)
+    :param views: 同步观看记录 (keep the play records too)
+    :param views_since: 观看记录起始日期 (first Beijing day to read; default: the first day the
+        mirror holds, else ``VIEWS_DAYS`` days before today)
+    :param open_days: 未定稿天数 (days, today included, re-read by every run: 2 = today and
+        yesterday)
+    :param views_grace: 播放可能仍在进行的秒数 (seconds after its last report a play may still
+        grow; open days are re-read only from there)
     """
 
     def __init__(
@@ -117,8 +177,18 @@ class Mirror:
         pending_max_age: float = 2 * 86400,
         clock: Callable[[], float] = time.time,
         on_page: Callable[[Progress], None] | None = None,
+        views: bool = True,
+        views_since: dt.date | None = None,
+        open_days: int = OPEN_DAYS,
+        views_grace: float = VIEWS_GRACE,
     ) -> None:
+        if open_days < 1:
+            raise ValueError("open_days must be 1 or more (today is never final)")
         self.client = client
+        self.views = views
+        self.views_since = views_since
+        self.open_days = open_days
+        self.views_grace = views_grace
         self.database_url = database_url
         self.page_size = page_size
         self.lock_wait = lock_wait
@@ -184,8 +254,14 @@ class Mirror:
         )
         with lock:
             run = self._open(mode, renew=lock.renew, stop=stop)
-            work = self._sweep if mode == FULL else self._incremental
-            return self._finish(run, lambda: work(run))
+            catalog = self._sweep if mode == FULL else self._incremental
+
+            def work() -> None:
+                catalog(run)
+                if self.views:
+                    self._views(run)
+
+            return self._finish(run, work)
 
     def refresh(self, room_id: int, session_id: int | None = None) -> SyncResult:
         """Re-read one playback now (getCropList, one call per session held) and apply it.
@@ -244,6 +320,11 @@ class Mirror:
             updated=run.counts.updated,
             deleted=run.counts.deleted,
             error=error,
+            views_calls=run.views_calls,
+            views_seen=run.views_seen,
+            views_inserted=run.views.inserted,
+            views_updated=run.views.updated,
+            views_error=run.views_error,
         )
         values = result.to_dict()
         del values["run_id"], values["mode"], values["started_at"]
@@ -380,6 +461,140 @@ class Mirror:
             items.extend(walk.take(page))
             total = page.total
         return items, len(items) >= total
+
+    # -- play records ---------------------------------------------------------------------
+
+    @overload
+    def views_report(
+        self, room_id: None = None, session_id: int | None = None
+    ) -> list[PlaybackViews]: ...
+
+    @overload
+    def views_report(self, room_id: int, session_id: int | None = None) -> list[ViewerViews]: ...
+
+    def views_report(
+        self, room_id: int | None = None, session_id: int | None = None
+    ) -> list[PlaybackViews] | list[ViewerViews]:
+        """Who watched, from the mirror alone (no API call).
+
+        Without ``room_id``: one :class:`~baijiayun.mirror.PlaybackViews` per playback with
+        plays (viewers, plays, seconds watched, average completion). With it: one
+        :class:`~baijiayun.mirror.ViewerViews` per viewer of that room (of ``session_id``, or
+        per session of a long-term room): plays, seconds, completion (total ``play_length`` over
+        the main version's length, at most 1), first and last watch. Plays without a
+        ``user_number`` count once per ``uuid``, as anonymous viewers.
+
+        :param room_id: 教室号 (None: every playback)
+        :param session_id: 序列号 (long-term rooms; None: every session)
+        """
+        if room_id is None:
+            return playback_views(self.engine(), self.partner_id, None, session_id)
+        return viewer_views(self.engine(), self.partner_id, room_id, session_id)
+
+    def not_started(
+        self, roster: Iterable[str], room_id: int | None = None, session_id: int | None = None
+    ) -> list[str]:
+        """The user numbers of ``roster`` (its order, each once) with no play record in the
+        mirror (of ``room_id`` and ``session_id`` when given); no API call.
+
+        :param roster: 学员编号 (user numbers, e.g. from :func:`~baijiayun.mirror.read_roster`)
+        """
+        return not_started(self.engine(), self.partner_id, roster, room_id, session_id)
+
+    def _views(self, run: _Run) -> None:
+        """Read the play records of every day not final yet; an error answer of the endpoint
+        (no video-data permission, say) is recorded as the run's ``views_error``, not raised:
+        the catalog was synced all the same."""
+        try:
+            self._read_views(run)
+        except APIError as exc:
+            run.views_error = f"{type(exc).__name__}: {exc}"
+            log.warning("mirror: play records not read: %s", run.views_error)
+
+    def view_days_due(self) -> list[DueDay]:
+        """What the next run reads, oldest first (no API call).
+
+        A day never read is read whole. A day read before and not final yet (today, yesterday)
+        is read from the earliest moment a play may have begun unseen or may still be growing:
+        ``views_grace`` seconds before its last read began, or the beginning of a held play
+        reported within ``views_grace`` seconds, whichever is earlier; a day with nothing left
+        to read that way costs no call (``since`` None). A day is final once it is
+        ``open_days`` days old.
+        """
+        now = self._clock()
+        today = dt.datetime.fromtimestamp(now, BEIJING).date()
+        held = self.store.view_days()
+        start = self.views_since
+        if start is None:
+            start = min(held) if held else today - dt.timedelta(days=VIEWS_DAYS)
+        recent = china_time(dt.datetime.fromtimestamp(now - self.views_grace, BEIJING))
+        assert recent is not None
+        due = []
+        day = start
+        while day <= today:
+            final = (today - day).days >= self.open_days
+            midnight = dt.datetime.combine(day, dt.time(), BEIJING)
+            seen = held.get(day)
+            if seen is None:
+                due.append(DueDay(day, final, midnight))
+            elif not seen[0]:
+                since = dt.datetime.fromtimestamp(seen[1] - self.views_grace, BEIJING)
+                growing = self.store.growing_since(day, recent)
+                if growing is not None:
+                    since = min(since, parse_china_time(growing))
+                since = max(since, midnight)
+                due.append(DueDay(day, final, since if since.date() == day else None))
+            day += dt.timedelta(days=1)
+        return due
+
+    def _views_page(self, run: _Run, due: DueDay, number: int) -> PlayRecordPage:
+        run.views_calls += 1
+        assert due.since is not None
+        return self.client.video_data.export_video_report_batch(
+            due.since.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{due.day} 23:59:59",
+            None,
+            number,
+            VIEWS_PAGE_SIZE,
+        )
+
+    def _read_views(self, run: _Run) -> None:
+        """Page through each due window (exportVideoReportBatch, the whole account); a day is
+        recorded read, final or not, with its last page, in that page's transaction (a day
+        with nothing left to read is only recorded final, without a call)."""
+        due = []
+        for day in self.view_days_due():
+            if day.since is not None:
+                due.append(day)
+            elif day.final:
+                self.store.finish_day(day.day, run.run_id)
+        if not due:
+            return
+        # As in the catalog walk, the next page is fetched while this one is written.
+        with ThreadPoolExecutor(1, thread_name_prefix="bjy-mirror-views") as fetcher:
+            index, walk = 0, PageWalk(VIEWS_PAGE_SIZE)
+            began = self._clock()
+            pending: Future[PlayRecordPage] | None = fetcher.submit(
+                self._views_page, run, due[0], 1
+            )
+            while pending is not None:
+                day = due[index]
+                page = pending.result()
+                fresh = walk.take(page)
+                run.views_seen += len(fresh)
+                finished = (day.day, day.final, began) if walk.done else None
+                if walk.done:
+                    index, walk = index + 1, PageWalk(VIEWS_PAGE_SIZE)
+                    began = self._clock()
+                last = index >= len(due) or run.stopping
+                pending = (
+                    None if last else fetcher.submit(self._views_page, run, due[index], walk.number)
+                )
+                rows = [record_row(r) for r in fresh]
+                run.views.add(self.store.write_records(rows, run.run_id, finished))
+                run.renew()
+                if last:
+                    run.check_stop()
 
     def watch(
         self,
