@@ -23,7 +23,14 @@ FILE_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "j
 
 @click.group(cls=Group)
 def views() -> None:
-    """观看记录: who watched a playback, or every play of the account (Beijing days)."""
+    """观看记录: who watched a playback, or every play of the account (Beijing days).
+
+    \b
+    Examples:
+      baijiayun views list 26010100000001
+      baijiayun views export --since 2026-11-01 --until 2026-11-30 --to plays.csv
+      baijiayun views report
+    """
 
 
 def command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Command]:
@@ -73,7 +80,12 @@ def list_(
     since: str | None,
     until: str | None,
 ) -> None:
-    """获取指定回放视频观看记录: the plays of one playback, one row per play (default: today)."""
+    """获取指定回放视频观看记录: the plays of one playback, one row per play (default: today).
+
+    \b
+    Example:
+      baijiayun views list 26010100000001 --since 2026-11-25 --until 2026-12-01 -o csv
+    """
     from .._days import beijing_today
 
     today = beijing_today().isoformat()
@@ -113,7 +125,12 @@ def export(
     product_type: int | None,
     target: Path | None,
 ) -> None:
-    """获取账号所有视频观看记录: every play of the account, day by day (exportVideoReportBatch)."""
+    """获取账号所有视频观看记录: every play of the account, day by day (exportVideoReportBatch).
+
+    \b
+    Example:
+      baijiayun views export --since 2026-11-25 --until 2026-12-01 --to plays.csv
+    """
     fmt = settings.format()
     if target is not None:
         fmt = settings.resolve().output or FILE_FORMATS.get(target.suffix.lower(), "json")
