@@ -14,7 +14,7 @@ from baijiayun.client import BaiJiaYunClient
 from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.server import BackgroundServer
 
-from .browser_helpers import LocalOnly, browser, screenshot
+from .browser_helpers import BrowserThread, LocalOnly, browser, screenshot
 
 __all__ = ["browser"]  # the session's one Chromium (a fixture)
 
@@ -68,9 +68,14 @@ def _records(client: BaiJiaYunClient, room: int) -> list[dict[str, Any]]:
 
 
 def test_a_viewer_plays_pauses_seeks_and_leaves(
-    browser: Any, viewer_url: tuple[Emulator, BaiJiaYunClient, int, str]
+    browser: BrowserThread, viewer_url: tuple[Emulator, BaiJiaYunClient, int, str]
 ) -> None:
-    emulator, client, room, url = viewer_url
+    browser.run(_plays_pauses_seeks_and_leaves, *viewer_url)
+
+
+def _plays_pauses_seeks_and_leaves(
+    browser: Any, emulator: Emulator, client: BaiJiaYunClient, room: int, url: str
+) -> None:
     context = browser.new_context(viewport={"width": 800, "height": 560})
     local = LocalOnly(context)
     page = context.new_page()
