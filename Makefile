@@ -51,3 +51,4 @@ bench: install
 	$(BIN)/python benchmarks/bulk_under_limit.py
 	$(BIN)/python benchmarks/mirror.py
 	$(BIN)/python benchmarks/property_large.py
+	$(BIN)/python benchmarks/console.py

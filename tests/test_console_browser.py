@@ -156,7 +156,7 @@ def _walk(page: Any, served: Served, dialogs: list[str]) -> None:
     states = page.locator("#deliveries .state").all_inner_texts()
     assert states == ["delivered", "delivered"]
     assert [g["status"] for g in served.receiver.got] == ["20", "100"]
-    screenshot(page, "console-playback", full_page=True)
+    screenshot(page, "console-playback")
     with page.expect_popup() as opened:
         page.click("#play")
     player = opened.value

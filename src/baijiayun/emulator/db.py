@@ -457,16 +457,33 @@ class Database:
         least its value, so ids handed out later never collide with the loaded rows.
         """
         c = t.counters.c
+        loaded: dict[str, None] = {}
         with self.tx() as conn:
             for table, values in batches:
                 if values:
                     conn.execute(insert(table), values)
+                    loaded[table.name] = None
             for name, value in (counters or {}).items():
                 current = conn.execute(select(c.value).where(c.name == name)).scalar()
                 if current is None:
                     conn.execute(insert(t.counters).values(name=name, value=value))
                 elif current < value:
                     conn.execute(update(t.counters).where(c.name == name).values(value=value))
+        self.refresh_statistics(list(loaded))
+
+    def refresh_statistics(self, tables: Sequence[str]) -> None:
+        """After a bulk load: let the planner know the tables' new sizes (PostgreSQL: VACUUM
+        ANALYZE, which also lets counts read the index alone; SQLite: ANALYZE), so the first
+        reads do not plan for empty tables."""
+        if not tables:
+            return
+        with self._shared, self.engine.connect() as conn:
+            if self.postgres:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                for name in tables:
+                    conn.exec_driver_sql(f'VACUUM ANALYZE "{name}"')
+            else:
+                conn.exec_driver_sql("ANALYZE")
 
     # -- call statistics ------------------------------------------------------------------
 

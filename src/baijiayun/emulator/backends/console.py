@@ -37,7 +37,7 @@ DELIVERIES_SHOWN = 100
 INT64_MAX = 2**63 - 1
 ROOM_ID_DIGITS = 6
 """A search of this many digits or more is a room id; a shorter one is part of a name."""
-SEARCH_KEYS = 20_000
+SEARCH_KEYS = 200_000
 """A name search reads the keys of at most this many matches in one pass (see ``catalog``)."""
 _DAY = 86400
 _BEIJING_OFFSET = 8 * 3600
@@ -171,12 +171,13 @@ class ConsoleBackend:
         if text.isdigit() and ROOM_ID_DIGITS <= len(text) < 19:
             where.append(p.c.room_id == int(text))
         elif text:
-            # SQLite's LIKE ignores ASCII case already (and CJK has none): no lower() per row
-            where.append(
-                p.c.name.icontains(text, autoescape=True)
-                if self.db.postgres
-                else p.c.name.contains(text, autoescape=True)
-            )
+            # Any case, at the least cost: SQLite's LIKE ignores ASCII case already; on
+            # PostgreSQL a text without letters that have a case (Chinese, digits) needs no
+            # folding, and lower() LIKE runs about twice as fast as ILIKE
+            name = p.c.name
+            if self.db.postgres and text.lower() != text.upper():
+                name, text = func.lower(name), text.lower()
+            where.append(name.contains(text, autoescape=True))
         if wanted.status is not None:
             where.append(p.c.status == wanted.status)
         if wanted.publish_status is not None:
