@@ -174,10 +174,10 @@ class ConsoleBackend:
             # Any case, at the least cost: SQLite's LIKE ignores ASCII case already; on
             # PostgreSQL a text without letters that have a case (Chinese, digits) needs no
             # folding, and lower() LIKE runs about twice as fast as ILIKE
-            name = p.c.name
             if self.db.postgres and text.lower() != text.upper():
-                name, text = func.lower(name), text.lower()
-            where.append(name.contains(text, autoescape=True))
+                where.append(func.lower(p.c.name).contains(text.lower(), autoescape=True))
+            else:
+                where.append(p.c.name.contains(text, autoescape=True))
         if wanted.status is not None:
             where.append(p.c.status == wanted.status)
         if wanted.publish_status is not None:
