@@ -366,14 +366,6 @@ class ConsoleBackend:
             _attempts(conn, found)
         return found, more
 
-    def delivery(self, delivery_id: int) -> dict[str, Any] | None:
-        """One delivery with its attempts, or None."""
-        d = t.deliveries
-        with self.db.read() as conn:
-            found = [dict(x._mapping) for x in conn.execute(select(d).where(d.c.id == delivery_id))]
-            _attempts(conn, found)
-        return found[0] if found else None
-
 
 def beijing_time(seconds: float) -> str:
     """Unix seconds as ``YYYY-MM-DD HH:MM:SS`` in Beijing time."""
