@@ -57,3 +57,4 @@ bench: install
 	$(BIN)/python benchmarks/mirror.py
 	$(BIN)/python benchmarks/property_large.py
 	$(BIN)/python benchmarks/schemathesis_report.py
+	$(BIN)/python benchmarks/console.py

@@ -1,4 +1,5 @@
-"""Debian's Chromium driven by Playwright: one browser per test session, loopback traffic only."""
+"""Debian's Chromium driven by Playwright: one browser per test session, in a thread of its own,
+loopback traffic only."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["LOCAL_HOSTS", "Chromium", "LocalOnly", "browser", "screenshot"]
+__all__ = ["LOCAL_HOSTS", "BrowserThread", "LocalOnly", "browser", "screenshot"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 LAUNCH_ARGS = [
@@ -28,6 +29,10 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 SCREENSHOTS_ENV = "BAIJIAYUN_SCREENSHOTS"
 """Set to ``docs`` to (re)write the README's screenshots under docs/img/."""
 DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+WORK_TIMEOUT = 120.0
+"""Seconds one submitted piece of browser work may take before the test fails."""
+
+T = TypeVar("T")
 
 
 def _unavailable(why: str) -> None:
@@ -36,46 +41,60 @@ def _unavailable(why: str) -> None:
     pytest.skip(why)
 
 
-T = TypeVar("T")
+class BrowserThread:
+    """The session's Chromium, owned by one dedicated thread.
 
-
-class Chromium:
-    """The browser, living in a thread of its own: Playwright's sync API keeps an event loop
-    running in the thread that started it, which would break ``asyncio.run`` in every later
-    test of the session if that were the main thread. ``run(work)`` calls ``work(browser)``
-    there and returns its result (or raises its exception)."""
+    Playwright's sync API runs an asyncio loop (in a greenlet) in the thread that starts it,
+    and that thread then looks as if a loop were running in it for as long as Playwright lives.
+    Started in the main thread, it broke every later test that runs a loop of its own
+    (``asyncio.run``, anyio's pytest plugin: "Cannot run the event loop while another loop is
+    running"). Here Playwright lives in its own thread; a test hands it work with
+    :meth:`run`, which calls ``work(browser, *args)`` there and returns its result (or raises
+    what it raised, assertion failures included).
+    """
 
     def __init__(self, executable: str) -> None:
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="chromium")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bjy-playwright")
         self._playwright: Any = None
-        self._browser: Any = self._thread.submit(self._launch, executable).result()
+        self._browser: Any = None
+        self._pool.submit(self._start, executable).result(timeout=WORK_TIMEOUT)
 
-    def _launch(self, executable: str) -> Any:
+    def _start(self, executable: str) -> None:
         from playwright.sync_api import sync_playwright
 
         self._playwright = sync_playwright().start()
-        return self._playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
+        try:
+            self._browser = self._playwright.chromium.launch(
+                executable_path=executable, args=LAUNCH_ARGS
+            )
+        except BaseException:
+            self._playwright.stop()
+            raise
 
-    def run(self, work: Callable[[Any], T]) -> T:
-        """``work(browser)`` on the browser's thread."""
-        return self._thread.submit(work, self._browser).result()
+    def run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(browser, *args)`` on the browser's thread; its result, or its exception."""
+        return self._pool.submit(work, self._browser, *args).result(timeout=WORK_TIMEOUT)
+
+    def _stop(self) -> None:
+        try:
+            if self._browser is not None:
+                self._browser.close()
+        finally:
+            if self._playwright is not None:
+                self._playwright.stop()
 
     def close(self) -> None:
-        """Close the browser and stop Playwright and its thread."""
-
-        def stop(browser: Any) -> None:
-            browser.close()
-            self._playwright.stop()
-
+        """Close the browser and Playwright (in their thread), then end the thread."""
         try:
-            self.run(stop)
+            self._pool.submit(self._stop).result(timeout=WORK_TIMEOUT)
         finally:
-            self._thread.shutdown()
+            self._pool.shutdown(wait=True)
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Chromium]:
-    """The system's Chromium (``chromium`` on PATH), headless, launched once per session."""
+def browser() -> Iterator[BrowserThread]:
+    """The system's Chromium (``chromium`` on PATH), headless, launched once per session in a
+    thread of its own: tests pass their browser work to :meth:`BrowserThread.run`."""
     executable = shutil.which("chromium")
     if executable is None:
         _unavailable("no 'chromium' on PATH (apt-get install chromium)")
@@ -84,11 +103,11 @@ def browser() -> Iterator[Chromium]:
     except ImportError:
         _unavailable("Playwright for Python is not installed (pip install playwright)")
     assert executable is not None
-    chromium = Chromium(executable)
+    thread = BrowserThread(executable)
     try:
-        yield chromium
+        yield thread
     finally:
-        chromium.close()
+        thread.close()
 
 
 class LocalOnly:
@@ -108,9 +127,9 @@ class LocalOnly:
             route.abort()
 
 
-def screenshot(page: Any, name: str) -> None:
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
     """Write ``docs/img/{name}.png`` when BAIJIAYUN_SCREENSHOTS=docs asks for it (a test run
     leaves the tree clean otherwise)."""
     if os.environ.get(SCREENSHOTS_ENV) == "docs":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_IMG / f"{name}.png"))
+        page.screenshot(path=str(DOCS_IMG / f"{name}.png"), full_page=full_page)

@@ -14,7 +14,7 @@ from baijiayun.client import BaiJiaYunClient
 from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.server import BackgroundServer
 
-from .browser_helpers import Chromium, LocalOnly, browser, screenshot
+from .browser_helpers import BrowserThread, LocalOnly, browser, screenshot
 
 __all__ = ["browser"]  # the session's one Chromium (a fixture)
 
@@ -67,10 +67,16 @@ def _records(client: BaiJiaYunClient, room: int) -> list[dict[str, Any]]:
     return list(body["list"])
 
 
-def _watch_pause_seek_and_leave(chromium: Any, url: str) -> tuple[Any, LocalOnly, float]:
-    """In the browser: play, pause, seek, play on, close the page. Returns the context, its
-    request guard and the seconds the video advanced while playing."""
-    context = chromium.new_context(viewport={"width": 800, "height": 560})
+def test_a_viewer_plays_pauses_seeks_and_leaves(
+    browser: BrowserThread, viewer_url: tuple[Emulator, BaiJiaYunClient, int, str]
+) -> None:
+    browser.run(_plays_pauses_seeks_and_leaves, *viewer_url)
+
+
+def _plays_pauses_seeks_and_leaves(
+    browser: Any, emulator: Emulator, client: BaiJiaYunClient, room: int, url: str
+) -> None:
+    context = browser.new_context(viewport={"width": 800, "height": 560})
     local = LocalOnly(context)
     page = context.new_page()
     page.goto(url)
@@ -87,46 +93,31 @@ def _watch_pause_seek_and_leave(chromium: Any, url: str) -> tuple[Any, LocalOnly
     screenshot(page, "player")
     second_part = _position(page) - 20
     page.close(run_before_unload=True)  # pagehide: the "leave" beacon ends the play
-    return context, local, first_part + second_part
+    watched = first_part + second_part
 
+    deadline = time.monotonic() + 5
+    while not (rows := emulator.play_records(room)) or not rows[0]["ended"]:
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.05)
+    [record] = _records(client, room)
+    assert record["user_number"] == "20260042" and record["user_name"] == "李小明"
+    assert record["client_type"] == 5 and record["user_ip"] == "127.0.0.1"
+    assert record["area"] == "" and record["session_id"] == 0 and record["version"] == 0
+    stored = emulator.play_records(room)[0]
+    assert abs(record["play_length"] - watched) <= REPORT_INTERVAL, (stored, watched)
 
-def _watch_again(context: Any, url: str) -> None:
+    # a second play, in a new page of the same browser: a second record, same client uuid
     page = context.new_page()
     page.goto(url)
     _play_until(page, 1.0)
     page.close(run_before_unload=True)
-
-
-def _ended_plays(emulator: Emulator, room: int, count: int) -> None:
     deadline = time.monotonic() + 5
-    while len(rows := emulator.play_records(room)) < count or not rows[count - 1]["ended"]:
+    while len(rows := emulator.play_records(room)) < 2 or not rows[1]["ended"]:
         assert time.monotonic() < deadline, rows
         time.sleep(0.05)
-
-
-def test_a_viewer_plays_pauses_seeks_and_leaves(
-    browser: Chromium, viewer_url: tuple[Emulator, BaiJiaYunClient, int, str]
-) -> None:
-    emulator, client, room, url = viewer_url
-    context, local, watched = browser.run(
-        lambda chromium: _watch_pause_seek_and_leave(chromium, url)
-    )
-    try:
-        _ended_plays(emulator, room, 1)
-        [record] = _records(client, room)
-        assert record["user_number"] == "20260042" and record["user_name"] == "李小明"
-        assert record["client_type"] == 5 and record["user_ip"] == "127.0.0.1"
-        assert record["area"] == "" and record["session_id"] == 0 and record["version"] == 0
-        stored = emulator.play_records(room)[0]
-        assert abs(record["play_length"] - watched) <= REPORT_INTERVAL, (stored, watched)
-
-        # a second play, in a new page of the same browser: a second record, same client uuid
-        browser.run(lambda _chromium: _watch_again(context, url))
-        _ended_plays(emulator, room, 2)
-        first, second = _records(client, room)
-        assert first["guid"] == record["guid"] and second["guid"] != record["guid"]
-        assert second["uuid"] == first["uuid"]
-        assert second["play_length"] <= 1 + REPORT_INTERVAL
-    finally:
-        browser.run(lambda _chromium: context.close())
+    first, second = _records(client, room)
+    assert first["guid"] == record["guid"] and second["guid"] != record["guid"]
+    assert second["uuid"] == first["uuid"]
+    assert second["play_length"] <= 1 + REPORT_INTERVAL
+    context.close()
     assert local.refused == []  # the page asked for nothing beyond the emulator

@@ -48,12 +48,12 @@ envelope (or HTTP status) the real service would send::
 and, on their own: ``PlayerRefused`` (the emulator's player page answers 403), ``FieldError``
 (``ValueError``: an admin field, answered 400), ``ExposedWithoutToken`` (``ValueError``: an
 emulator bound beyond loopback without an admin token, refused at start-up), the CLI's
-``MissingExtra`` (a ``click.ClickException``, exit 2), and signals caught where they are raised:
-``SyncStopped`` (a mirror run asked to stop), ``ClientGone`` (an emulator client gone
-mid-body), ``Dropped`` (``ConnectionResetError``: an injected ``drop`` fault breaking a reply),
-``RuleError`` (``ValueError``: parameters that break a rule between them, such as a play-record
-window crossing a day; the SDK turns it into ``InvalidArgumentError``, the emulator into 1001),
-``_OutOfRange`` (a number in a reply no field can hold: a ``ResponseDecodeError``).
+``MissingExtra`` (a ``click.ClickException``, exit 2), ``RuleError`` (``ValueError``: parameters that
+break a rule between them, in ``_endpoints``), and signals caught where they are raised:
+``SyncStopped`` (a mirror run asked to stop), ``ClientGone`` (an emulator
+client gone mid-body), ``Dropped`` (an injected ``drop`` fault cutting a reply), ``Refused`` (a
+console request answered with its status and reason), ``_OutOfRange`` (a number in a reply no
+field can hold: a ``ResponseDecodeError``).
 """
 
 from __future__ import annotations

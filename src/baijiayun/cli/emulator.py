@@ -14,7 +14,7 @@ from .context import Group, LocalCommand, require_extra
 
 __all__ = ["emulator", "require_emulator"]
 
-EMULATOR_MODULES = ("starlette", "uvicorn", "sqlalchemy", "multipart")
+EMULATOR_MODULES = ("starlette", "uvicorn", "sqlalchemy", "multipart", "jinja2")
 DATABASES = ("sqlite", "postgresql")
 """URL schemes (before any ``+driver``) the emulator runs on."""
 
@@ -282,9 +282,11 @@ def serve(
                     f"BAIJIAYUN_BASE_URL=http://{host}:{port}",
                     err=True,
                 )
+        shown = f"[{host}]" if ":" in host else host
         click.echo(
-            f"emulator on http://{host}:{port} (database {emu!r}); Ctrl-C stops it", err=True
+            f"emulator on http://{shown}:{port} (database {emu!r}); Ctrl-C stops it", err=True
         )
+        click.echo(f"console: http://{shown}:{port}/_emulator/console", err=True)
         run(emu, host, port, workers=workers)
     finally:
         emu.close()

@@ -33,7 +33,7 @@ class BaiJiaYunClient(BaseClient):
 
     Credentials fall back to ``BAIJIAYUN_PARTNER_ID``, ``BAIJIAYUN_PARTNER_KEY`` (or
     ``BAIJIAYUN_SECRET_KEY``), ``BAIJIAYUN_PRIVATE_DOMAIN`` and ``BAIJIAYUN_BASE_URL`` unless
-    ``trust_env`` is false (see :mod:`baijiayun.config`). Use it as a context manager or call
+    ``trust_env`` is false (see ``baijiayun.config``). Use it as a context manager or call
     :meth:`close`.
 
     :param partner_id: 账号ID (the account's partner_id)

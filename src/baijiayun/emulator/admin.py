@@ -229,6 +229,19 @@ class AdminGuard:
 
     def refuse(self, request: Request) -> str | None:
         """Why this request is refused, or None."""
+        why = self.refuse_origin(request)
+        if why is None and self.token is not None:
+            headers = request.headers
+            scheme, _, given = headers.get("authorization", "").strip().partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), self.token.encode()
+            ):
+                return "admin token required (Authorization: Bearer TOKEN)"
+        return why
+
+    def refuse_origin(self, request: Request) -> str | None:
+        """Why this request is refused by its ``Host``, ``Origin`` or ``Sec-Fetch-Site``
+        (the admin token aside: the console checks its own cookie), or None."""
         headers = request.headers
         host = _host_port(headers.get("host", ""))
         if host is None or host[0] not in self.names:
@@ -242,12 +255,6 @@ class AdminGuard:
                 )
         elif headers.get("sec-fetch-site", "").strip().lower() in _CROSS_PAGE:
             return "cross-site requests are not allowed (Sec-Fetch-Site)"
-        if self.token is not None:
-            scheme, _, given = headers.get("authorization", "").strip().partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                given.strip().encode(), self.token.encode()
-            ):
-                return "admin token required (Authorization: Bearer TOKEN)"
         return None
 
 

@@ -1,4 +1,4 @@
-"""``create_app``: the emulator's ASGI app (the OpenAPI, the admin API and the player page)."""
+"""``create_app``: the emulator's ASGI app (the OpenAPI, the admin API, the console and the player page)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import admin, admin_views, player
 from .admin import AdminGuard
+from .console import Console
 from .exceptions import EmulatorError
 from .facade import Emulator, EmulatorConfig
 from .openapi import INTERNAL_ERROR, OpenAPI
@@ -68,6 +69,7 @@ class EmulatorApp:
             routes=[
                 *admin.routes(),
                 *admin_views.routes(),
+                *Console(emulator, admin_guard).routes(),
                 Route(PLAYER_PATH, player.player_page, methods=["GET"]),
                 Route(player.VIDEO_PATH, player.test_video, methods=["GET", "HEAD"]),
                 Route(player.BEACON_PATH, player.beacon, methods=["GET", "POST"]),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from .. import _signing
 from . import schema as t
@@ -103,8 +103,28 @@ class Notifier:
         delivery_id = int(key[0])
         self.jobs.schedule(0, lambda: self.deliver(delivery_id, 1))
 
-    def deliver(self, delivery_id: int, attempt: int) -> None:
-        """Make one attempt; schedule the next one if it failed and retries are left."""
+    def redeliver(self, delivery_id: int) -> int:
+        """Send a delivery once more, the same payload (same ``qid``, same sign), as BaijiaYun's
+        own retries do (a receiver's de-duplication is exercised); the number of that attempt.
+        KeyError if there is no such delivery."""
+        with self.db.read() as conn:
+            found = conn.execute(
+                select(t.deliveries.c.id).where(t.deliveries.c.id == delivery_id)
+            ).first()
+            made = conn.execute(
+                select(func.max(t.delivery_attempts.c.attempt)).where(
+                    t.delivery_attempts.c.delivery_id == delivery_id
+                )
+            ).scalar()
+        if found is None:
+            raise KeyError(f"no callback delivery {delivery_id}")
+        attempt = int(made or 0) + 1
+        self.jobs.schedule(0, lambda: self.deliver(delivery_id, attempt, retry=False))
+        return attempt
+
+    def deliver(self, delivery_id: int, attempt: int, retry: bool = True) -> None:
+        """Make one attempt; schedule the next one if it failed, ``retry`` allows it and
+        retries are left."""
         with self.db.read() as conn:
             delivery = conn.execute(
                 select(t.deliveries).where(t.deliveries.c.id == delivery_id)
@@ -123,7 +143,7 @@ class Notifier:
                 error = f"HTTP {status}" if not 200 <= status < 300 else "reply code is not 0"
         except httpx.HTTPError as exc:
             ok, error = False, f"{type(exc).__name__}: {exc}"
-        final = ok or attempt > self.retries
+        final = ok or not retry or attempt > self.retries
         self._record(delivery_id, attempt, status, reply, error, ok, final)
         if not final:
             delay = self.backoff * 2 ** (attempt - 1)

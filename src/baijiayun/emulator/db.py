@@ -1,4 +1,4 @@
-"""The emulator's database: engines, schema, transactions with retries, counters and call statistics."""
+"""The emulator's database: engines, schema, transactions with retries, counters, call statistics and recent calls."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from sqlalchemy import (
     Engine,
     Select,
     create_engine,
+    delete,
     event,
+    func,
     insert,
     select,
     text,
@@ -56,6 +58,9 @@ BLOCKING_POOL = 2
 # Fixed pools: callers queue for a connection rather than open (and soon close) extra ones;
 # connection churn costs far more than the wait under load.
 _POOL: dict[str, Any] = {"max_overflow": 0, "pool_recycle": 1800}
+CALLS_KEPT = 1000
+"""Recent OpenAPI calls kept in the database for the console (every worker's, newest)."""
+CALL_WHY_CHARS = 2000
 
 
 def retryable(error: BaseException) -> bool:
@@ -286,6 +291,8 @@ class Database:
             engine.execution_options(isolation_level="AUTOCOMMIT") if self.postgres else engine
         )
         t.metadata.create_all(engine)
+        # a database made before the console had no catalog index: add it (once)
+        t.playbacks_catalog.create(engine, checkfirst=True)
 
     @classmethod
     def connect(cls, url: str, *, concurrency: Concurrency = "async") -> Database:
@@ -473,16 +480,33 @@ class Database:
         least its value, so ids handed out later never collide with the loaded rows.
         """
         c = t.counters.c
+        loaded: dict[str, None] = {}
         with self.tx() as conn:
             for table, values in batches:
                 if values:
                     conn.execute(insert(table), values)
+                    loaded[table.name] = None
             for name, value in (counters or {}).items():
                 current = conn.execute(select(c.value).where(c.name == name)).scalar()
                 if current is None:
                     conn.execute(insert(t.counters).values(name=name, value=value))
                 elif current < value:
                     conn.execute(update(t.counters).where(c.name == name).values(value=value))
+        self.refresh_statistics(list(loaded))
+
+    def refresh_statistics(self, tables: Sequence[str]) -> None:
+        """After a bulk load: let the planner know the tables' new sizes (PostgreSQL: VACUUM
+        ANALYZE, which also lets counts read the index alone; SQLite: ANALYZE), so the first
+        reads do not plan for empty tables."""
+        if not tables:
+            return
+        with self._shared, self.engine.connect() as conn:
+            if self.postgres:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                for name in tables:
+                    conn.exec_driver_sql(f'VACUUM ANALYZE "{name}"')
+            else:
+                conn.exec_driver_sql("ANALYZE")
 
     # -- call statistics ------------------------------------------------------------------
 
@@ -519,3 +543,37 @@ class Database:
                 )
             ).all()
         return [(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+    # -- recent calls (the console's Calls page) ------------------------------------------
+
+    def add_calls(self, calls: Sequence[tuple[float, int, str, str, int, str]]) -> None:
+        """Add calls (at, partner_id, endpoint, outcome, code, why) and keep the newest
+        ``CALLS_KEPT``; safe beside other processes."""
+        if calls:
+            self.retrying(self._add_calls, calls)
+
+    def _add_calls(self, calls: Sequence[tuple[float, int, str, str, int, str]]) -> None:
+        c = t.calls
+        rows = [
+            {
+                "at": at,
+                "partner_id": partner_id,
+                "endpoint": endpoint[:64],
+                "outcome": outcome,
+                "code": code,
+                "why": why[:CALL_WHY_CHARS],
+            }
+            for at, partner_id, endpoint, outcome, code, why in calls[-CALLS_KEPT:]
+        ]
+        newest = select(c.c.id).order_by(c.c.id.desc()).limit(CALLS_KEPT).subquery()
+        with self.tx() as conn:
+            conn.execute(insert(c), rows)
+            conn.execute(delete(c).where(c.c.id < select(func.min(newest.c.id)).scalar_subquery()))
+
+    def recent_calls(self, limit: int = CALLS_KEPT) -> list[dict[str, Any]]:
+        """The newest calls, newest first, as dicts (id, at, partner_id, endpoint, outcome,
+        code, why)."""
+        c = t.calls
+        with self.read() as conn:
+            rows = conn.execute(select(c).order_by(c.c.at.desc(), c.c.id.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]

@@ -25,6 +25,8 @@ class EmulatorError(Exception):
     code = 1
     http_status = 200
     """BaijiaYun answers business errors with HTTP 200; a few (body too large) with their own."""
+    detail = ""
+    """More than ``msg`` says, for the operator (the console's Calls page), never the caller."""
 
     def __init__(self, msg: str, code: int | None = None) -> None:
         if code is not None:

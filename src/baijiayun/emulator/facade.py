@@ -310,6 +310,20 @@ class Emulator:
         """Every callback delivery with its attempts."""
         return self.notifier.deliveries()
 
+    def redeliver(self, delivery_id: int) -> int:
+        """Send a callback delivery once more with the same payload and ``qid``; the number of
+        that attempt (it is recorded like the others). KeyError if there is no such delivery."""
+        return self.notifier.redeliver(delivery_id)
+
+    def recent_calls(self) -> list[Record]:
+        """The newest OpenAPI calls (at most 1,000, every worker's), newest first: ``at``,
+        ``partner_id``, ``endpoint``, ``outcome``, ``code`` and ``why`` it was refused."""
+        return self.call_stats.recent()
+
+    def rate_usage(self, partner_id: int) -> int:
+        """Calls of an account admitted in the current rate window (every worker's)."""
+        return self.rate_window.usage(partner_id)
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until no lifecycle step or callback delivery is pending; True if it happened."""
         return self.jobs.idle(timeout)

@@ -94,20 +94,21 @@ class OpenAPI:
             found = self._contexts[key] = self.emulator.context(url)
         return found
 
-    async def _faults(self, path: str, now: int) -> bytes | Reply | None:
-        """Fire the fault rules that match: sleep for latency rules; the reply of the first
-        other rule that fired, or None."""
+    async def _faults(self, path: str, now: int) -> tuple[Fault, bytes | Reply] | None:
+        """Fire the fault rules that match: sleep for latency rules; the first other rule that
+        fired and its reply, or None."""
         for fault in await self.emulator.db.run(self.emulator.faults.draw, path):
             if fault.kind == "latency":
                 await asyncio.sleep(fault.value)
             else:
-                return _fault_reply(fault, now)
+                return fault, _fault_reply(fault, now)
         return None
 
     async def answer(self, scope: Scope, receive: Receive) -> bytes | Reply:
         """The reply to one call: ``bytes`` for a 200 envelope, else a :class:`Reply`."""
         emulator = self.emulator
-        now = int(emulator.clock())
+        at = emulator.clock()
+        now = int(at)
         path: str = scope["path"]
         endpoint = ep.ENDPOINTS.get(path)
         if endpoint is None:
@@ -128,24 +129,34 @@ class OpenAPI:
             if caller.faults:
                 injected = await self._faults(endpoint.path, now)
                 if injected is not None:
-                    stats.count(partner, name, "fault")
-                    return injected
+                    fault, reply = injected
+                    why = f"injected fault: {fault.kind} {fault.value:g} (rule {fault.id})"
+                    stats.count(partner, name, "fault", at, int(fault.value), why)
+                    return reply
             try:
                 if refused is not None:
                     raise refused
                 self._authenticate(endpoint, params, caller, partner_id)
-            except EmulatorError:
-                stats.count(partner, name, "auth")
+            except EmulatorError as error:
+                stats.count(partner, name, "auth", at, error.code, error.detail or error.msg)
                 raise
             if not await emulator.rate_window.admit(partner_id):
-                stats.count(partner_id, name, "rate_limited")
+                stats.count(partner_id, name, "rate_limited", at, RateLimited.code, RATE_LIMIT_MSG)
                 raise RateLimited(RATE_LIMIT_MSG)
-            stats.count(partner_id, name, "served")
-            if answer is not None:
-                data = answer()
-            else:
-                action, context = ACTIONS[endpoint.path], self._context(scope)
-                data = await emulator.db.run(action, context, partner_id, params)
+            try:
+                if answer is not None:
+                    data = answer()
+                else:
+                    data = await emulator.db.run(
+                        ACTIONS[endpoint.path], self._context(scope), partner_id, params
+                    )
+            except EmulatorError as error:
+                stats.count(partner_id, name, "served", at, error.code, error.msg)
+                raise
+            except Exception:
+                stats.count(partner_id, name, "served", at, INTERNAL_ERROR, INTERNAL_MSG)
+                raise
+            stats.count(partner_id, name, "served", at)
             return envelope_bytes(0, "", data, now)
         except EmulatorError as error:
             body = envelope_bytes(error.code, error.msg, None, now)
@@ -193,10 +204,10 @@ class OpenAPI:
         if not params.get("sign"):
             raise SignatureError("签名错误: missing sign")
         if not _signing.verify(params, account.partner_key):
+            signed = _signing.mask_canonical(_signing.canonical_string(params, account.partner_key))
             msg = "签名错误"
             if self.emulator.config.debug_signatures:
-                signed = _signing.mask_canonical(
-                    _signing.canonical_string(params, account.partner_key)
-                )
                 msg += f"; the server signed: {signed}"
-            raise SignatureError(msg)
+            refused = SignatureError(msg)
+            refused.detail = f"签名错误; the server signed: {signed}"  # the console's Calls
+            raise refused

@@ -30,6 +30,10 @@ class Window(Protocol):
         """Forget every recorded call."""
         ...
 
+    def usage(self, partner_id: int) -> int:
+        """Calls of the partner admitted in the current window (blocking; the console's meter)."""
+        ...
+
 
 class RateWindow:
     """Sliding window kept in this process: right for one process on its own database."""
@@ -62,6 +66,11 @@ class RateWindow:
     def reset(self) -> None:
         """Forget every recorded call."""
         self._calls.clear()
+
+    def usage(self, partner_id: int) -> int:
+        """Calls of the partner admitted in the current window."""
+        since = self.clock() - self.period
+        return sum(1 for at in tuple(self._calls.get(partner_id, ())) if at > since)
 
 
 class DatabaseRateWindow:
@@ -107,6 +116,18 @@ class DatabaseRateWindow:
 
     def reset(self) -> None:
         """Nothing to do: a database reset drops the recorded calls."""
+
+    def usage(self, partner_id: int) -> int:
+        """Calls of the partner admitted in the current window (every worker's)."""
+        calls = t.rate_calls
+        since = self.clock() - self.period
+        with self.db.read() as conn:
+            count = conn.execute(
+                select(func.count())
+                .select_from(calls)
+                .where(calls.c.partner_id == partner_id, calls.c.at > since)
+            ).scalar()
+        return int(count or 0)
 
 
 # KEYS[1] the partner's sorted set; ARGV: now, period, limit, a unique member
@@ -162,6 +183,11 @@ class RedisRateWindow:
         """Forget every recorded call under the prefix."""
         for key in self._redis.scan_iter(match=f"{self.prefix}:*"):
             self._redis.delete(key)
+
+    def usage(self, partner_id: int) -> int:
+        """Calls of the partner admitted in the current window (every worker's and host's)."""
+        since = self.clock() - self.period
+        return int(self._redis.zcount(f"{self.prefix}:{partner_id}", f"({since!r}", "+inf"))
 
     def close(self) -> None:
         """Close the Redis connections."""

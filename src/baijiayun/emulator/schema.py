@@ -1,4 +1,4 @@
-"""The emulator's tables (SQLAlchemy Core): accounts, rooms, playbacks, tokens, PDFs, callbacks, stats, faults, plays."""
+"""The emulator's tables (SQLAlchemy Core): accounts, rooms, playbacks, tokens, PDFs, callbacks, stats, calls, faults, plays."""
 
 from __future__ import annotations
 
@@ -67,6 +67,17 @@ playbacks = Table(
     Index("ix_bjy_playbacks_room", "room_id", "session_id", "version", unique=True),
     Index("ix_bjy_playbacks_partner_time", "partner_id", "create_time"),
 )
+# The console's catalog, newest first by (create_time, id), its pages read by keyset, its counts
+# and status filters answered from the index alone.
+playbacks_catalog = Index(
+    "ix_bjy_playbacks_catalog",
+    playbacks.c.version,
+    playbacks.c.deleted,
+    playbacks.c.create_time,
+    playbacks.c.id,
+    playbacks.c.status,
+    playbacks.c.publish_status,
+)
 
 tokens = Table(
     "bjy_player_tokens",
@@ -130,6 +141,20 @@ call_stats = Table(
     Column("endpoint", String(64), primary_key=True),
     Column("outcome", String(16), primary_key=True),
     Column("calls", BigInteger, nullable=False),
+)
+
+# The most recent OpenAPI calls (the console's Calls page): written with the statistics,
+# trimmed to the newest CALLS_KEPT rows, so every worker and host shows the same list.
+calls = Table(
+    "bjy_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("partner_id", BigInteger, nullable=False),
+    Column("endpoint", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("why", Text, nullable=False),
 )
 
 # The rate window shared by every worker and host: one lock row per partner, one row per call.
