@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from baijiayun import __version__, _openapi
-from baijiayun.emulator import admin
+from baijiayun.emulator import Emulator, admin
+from baijiayun.emulator.console import Console, route_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = [ROOT / "src" / "baijiayun" / "openapi.json", ROOT / "docs" / "openapi.json"]
@@ -20,7 +21,11 @@ TARGETS = [ROOT / "src" / "baijiayun" / "openapi.json", ROOT / "docs" / "openapi
 
 def generate() -> bytes:
     """The document's bytes, as both files hold them."""
-    return _openapi.dump(_openapi.build_document(admin.ACTIONS, admin.SCHEMAS, __version__))
+    with Emulator() as emulator:  # in memory: the console's route table needs one to bind to
+        console = route_pairs(Console(emulator, None).routes())
+    return _openapi.dump(
+        _openapi.build_document(admin.ACTIONS, admin.SCHEMAS, __version__, console)
+    )
 
 
 def _shown(target: Path) -> str:

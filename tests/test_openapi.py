@@ -16,13 +16,13 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from openapi_spec_validator import validate
-from starlette.routing import Route
 
 from baijiayun import _endpoints as ep
 from baijiayun import _signing
 from baijiayun.cli.main import cli
 from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.app import create_app
+from baijiayun.emulator.console import route_pairs
 from baijiayun.testing import EmulatorTransport
 
 ROOT = Path(__file__).parent.parent
@@ -180,13 +180,8 @@ def _registered(emulator: Emulator) -> set[tuple[str, str]]:
     """Every (method, path) the app answers: its Starlette routes (the catch-all aside) and the
     OpenAPI endpoints it dispatches itself."""
     found = {("POST", path) for path in ep.ENDPOINTS}
-    for route in create_app(emulator).pages.routes:
-        assert isinstance(route, Route)
-        if route.path == CATCH_ALL:
-            continue
-        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
-        found |= {(m, path) for m in route.methods or () if m != "HEAD"}
-    return found
+    routes = [r for r in create_app(emulator).pages.routes if getattr(r, "path", "") != CATCH_ALL]
+    return found | set(route_pairs(routes))
 
 
 def test_every_registered_route_is_documented(emulator: Emulator) -> None:
@@ -203,7 +198,9 @@ def _catch_all(response: httpx.Response) -> bool:
 def test_every_documented_route_answers(emulator: Emulator, http: httpx.Client) -> None:
     for method, path in sorted(_documented()):
         response = http.request(method, re.sub(r"\{\w+\}", "1", path))
-        assert response.status_code not in (404, 405), (method, path)
+        # a console page about an account or playback 1 that does not exist is its own 404
+        if not path.startswith("/_emulator/console/") or "{" not in path:
+            assert response.status_code not in (404, 405), (method, path)
         assert not _catch_all(response), (method, path, response.text)
     assert _documented() - _registered(emulator) == set()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -162,6 +162,11 @@ TAGS = [
     {"name": "callbacks", "description": "What BaijiaYun posts to you (webhooks)."},
     {"name": "player", "description": "The web player page and its beacons (emulator)."},
     {"name": "emulator-admin", "description": "The emulator's admin API under /_emulator/."},
+    {
+        "name": "emulator-console",
+        "description": "The emulator's console: HTML pages and form actions for a browser "
+        "(login cookie with --admin-token, a CSRF token on every POST).",
+    },
 ]
 
 SIGNING = """\
@@ -897,10 +902,57 @@ def _webhooks(callback_ref: str) -> dict[str, Any]:
     }
 
 
+def console_operations(routes: Sequence[tuple[str, str]]) -> dict[str, dict[str, Schema]]:
+    """The console's pages (GET, HTML) and form actions (POST), from its route table as
+    ``(method, path)`` pairs; path parameters are ``{name}``."""
+    paths: dict[str, dict[str, Schema]] = {}
+    for method, path in routes:
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\{(\w+)\}", path)
+        ]
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", path.removeprefix("/_emulator/console")).strip("_")
+        slug = (slug or "index") + ("_dir" if path.endswith("/") else "")
+        if method == "GET":
+            responses: dict[str, Any] = {
+                "200": _text("The page (or the asset)", "text/html"),
+                "303": {"description": "Not logged in: to the login form"},
+                "403": _text("Host or Origin refused"),
+                "404": _text("No such account, playback or file", "text/html"),
+            }
+        else:
+            responses = {
+                "303": {"description": "Done: back to the page"},
+                "400": _text("A field of the form is wrong", "text/html"),
+                "403": _text("Host, Origin or CSRF token refused"),
+                "404": _text("No such account, playback or delivery", "text/html"),
+            }
+        operation: dict[str, Any] = {
+            "tags": ["emulator-console"],
+            "operationId": f"console.{method.lower()}_{slug}",
+            "summary": ("Console page: " if method == "GET" else "Console action: ")
+            + (path.removeprefix("/_emulator/console") or "/"),
+            "responses": responses,
+        }
+        if params:
+            operation["parameters"] = params
+        if method == "POST":
+            operation["requestBody"] = {
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+                    }
+                }
+            }
+        paths.setdefault(path, {})[method.lower()] = operation
+    return paths
+
+
 def build_document(
     admin_actions: list[tuple[str, str, str, Any]],
     admin_fields: Mapping[str, Mapping[str, Any]],
     version: str,
+    console_routes: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (a plain dict, ready for :func:`dump`)."""
     refs, components = _model_schemas()
@@ -921,6 +973,7 @@ def build_document(
         paths[endpoint.path] = {"post": _openapi_operation(endpoint)}
     paths.update(admin_operations(admin_actions, admin_fields))
     paths.update(player_operations())
+    paths.update(console_operations(list(console_routes)))
     envelope_response = {"content": _admin_json({"$ref": "#/components/schemas/ErrorEnvelope"})}
     return {
         "openapi": OPENAPI_VERSION,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,7 +37,14 @@ from .faults import FAULT_KINDS
 from .stats import OUTCOMES
 from .wire import BodyTooLarge, ClientGone, form_fields, read_body
 
-__all__ = ["CONSOLE_PATH", "CSRF_COOKIE", "SESSION_COOKIE", "Console", "session_value"]
+__all__ = [
+    "CONSOLE_PATH",
+    "CSRF_COOKIE",
+    "SESSION_COOKIE",
+    "Console",
+    "route_pairs",
+    "session_value",
+]
 
 logger = logging.getLogger("baijiayun.emulator")
 
@@ -726,3 +734,16 @@ _PLAYBACK_ACTIONS: dict[str, Act] = {
     "crop": _crop,
     "play": _play,
 }
+
+
+def route_pairs(routes: list[BaseRoute]) -> list[tuple[str, str]]:
+    """``(method, path)`` of each route (HEAD aside), path parameters as ``{name}``; a mount of
+    static files is ``GET <mount>/{path}``. What the OpenAPI document lists for the console."""
+    pairs: list[tuple[str, str]] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            pairs.append(("GET", f"{route.path}/{{path}}"))
+        elif isinstance(route, Route):
+            path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+            pairs.extend((m, path) for m in sorted(route.methods or ()) if m != "HEAD")
+    return pairs
