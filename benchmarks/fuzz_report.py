@@ -50,7 +50,8 @@ ADMIN = [
     ("POST", "/_emulator/ppt"), ("GET", "/_emulator/rooms/{id}/playbacks"),
     ("GET", "/_emulator/callbacks"), ("GET", "/_emulator/stats"), ("GET", "/_emulator/faults"),
 ]  # fmt: skip
-INTERNAL_ERROR = 1  # with HTTP 500: an unexpected exception (protocol §11, logged by the server)
+# with HTTP 500: an unexpected exception (docs/protocol.md#decisions, logged by the server)
+INTERNAL_ERROR = 1
 FIELDS = ["partner_id", "room_id", "session_id", "title", "name", "status", "length", "long_term",
           "product_type", "date", "auto", "include_deleted", "create_time", "x"]  # fmt: skip
 
@@ -175,7 +176,9 @@ class Fuzzer:
         except ValueError:
             envelope = False
         if response.status_code == 500 and envelope and body["code"] == INTERNAL_ERROR:
-            self.tally.internal_errors += 1  # the envelope of an unexpected exception (§11)
+            self.tally.internal_errors += (
+                1  # the envelope of an unexpected exception (docs/protocol.md#decisions)
+            )
             return
         if response.status_code not in (200, 413) or not envelope:
             self.tally.not_envelope += 1

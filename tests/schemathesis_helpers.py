@@ -7,7 +7,7 @@ response_schema_conformance, response_headers_conformance and positive_data_acce
 ``envelope_codes`` (ours): a request whose wire form breaks the document gets code 1001 (1002
 for a bad sign). negative_data_rejection, ignored_auth and use_after_free are left off: they
 expect HTTP 4xx, and the protocol answers bad input, bad signs and missing rows with an HTTP
-200 envelope (protocol §11).
+200 envelope (docs/protocol.md#decisions).
 """
 
 from __future__ import annotations

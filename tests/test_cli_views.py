@@ -1,7 +1,7 @@
-"""``baijiayun views list|export`` against a stand-in of the two video-data endpoints (§12).
+"""``baijiayun views list|export`` against a stand-in of the two video-data endpoints (docs/protocol.md#viewing-records).
 
 The emulator's endpoints come with the player work; until then a loopback stand-in answers by
-§12's rules and checks every sign, so the exact calls of each command are asserted here.
+the rules of docs/protocol.md#viewing-records and checks every sign, so the exact calls of each command are asserted here.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def world(database_url: str) -> Iterator[tuple[Emulator, Raw, int]]:
 
 
 def _envelope(response: httpx.Response) -> dict[str, Any]:
-    # 200, or 413 for an oversize body (protocol §11); a 500 would be an unexpected exception
+    # 200, or 413 for an oversize body (docs/protocol.md#decisions); a 500 would be an unexpected exception
     assert response.status_code in (200, 413), response.text
     body: dict[str, Any] = response.json()
     assert set(body) == {"code", "msg", "data", "ts"}

@@ -408,7 +408,9 @@ def test_oversize_body_and_internal_errors_keep_the_connection(
             assert _post(conn, "/openapi/playback/getBasicInfo", signed)["code"] == 3001
             with emulator.db.tx() as db:  # break the database behind the emulator's back
                 db.execute(text("DROP TABLE bjy_rooms"))
-            broken = _post(conn, "/openapi/playback/getBasicInfo", signed, 500)  # protocol §11
+            broken = _post(
+                conn, "/openapi/playback/getBasicInfo", signed, 500
+            )  # docs/protocol.md#decisions
             assert broken["code"] == 1 and "服务器内部错误" in broken["msg"]
             assert _post(conn, "/openapi/playback/nothing", b"")["code"] == 404  # still alive
             conn.close()

@@ -88,7 +88,7 @@ def test_a_write_failing_every_attempt_answers_an_envelope_and_the_next_call_wor
                 "/openapi/playback/getPlayerToken",
                 data=raw.form({"room_id": room_id, "expires_in": 0}),
             )
-        failed = answer.json()  # protocol §11: HTTP 500 with the envelope, code 1
+        failed = answer.json()  # docs/protocol.md#decisions: HTTP 500 with the envelope, code 1
         assert (answer.status_code, failed["code"], failed["data"]) == (500, 1, None)
         assert attempts == ATTEMPTS
         assert "getPlayerToken" in caplog.text

@@ -1,4 +1,4 @@
-"""The emulator's web player in a real Chromium: the video plays, and plays become records (§12)."""
+"""The emulator's web player in a real Chromium: the video plays, and plays become records (docs/protocol.md#viewing-records)."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ SEED = {
 }
 
 # The 1.0.1 package's VideoData (client/api/video_data.py), with its defaults; product_type=0
-# is kept and means "not sent" (protocol §12).
+# is kept and means "not sent" (docs/protocol.md#viewing-records).
 SEED_VIDEO_DATA = {
     "get_playback_play_record": [
         ("room_id", None),

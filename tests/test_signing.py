@@ -1,4 +1,4 @@
-"""Signatures: the official and project golden vectors of protocol §2, and property tests."""
+"""Signatures: the official and project golden vectors of docs/protocol.md#signing, and property tests."""
 
 from __future__ import annotations
 

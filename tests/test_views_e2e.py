@@ -53,7 +53,7 @@ def demo() -> Iterator[tuple[Emulator, str]]:
 
 
 def records(emu: Emulator, room: int | None = None, session: int | None = None) -> list[Any]:
-    """The demo account's records over the last 31 days, in §12's order."""
+    """The demo account's records over the last 31 days, in the order of docs/protocol.md#viewing-records."""
     first, last = MONTH
     return [
         r

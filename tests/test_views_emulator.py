@@ -1,4 +1,4 @@
-"""Viewing records in the emulator (protocol §12): window rules, reads, beacons, bulk adds, seeds."""
+"""Viewing records in the emulator (docs/protocol.md#viewing-records): window rules, reads, beacons, bulk adds, seeds."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ WINDOW_CASES: list[tuple[dict[str, Any], str]] = [
     ),
     ({"start_time": f"{DAY} 00:00:00", "end_time": f"{DAY} 10:00:00", "page": 0}, "page"),
 ]
-"""Each window that breaks §12's rules, and the parameter the 1001 must name."""
+"""Each window that breaks the rules of docs/protocol.md#viewing-records, and the parameter the 1001 must name."""
 
 
 @pytest.mark.parametrize("action", ["getPlaybackPlayRecord", "exportVideoReportBatch"])

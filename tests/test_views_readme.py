@@ -51,7 +51,7 @@ def played(
     emu: Emulator, first: dt.date, last: dt.date, room: int | None = ROOM
 ) -> list[dict[str, Any]]:
     """The demo account's records (of ``room``; None: every room) that began on those days, in
-    §12's order."""
+    the order of docs/protocol.md#viewing-records."""
     return [
         r
         for r in emu.play_records()

@@ -1,4 +1,4 @@
-"""A stand-in for the service's two video-data endpoints (protocol §12) over a fixed list of
+"""A stand-in for the service's two video-data endpoints (docs/protocol.md#viewing-records) over a fixed list of
 records: as an httpx MockTransport handler, or as a loopback HTTP server for the CLI."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ EXPORT = "/openapi/video_data/exportVideoReportBatch"
 def record(
     n: int, begin: str, room_id: int | None = 26010100000001, **fields: Any
 ) -> dict[str, Any]:
-    """One play record as §12 writes it (``room_id=None``: a VOD record, no playback fields)."""
+    """One play record as docs/protocol.md#viewing-records writes it (``room_id=None``: a VOD record, no playback fields)."""
     row: dict[str, Any] = {
         "guid": f"{n:032x}",
         "uuid": f"uuid-{n}",
@@ -48,7 +48,7 @@ def _time(text: str) -> dt.datetime:
 
 
 class FakeVideoData:
-    """Answers both endpoints by §12's rules: signed forms only, one-day windows, records whose
+    """Answers both endpoints by the rules of docs/protocol.md#viewing-records: signed forms only, one-day windows, records whose
     ``play_begin_time`` is in the window, ordered by (play_begin_time, guid), paged."""
 
     def __init__(self, records: list[dict[str, Any]]) -> None:

@@ -82,7 +82,7 @@ def span_bounds(since: Moment, until: Moment) -> tuple[dt.datetime, dt.datetime]
 
 def day_windows(since: Moment, until: Moment) -> Iterator[DayWindow]:
     """Split ``since``..``until`` (both inclusive) into windows that do not cross a Beijing
-    midnight (protocol §12: 查询时间不能跨天), oldest first; the bounds are checked at once."""
+    midnight (docs/protocol.md#viewing-records: 查询时间不能跨天), oldest first; the bounds are checked at once."""
     start, end = span_bounds(since, until)
     return _windows(start, end)
 

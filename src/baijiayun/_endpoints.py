@@ -30,12 +30,12 @@ __all__ = [
 ]
 
 MAX_BATCH_IDS = 100
-"""At most this many ids per getPlayerTokenBatch call (protocol §11)."""
+"""At most this many ids per getPlayerTokenBatch call (docs/protocol.md#decisions)."""
 
 ParamKind = Literal["int", "str", "date", "datetime", "room_ids", "url"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-"""Integers on the wire are ASCII digits within signed 64 bits (protocol §11)."""
+"""Integers on the wire are ASCII digits within signed 64 bits (docs/protocol.md#decisions)."""
 MAX_URL_LENGTH = 512
 
 # ASCII only: ``\d`` would accept any Unicode digit; ``fullmatch`` refuses a trailing newline.
@@ -43,7 +43,7 @@ _INT = re.compile(r"-?[0-9]{1,19}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-"""Times on the wire: exactly ``YYYY-MM-DD HH:MM:SS``, Beijing time (protocol §11, §12)."""
+"""Times on the wire: exactly ``YYYY-MM-DD HH:MM:SS``, Beijing time (docs/protocol.md#decisions, docs/protocol.md#viewing-records)."""
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 """The service's clock: every wire time and every day window is China time (UTC+8)."""
 _ROOM_ID_ENTRY = re.compile(r"[1-9][0-9]{0,18}(?:-[1-9][0-9]{0,18})?")
@@ -150,7 +150,7 @@ def parse_wire_time(raw: str) -> dt.datetime:
 
 def beijing_wire_time(value: dt.datetime) -> str:
     """A datetime as the wire writes it: aware ones converted to Beijing, naive ones taken as
-    Beijing time already (protocol §12)."""
+    Beijing time already (docs/protocol.md#viewing-records)."""
     if value.tzinfo is not None:
         value = value.astimezone(BEIJING)
     return value.strftime(TIME_FORMAT)
@@ -166,7 +166,7 @@ class RuleError(ValueError):
 
 
 def check_day_window(params: Mapping[str, str]) -> None:
-    """Protocol §12's window rule on wire values: ``start_time`` and ``end_time`` on the same
+    """The window rule of docs/protocol.md#decided-viewing-records on wire values: ``start_time`` and ``end_time`` on the same
     Beijing calendar day, ``start_time <= end_time`` (查询时间不能跨天); RuleError otherwise.
 
     Both must already be well-formed (the ``datetime`` kind); absent ones are left to the
@@ -522,7 +522,7 @@ EXPORT_VIDEO_REPORT_BATCH = Endpoint(
     rules=(check_day_window,),
 )
 VIDEO_DATA_ENDPOINTS: tuple[Endpoint, ...] = (GET_PLAYBACK_PLAY_RECORD, EXPORT_VIDEO_REPORT_BATCH)
-"""The seed's ``VideoData`` methods: viewing records (protocol §12)."""
+"""The seed's ``VideoData`` methods: viewing records (docs/protocol.md#viewing-records)."""
 
 ENDPOINTS: dict[str, Endpoint] = {
     e.path: e

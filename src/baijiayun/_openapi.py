@@ -61,7 +61,7 @@ RATE_LIMIT: dict[str, Any] = {
 
 # What answers an /openapi/ call's ``data`` on success: a model of the SDK, or a schema here
 # where the SDK returns a plain value. The video-data endpoints use the SDK's PlayRecordPage
-# when it exists, else the shape protocol §12.2 decides.
+# when it exists, else the shape docs/protocol.md#decided-viewing-records decides.
 _NULL: Schema = {"type": "null", "description": "null: the action returns nothing"}
 DATA_MODELS: dict[str, type[BaseModel] | Schema] = {
     ep.GET_BASIC_INFO.path: models.PlaybackInfo,
@@ -93,7 +93,7 @@ DATA_MODELS: dict[str, type[BaseModel] | Schema] = {
 _RECORD: Schema = {
     "title": "PlayRecord",
     "type": "object",
-    "description": "一条观看记录 (one play, protocol §12.2); playback records add room_id, "
+    "description": "一条观看记录 (one play, docs/protocol.md#decided-viewing-records); playback records add room_id, "
     "session_id and version. Times are Beijing time.",
     "required": ["guid"],
     "properties": {
@@ -158,7 +158,10 @@ TAGS = [
     {"name": "playback", "description": "回放: the 13 playback methods of the seed's PlayBack."},
     {"name": "partner", "description": "The partner key: get or rotate it with the secret key."},
     {"name": "video_account", "description": "Where transcode callbacks go."},
-    {"name": "video_data", "description": "观看记录: viewing records (protocol §12)."},
+    {
+        "name": "video_data",
+        "description": "观看记录: viewing records (docs/protocol.md#viewing-records).",
+    },
     {"name": "callbacks", "description": "What BaijiaYun posts to you (webhooks)."},
     {"name": "player", "description": "The web player page and its beacons (emulator)."},
     {"name": "emulator-admin", "description": "The emulator's admin API under /_emulator/."},
@@ -631,7 +634,7 @@ def _text(description: str, media: str = "text/plain") -> Schema:
 
 
 def player_operations() -> dict[str, dict[str, Schema]]:
-    """The web player page, its test video and its beacon (emulator; protocol §7, §12.2)."""
+    """The web player page, its test video and its beacon (emulator; docs/protocol.md#player-tokens-and-urls, docs/protocol.md#decided-viewing-records)."""
     classid = {"type": "integer", "minimum": 1, "maximum": ep.INT64_MAX}
     session = {"type": "integer", "minimum": 0, "maximum": ep.INT64_MAX}
     token = {"type": "string", "minLength": 1, "maxLength": 128}
@@ -675,7 +678,7 @@ def player_operations() -> dict[str, dict[str, Schema]]:
         "413": _text("The body is over the size limit"),
     }
     beacon_doc = (
-        "A player beacon (protocol §12.2): every report_interval seconds while playing and on "
+        "A player beacon (docs/protocol.md#decided-viewing-records): every report_interval seconds while playing and on "
         "each event; `ended` and `leave` end the play. play_length = the highest duration ÷ 1000."
     )
     return {

@@ -1,4 +1,4 @@
-"""BaijiaYun request and callback signatures (protocol §2): pure functions, no I/O."""
+"""BaijiaYun request and callback signatures (docs/protocol.md#signing): pure functions, no I/O."""
 
 from __future__ import annotations
 

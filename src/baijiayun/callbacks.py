@@ -1,4 +1,4 @@
-"""Verify and parse the callbacks BaijiaYun posts to your server (protocol §6)."""
+"""Verify and parse the callbacks BaijiaYun posts to your server (docs/protocol.md#callbacks)."""
 
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ __all__ = [
 ]
 
 RATE_LIMIT_CODE = 429
-"""Body code the emulator (and this SDK) use for rate limiting (protocol §11)."""
+"""Body code the emulator (and this SDK) use for rate limiting (docs/protocol.md#decisions)."""
 
 CODE_MEANINGS: dict[int, str] = {
     1: "generic error, see msg (通用错误)",

@@ -235,7 +235,7 @@ def _in_beijing(value: object) -> object:
 
 
 class PlayRecord(_Model):
-    """一条观看记录 (one play of a video, protocol §12): who watched, when and for how long.
+    """一条观看记录 (one play of a video, docs/protocol.md#viewing-records): who watched, when and for how long.
 
     Playback records carry ``room_id``, ``session_id`` and ``version``; VOD records (点播,
     exportVideoReportBatch on the real service) have none of them, so they are optional.

@@ -28,7 +28,9 @@ _NATURAL_KEY = ("room_id", "session_id", "version", "playback_id", "video_id")
 def _identity(item: Any) -> Hashable:
     # A few ints per item (not the whole item), so a long walk holds little.
     guid = getattr(item, "guid", None)
-    if isinstance(guid, str):  # a play record: one play, whatever room it was in (protocol §12)
+    if isinstance(
+        guid, str
+    ):  # a play record: one play, whatever room it was in (docs/protocol.md#viewing-records)
         return guid
     if hasattr(item, "room_id"):
         return tuple(getattr(item, name, None) for name in _NATURAL_KEY)

@@ -1,4 +1,4 @@
-"""Build the web playback page URL (protocol §7) that plays a playback with a player token."""
+"""Build the web playback page URL (docs/protocol.md#player-tokens-and-urls) that plays a playback with a player token."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def to_wire(param: Param, value: object) -> str:
     elif isinstance(value, int):
         text = str(value)
     elif isinstance(value, dt.datetime) and param.kind == "datetime":
-        text = beijing_wire_time(value)  # naive = Beijing time (protocol §12)
+        text = beijing_wire_time(value)  # naive = Beijing time (docs/protocol.md#viewing-records)
     elif isinstance(value, dt.date) and param.kind == "date":
         text = value.strftime("%Y-%m-%d")
     elif isinstance(value, str):
@@ -83,7 +83,9 @@ def build_params(endpoint: Endpoint, arguments: Mapping[str, object]) -> dict[st
             continue
         params[param.name] = to_wire(param, value)
     try:
-        endpoint.check_rules(params)  # rules between parameters, e.g. §12's day window
+        endpoint.check_rules(
+            params
+        )  # rules between parameters, e.g. the day window of docs/protocol.md#viewing-records
     except RuleError as exc:
         raise InvalidArgumentError(exc.param, str(exc)) from None
     return params
@@ -177,7 +179,7 @@ class RetryPolicy:
     :param initial_delay: first backoff ceiling in seconds (exponential, full jitter)
     :param max_delay: largest backoff ceiling in seconds
     :param rate_limit_wait: wait after a rate-limit answer without ``Retry-After`` — one full
-        period of the account limit (the service sends no Retry-After, protocol §11)
+        period of the account limit (the service sends no Retry-After, docs/protocol.md#decisions)
     :param max_retry_after: the longest ``Retry-After`` honoured; the call's timeout caps it too
     """
 

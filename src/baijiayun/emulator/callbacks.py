@@ -30,7 +30,7 @@ def _reply_ok(reply: str) -> bool:
 
 
 class Notifier:
-    """Send each status change of a recording to the account's callback URL (protocol §11).
+    """Send each status change of a recording to the account's callback URL (docs/protocol.md#decisions).
 
     A delivery is retried ``retries`` times with a doubling ``backoff`` on ``jobs``; every
     attempt is recorded.

@@ -35,7 +35,7 @@ Record = dict[str, Any]
 
 @dataclass
 class EmulatorConfig:
-    """Knobs of the emulated service (defaults follow protocol §11)."""
+    """Knobs of the emulated service (defaults follow docs/protocol.md#decisions)."""
 
     timestamp_window: int = 300
     """Reject |server time - timestamp| above this many seconds with 1001 (0 = off)."""
@@ -66,7 +66,7 @@ class EmulatorConfig:
     redis_prefix: str = "bjy:emulator:rate"
     """Key prefix of the rate window in Redis (one sorted set per partner under it)."""
     report_interval: float = 10.0
-    """Seconds between the web player's beacons while it plays (protocol §12); a play with
+    """Seconds between the web player's beacons while it plays (docs/protocol.md#viewing-records); a play with
     no beacon for three intervals has ended."""
     postgres_io: Concurrency = "async"
     """How PostgreSQL round trips leave the event loop: ``async`` (psycopg's async driver) or
@@ -278,7 +278,7 @@ class Emulator:
         return counts
 
     def add_views(self, records: list[Record]) -> list[Record]:
-        """Add play records in bulk: §12 records (``room_id`` and ``play_begin_time``, as
+        """Add play records in bulk: docs/protocol.md#viewing-records records (``room_id`` and ``play_begin_time``, as
         ``YYYY-MM-DD HH:MM:SS`` Beijing time or unix seconds, are needed; a missing ``guid`` is
         made). All or none; return them as stored."""
         return [as_dict(r) for r in self.views.add_records(records)]

@@ -29,7 +29,7 @@ __all__ = ["OpenAPI"]
 logger = logging.getLogger("baijiayun.emulator")
 
 RATE_LIMIT_MSG = "请求过于频繁"
-INTERNAL_ERROR = 1  # protocol §11: HTTP 500 with the envelope, code 1
+INTERNAL_ERROR = 1  # docs/protocol.md#decisions: HTTP 500 with the envelope, code 1
 INTERNAL_MSG = "服务器内部错误: internal error (logged)"
 _PARTNER_ID = ep.Param("partner_id", "int", "partner id", required=True, minimum=1)
 _TIMESTAMP = ep.Param("timestamp", "int", "unix seconds", required=True, minimum=0)

@@ -1,4 +1,4 @@
-"""The web player (protocol §7, §12): its page, its test video (with Range) and its beacons."""
+"""The web player (docs/protocol.md#player-tokens-and-urls, docs/protocol.md#viewing-records): its page, its test video (with Range) and its beacons."""
 
 from __future__ import annotations
 

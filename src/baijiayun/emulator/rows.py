@@ -105,7 +105,7 @@ class PptFile:
 
 @dataclass
 class PlayRecord:
-    """One play of a playback (protocol §12): who, when, how long; times in unix seconds."""
+    """One play of a playback (docs/protocol.md#viewing-records): who, when, how long; times in unix seconds."""
 
     guid: str
     partner_id: int

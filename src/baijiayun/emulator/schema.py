@@ -186,7 +186,7 @@ faults = Table(
     Column("hits", BigInteger, nullable=False, default=0),
 )
 
-# One row per play (protocol §12): made by the player's first beacon, grown by the next ones;
+# One row per play (docs/protocol.md#viewing-records): made by the player's first beacon, grown by the next ones;
 # times are unix seconds (the wire writes them in Beijing time).
 play_records = Table(
     "bjy_play_records",

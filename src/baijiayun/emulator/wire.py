@@ -41,7 +41,7 @@ def envelope_bytes(code: int, msg: str, data: Any, ts: int) -> bytes:
 
 
 class BodyTooLarge(EmulatorError):
-    """The request body is larger than the configured limit (protocol §11: HTTP 413, 1001)."""
+    """The request body is larger than the configured limit (docs/protocol.md#decisions: HTTP 413, 1001)."""
 
     code = 1001
     http_status = TOO_LARGE

@@ -61,7 +61,7 @@ LIST_FIELDS = (
     "preface_url",
     "publish_status",
 )
-"""The getList item fields kept as columns besides the key (protocol §11); others go to ``extra``."""
+"""The getList item fields kept as columns besides the key (docs/protocol.md#decisions); others go to ``extra``."""
 
 meta = Table(
     "bjy_mirror_meta",
@@ -133,7 +133,7 @@ sync_runs = Table(
     Column("updated", Integer, nullable=False, default=0),
     Column("deleted", Integer, nullable=False, default=0),
     Column("error", Text, nullable=True),
-    # version 2: the play records read by the run (protocol §12), apart from the catalog's
+    # version 2: the play records read by the run (docs/protocol.md#viewing-records), apart from the catalog's
     Column("views_calls", Integer, nullable=False, default=0, server_default="0"),
     Column("views_seen", Integer, nullable=False, default=0, server_default="0"),
     Column("views_inserted", Integer, nullable=False, default=0, server_default="0"),
@@ -156,7 +156,7 @@ RECORD_FIELDS = (
     "session_id",
     "version",
 )
-"""A play record's fields kept as columns besides ``guid`` (protocol §12); others go to ``extra``."""
+"""A play record's fields kept as columns besides ``guid`` (docs/protocol.md#viewing-records); others go to ``extra``."""
 
 play_records = Table(
     "bjy_mirror_play_records",

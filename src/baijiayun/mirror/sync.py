@@ -46,14 +46,14 @@ log = logging.getLogger("baijiayun.mirror")
 
 PAGE_SIZE = 1000
 VIEWS_PAGE_SIZE = 1000
-"""Play records per exportVideoReportBatch call: the largest page the service gives (§12)."""
+"""Play records per exportVideoReportBatch call: the largest page the service gives (docs/protocol.md#viewing-records)."""
 VIEWS_DAYS = 30
 """How far back a mirror's first read of play records goes, in days before today."""
 OPEN_DAYS = 2
-"""Days whose plays may still be going, re-read by every run: today and yesterday (§12)."""
+"""Days whose plays may still be going, re-read by every run: today and yesterday (docs/protocol.md#viewing-records)."""
 VIEWS_GRACE = 1800.0
 """Seconds after its last report a play may still grow, and before a read a play may have
-begun unseen: §12's service reports every 120 s and ends a play after 3 silent intervals (6
+begun unseen: the service (docs/protocol.md#viewing-records) reports every 120 s and ends a play after 3 silent intervals (6
 minutes); 30 minutes leaves room for clock skew and late reports."""
 
 
@@ -150,7 +150,7 @@ class Mirror:
     Tables are created on first use. Only one sync per account runs at a time: a second one waits
     ``lock_wait`` seconds, then raises :class:`MirrorLockedError`.
 
-    Each sync also keeps the account's play records (protocol §12) unless ``views`` is False:
+    Each sync also keeps the account's play records (docs/protocol.md#viewing-records) unless ``views`` is False:
     exportVideoReportBatch, one Beijing day at a time, re-reading only the ``open_days`` days
     whose plays may still be going (today and yesterday), and those only from where a play may
     be new or still growing; never a day once final.
@@ -412,7 +412,7 @@ class Mirror:
         listing is complete (then what it does not list is proven absent).
 
         getCropList answers; 3001/3002 prove the room and its playbacks gone. Its code 1 proves
-        nothing (protocol §11 uses it for "no such playback" and for much else), so the room's
+        nothing (docs/protocol.md#decisions uses it for "no such playback" and for much else), so the room's
         getList listing is asked next. When that cannot answer either, a refresh raises (the
         write hook logs it) and a sweep logs it and goes on (None): the rows stay, and the next
         run asks again. Any other failure raises, deleting nothing.

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["VideoData"]
 
 WALK_PAGE_SIZE = 1000
-"""The walkers ask for the largest page the service gives (protocol §12), to spend few calls."""
+"""The walkers ask for the largest page the service gives (docs/protocol.md#viewing-records), to spend few calls."""
 
 OnDay = Callable[[DayWindow], None]
 """Called with each day window once all its records were yielded (e.g. to advance a bar)."""

@@ -1,4 +1,4 @@
-"""Playback state and rules (protocol §11) on typed rows: no HTTP, no wire formatting."""
+"""Playback state and rules (docs/protocol.md#decisions) on typed rows: no HTTP, no wire formatting."""
 
 from __future__ import annotations
 

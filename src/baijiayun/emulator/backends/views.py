@@ -1,4 +1,4 @@
-"""Viewing records (protocol §12): plays built from player beacons, read by day windows; no HTTP."""
+"""Viewing records (docs/protocol.md#viewing-records): plays built from player beacons, read by day windows; no HTTP."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ EVENTS = frozenset({"play", "heartbeat", "pause", "seek", "ended", "leave"})
 END_EVENTS = frozenset({"ended", "leave"})
 """Beacon events that end a play."""
 SILENT_INTERVALS = 3
-"""A play without a beacon for this many report intervals has ended (protocol §12)."""
+"""A play without a beacon for this many report intervals has ended (docs/protocol.md#viewing-records)."""
 MAX_USER_NAME = 100
 MAX_TEXT = 64
 _GUID = re.compile(r"[0-9A-Za-z]{32}")
@@ -84,7 +84,7 @@ class Beacon:
         return None
 
 
-# The fields a synthetic record may carry (the §12 record); room_id and play_begin_time are needed.
+# The fields a synthetic record may carry (the docs/protocol.md#viewing-records record); room_id and play_begin_time are needed.
 _RECORD_FIELDS = frozenset(
     {
         "guid",
@@ -305,7 +305,7 @@ class ViewsBackend:
     # -- synthetic records --------------------------------------------------------------------
 
     def add_records(self, raw_records: Sequence[Mapping[str, Any]]) -> list[PlayRecord]:
-        """Add finished plays in bulk (a list of §12 records; ``room_id`` and ``play_begin_time``
+        """Add finished plays in bulk (a list of docs/protocol.md#viewing-records records; ``room_id`` and ``play_begin_time``
         required, a missing ``guid`` made). The room gives the account and product line; the
         main version of the room/session gives ``version`` and ``video_id`` unless they are
         given. All or nothing: InvalidParameter names the first bad field (``[i].field``)."""

@@ -1,4 +1,4 @@
-"""Responses of the video_data module: play records (protocol §12), one day window a call."""
+"""Responses of the video_data module: play records (docs/protocol.md#viewing-records), one day window a call."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = ["play_record"]
 
 
 def play_record(row: PlayRecord) -> dict[str, Any]:
-    """One play as both endpoints write it: §12's fields, times in Beijing time."""
+    """One play as both endpoints write it: the fields of docs/protocol.md#viewing-records, times in Beijing time."""
     return {
         "guid": row.guid,
         "uuid": row.uuid,
