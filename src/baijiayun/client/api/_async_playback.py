@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ... import _endpoints as ep
 from ...errors import InvalidArgumentError
@@ -25,18 +24,16 @@ from ...pagination import PageWalk
 from ...player import player_url
 from ...tokens import token_key
 from .. import _core
+from ._async_resource import AsyncResource
 from ._shared import RoomIds, batch_entries, chunks, merge_token_batch, parse
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from ...tokens import RedisTokenCache, TokenCache
-    from .._async_client import AsyncBaiJiaYunClient
 
 __all__ = ["AsyncPlayBack"]
 
 
-class AsyncPlayBack:
+class AsyncPlayBack(AsyncResource):
     """回放 (playback): the seed's ``baijiayun.client.api.PlayBack``.
 
     ``AsyncPlayBack(client)`` binds to a :class:`~baijiayun.AsyncBaiJiaYunClient`;
@@ -45,17 +42,6 @@ class AsyncPlayBack:
     :meth:`close` or use ``async with AsyncPlayBack() as playback:``. Closing never closes
     a client that was passed in.
     """
-
-    def __init__(self, client: AsyncBaiJiaYunClient | None = None) -> None:
-        self._owns_client = client is None
-        if client is None:
-            from .._async_client import AsyncBaiJiaYunClient
-
-            client = AsyncBaiJiaYunClient()
-        self.client = client
-
-    async def _call(self, endpoint: ep.Endpoint, **arguments: object) -> Any:
-        return await self.client.request(endpoint, arguments)
 
     async def delete(
         self, room_id: int, session_id: int | None = None, version: int | None = None
@@ -390,22 +376,3 @@ class AsyncPlayBack:
             fetched_at=fetched_at,
         )
         return len(tokens)
-
-    async def close(self) -> None:
-        """Close the client if this object built it (``AsyncPlayBack()`` with no client)."""
-        if self._owns_client:
-            await self.client.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.client!r})"

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ... import _endpoints as ep
 from ..._days import DayWindow, Moment, day_windows
 from ...models import PlayRecord, PlayRecordPage
 from ...pagination import PageWalk
+from ._async_resource import AsyncResource
 from ._shared import parse
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
-    from .._async_client import AsyncBaiJiaYunClient
+    pass
 
 __all__ = ["AsyncVideoData"]
 
@@ -27,7 +25,7 @@ OnDay = Callable[[DayWindow], None]
 """Called with each day window once all its records were yielded (e.g. to advance a bar)."""
 
 
-class AsyncVideoData:
+class AsyncVideoData(AsyncResource):
     """视频数据 (video data: play records): the seed's ``baijiayun.client.api.VideoData``.
 
     ``AsyncVideoData(client)`` binds to a :class:`~baijiayun.AsyncBaiJiaYunClient`;
@@ -41,17 +39,6 @@ class AsyncVideoData:
     midnight: such a call is refused before sending; the ``iter_*`` walkers split any span into
     day windows for you.
     """
-
-    def __init__(self, client: AsyncBaiJiaYunClient | None = None) -> None:
-        self._owns_client = client is None
-        if client is None:
-            from .._async_client import AsyncBaiJiaYunClient
-
-            client = AsyncBaiJiaYunClient()
-        self.client = client
-
-    async def _call(self, endpoint: ep.Endpoint, **arguments: object) -> Any:
-        return await self.client.request(endpoint, arguments)
 
     async def get_playback_play_record(
         self,
@@ -185,22 +172,3 @@ class AsyncVideoData:
                     yield record
             if on_day is not None:
                 on_day(window)
-
-    async def close(self) -> None:
-        """Close the client if this object built it (``AsyncVideoData()`` with no client)."""
-        if self._owns_client:
-            await self.client.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.client!r})"

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ... import _endpoints as ep
 from ...errors import InvalidArgumentError
@@ -27,17 +26,15 @@ from ...player import player_url
 from ...tokens import token_key
 from .. import _core
 from ._shared import RoomIds, batch_entries, chunks, merge_token_batch, parse
+from ._sync_resource import Resource
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from ...tokens import RedisTokenCache, TokenCache
-    from .._sync_client import BaiJiaYunClient
 
 __all__ = ["PlayBack"]
 
 
-class PlayBack:
+class PlayBack(Resource):
     """回放 (playback): the seed's ``baijiayun.client.api.PlayBack``.
 
     ``PlayBack(client)`` binds to a :class:`~baijiayun.BaiJiaYunClient`;
@@ -46,17 +43,6 @@ class PlayBack:
     :meth:`close` or use ``with PlayBack() as playback:``. Closing never closes
     a client that was passed in.
     """
-
-    def __init__(self, client: BaiJiaYunClient | None = None) -> None:
-        self._owns_client = client is None
-        if client is None:
-            from .._sync_client import BaiJiaYunClient
-
-            client = BaiJiaYunClient()
-        self.client = client
-
-    def _call(self, endpoint: ep.Endpoint, **arguments: object) -> Any:
-        return self.client.request(endpoint, arguments)
 
     def delete(
         self, room_id: int, session_id: int | None = None, version: int | None = None
@@ -383,22 +369,3 @@ class PlayBack:
             fetched_at=fetched_at,
         )
         return len(tokens)
-
-    def close(self) -> None:
-        """Close the client if this object built it (``PlayBack()`` with no client)."""
-        if self._owns_client:
-            self.client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.client!r})"

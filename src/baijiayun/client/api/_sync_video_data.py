@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ... import _endpoints as ep
 from ..._days import DayWindow, Moment, day_windows
 from ...models import PlayRecord, PlayRecordPage
 from ...pagination import PageWalk
 from ._shared import parse
+from ._sync_resource import Resource
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
-    from .._sync_client import BaiJiaYunClient
+    pass
 
 __all__ = ["VideoData"]
 
@@ -28,7 +26,7 @@ OnDay = Callable[[DayWindow], None]
 """Called with each day window once all its records were yielded (e.g. to advance a bar)."""
 
 
-class VideoData:
+class VideoData(Resource):
     """视频数据 (video data: play records): the seed's ``baijiayun.client.api.VideoData``.
 
     ``VideoData(client)`` binds to a :class:`~baijiayun.BaiJiaYunClient`;
@@ -42,17 +40,6 @@ class VideoData:
     midnight: such a call is refused before sending; the ``iter_*`` walkers split any span into
     day windows for you.
     """
-
-    def __init__(self, client: BaiJiaYunClient | None = None) -> None:
-        self._owns_client = client is None
-        if client is None:
-            from .._sync_client import BaiJiaYunClient
-
-            client = BaiJiaYunClient()
-        self.client = client
-
-    def _call(self, endpoint: ep.Endpoint, **arguments: object) -> Any:
-        return self.client.request(endpoint, arguments)
 
     def get_playback_play_record(
         self,
@@ -186,22 +173,3 @@ class VideoData:
                     yield record
             if on_day is not None:
                 on_day(window)
-
-    def close(self) -> None:
-        """Close the client if this object built it (``VideoData()`` with no client)."""
-        if self._owns_client:
-            self.client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.client!r})"
