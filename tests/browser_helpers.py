@@ -27,7 +27,7 @@ LAUNCH_ARGS = [
 ]
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 SCREENSHOTS_ENV = "BAIJIAYUN_SCREENSHOTS"
-"""Set to ``docs`` to (re)write the README's screenshots under docs/img/."""
+"""Set to ``docs`` to (re)write the docs pages' screenshots under docs/img/ (the README shows one of them)."""
 DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 WORK_TIMEOUT = 120.0
 """Seconds one submitted piece of browser work may take before the test fails."""

@@ -1,4 +1,5 @@
-"""The README's "Catalog mirror" examples run: Python, the CLI lines, FastAPI mounting, the SQL query."""
+"""The catalog mirror page's examples (docs/mirror.md) run for real: Python, every CLI line (``watch``
+and ``serve-callbacks`` as served processes), FastAPI mounting, the SQL query."""
 
 from __future__ import annotations
 
@@ -25,14 +26,14 @@ from baijiayun.emulator.seed import DEMO_ACCOUNTS
 from baijiayun.emulator.server import free_port
 from baijiayun.mirror import make_engine
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+PAGE = (Path(__file__).parent.parent / "docs" / "mirror.md").read_text(encoding="utf-8")
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.server
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language} mirror\n(.*?)```", README, flags=re.S)
+    return re.findall(rf"```{language}\n(.*?)```", PAGE, flags=re.S)
 
 
 @pytest.fixture
@@ -69,14 +70,14 @@ def _command(line: str) -> list[str]:
     return [sys.executable, "-m", "baijiayun.cli.mirror", *args[2:]]
 
 
-def test_readme_mirror_examples_run(
+def test_mirror_page_examples_run(
     demo_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, mounted, hook = blocks("python")
-    exec(compile(first, "README mirror block 1", "exec"), {"__name__": "readme"})
+    exec(compile(first, "docs/mirror.md python block 1", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out
     assert "playbacks mirrored with" in out and "incremental run: 1 call(s), 0 new" in out
-    exec(compile(hook, "README mirror block 3", "exec"), {"__name__": "readme"})
+    exec(compile(hook, "docs/mirror.md python block 3", "exec"), {"__name__": "readme"})
     assert capsys.readouterr().out == "高等数学 第1讲（修订）\n"
 
     (query,) = blocks("sql")
@@ -84,10 +85,10 @@ def test_readme_mirror_examples_run(
     with engine.connect() as conn:
         rows = conn.execute(text(query)).all()
     engine.dispose()
-    assert 0 < len(rows) <= 10
+    assert 0 < len(rows) <= 10 and all(len(row) == 5 for row in rows)
 
     scope: dict[str, Any] = {"__name__": "readme"}
-    exec(compile(mounted, "README mirror block 2", "exec"), scope)
+    exec(compile(mounted, "docs/mirror.md python block 2", "exec"), scope)
 
     async def post_forged() -> httpx.Response:
         transport = httpx.ASGITransport(app=scope["app"])

@@ -1,4 +1,6 @@
-"""Every code example of the README runs: Python blocks, CLI lines, the emulator command, the plugin."""
+"""Every code example of the README's tour runs, and so do the examples it handed to the docs pages
+with their exact checks: the CLI page's command lines and profile (docs/cli.md) and the emulator
+page's pytest example (docs/emulator.md). The docs pages' other examples run in test_docs.py."""
 
 from __future__ import annotations
 
@@ -21,12 +23,17 @@ from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.seed import DEMO_ACCOUNTS
 from baijiayun.emulator.server import BackgroundServer, free_port
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 BIN = Path(sys.executable).parent
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+def blocks(language: str, text: str = README) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def page(name: str) -> str:
+    return (ROOT / "docs" / name).read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -47,19 +54,9 @@ def demo_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 RUNNERS = {
-    "python": "test_python_examples_run, test_pytest_plugin_example_passes",
-    "bash": "test_cli_examples_run, test_emulator_serve_examples_start",
+    "python": "test_python_examples_run",
+    "bash": "test_readme_cli_lines_run, test_emulator_serve_examples_start",
     "sh": "test_setup_commands_are_the_makefile_targets_ci_runs",
-    "toml": "test_profile_example_is_a_valid_profile",
-    "python limit": "tests/test_readme_limit.py",
-    "bash limit": "tests/test_readme_limit.py",
-    "python mirror": "tests/test_mirror_readme.py",
-    "bash mirror": "tests/test_mirror_readme.py",
-    "sql mirror": "tests/test_mirror_readme.py",
-    "python views": "tests/test_views_readme.py",
-    "bash views": "tests/test_views_readme.py",
-    "python views-report": "tests/test_views_readme.py",
-    "bash views-report": "tests/test_views_readme.py",
 }
 
 
@@ -74,7 +71,7 @@ def test_every_code_block_is_run_by_a_test() -> None:
 def test_profile_example_is_a_valid_profile(tmp_path: Path) -> None:
     from baijiayun.cli.config import load_profile
 
-    (example,) = blocks("toml")
+    (example,) = blocks("toml", page("cli.md"))
     config = tmp_path / "config.toml"
     config.write_text(example, encoding="utf-8")
     assert load_profile("prod", config) == {
@@ -113,15 +110,16 @@ def test_setup_commands_are_the_makefile_targets_ci_runs() -> None:
 
 @pytest.mark.usefixtures("demo_env")
 def test_python_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
-    examples = [code for code in blocks("python") if "def test_" not in code]
-    for index, code in enumerate(examples):
+    # the errors of the SDK guide ("invalid argument 'page_size'", "1 回放版本不存在: …") and the
+    # emulator page's play records ("2026-11-20 20:00:00 王芳 1500") are checked in test_docs.py
+    for index, code in enumerate(blocks("python")):
         exec(compile(code, f"README.md python block {index + 1}", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out
-    assert "100 高等数学 第1讲 6060" in out  # the demo data set is deterministic
-    assert "3001 room id does not exist" in out
-    assert "invalid argument 'page_size'" in out
-    assert "1 回放版本不存在: version 7 not found" in out
-    assert "2026-11-20 20:00:00 王芳 1500\n2026-11-20 21:30:00 (anonymous) 60" in out
+    assert out.splitlines() == [
+        "100 高等数学 第1讲 6060",  # the demo data set is deterministic
+        "['26010100000001', '26010100000021-202601211']",
+        "3001 room id does not exist (房间号不存在)",
+    ]
 
 
 def _run_line(line: str, env: dict[str, str], folder: Path) -> None:
@@ -145,9 +143,21 @@ def _run_line(line: str, env: dict[str, str], folder: Path) -> None:
         (folder / target).write_text(result.stdout, encoding="utf-8")
 
 
-def test_cli_examples_run(demo_env: Any, tmp_path: Path) -> None:
+def test_readme_cli_lines_run(demo_env: Any, tmp_path: Path) -> None:
     _, env = demo_env
     lines = [line.split("  #")[0] for line in blocks("bash")[0].splitlines() if line.strip()]
+    for line in lines:
+        _run_line(line, env, tmp_path)
+    admin = f"{env['BAIJIAYUN_BASE_URL']}/_emulator/rooms"
+    assert {r["name"] for r in httpx.get(f"{admin}/26010100000003/playbacks").json()["result"]} == {
+        "Python 编程 第3讲（重录）"
+    }
+
+
+def test_cli_page_examples_run(demo_env: Any, tmp_path: Path) -> None:
+    _, env = demo_env
+    commands = blocks("bash", page("cli.md"))[0]
+    lines = [line.split("  #")[0] for line in commands.splitlines() if line.strip()]
     for line in lines:
         _run_line(line, env, tmp_path)
     admin = f"{env['BAIJIAYUN_BASE_URL']}/_emulator/rooms"
@@ -223,7 +233,7 @@ def test_emulator_serve_examples_start(
 
 
 def test_pytest_plugin_example_passes(tmp_path: Path) -> None:
-    (example,) = [code for code in blocks("python") if "def test_" in code]
+    (example,) = [code for code in blocks("python", page("emulator.md")) if "def test_" in code]
     (tmp_path / "test_example.py").write_text(example, encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
@@ -256,3 +266,13 @@ def test_the_plugin_loads_nothing_optional_until_a_fixture_is_used() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == []
+
+
+def test_readme_links_to_the_docs_pages() -> None:
+    targets = re.findall(r"\]\(([^)]+)\)", README)
+    assert all(not t.startswith(("/", "http://", "https://")) for t in targets), targets
+    missing = [t for t in targets if not (ROOT / t.split("#")[0]).exists()]
+    assert missing == [], missing
+    linked = {t.split("#")[0] for t in targets}
+    pages = {f"docs/{p}.md" for p in ("index", "sdk", "cli", "emulator", "mirror", "bulk", "views")}
+    assert pages | {"docs/protocol.md", "docs/openapi.md", "docs/layout.md"} <= linked

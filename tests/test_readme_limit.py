@@ -1,4 +1,6 @@
-"""The README's "Working under the account limit" examples run against the demo emulator."""
+"""The account-limit examples run against the demo emulator: the token cache of the SDK guide
+(docs/sdk.md), the bulk page's Python and CLI lines (docs/bulk.md) and the CLI page's budget line
+(docs/cli.md), with their exact output, calls and files."""
 
 from __future__ import annotations
 
@@ -18,16 +20,23 @@ from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.seed import DEMO_ACCOUNTS
 from baijiayun.emulator.server import BackgroundServer
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-SECTION = README.split("## Working under the account limit", 1)[1].split("\n## ", 1)[0]
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def blocks(page: str, language: str) -> list[str]:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
 PID = int(DEMO_ACCOUNTS[0]["partner_id"])
 
 
 def test_limit_examples_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    examples = re.findall(r"```python limit\n(.*?)```", SECTION, flags=re.S)
-    assert len(examples) == 2
+    (tokens,) = [code for code in blocks("sdk.md", "python") if "prefetch_tokens" in code]
+    (renames,) = blocks("bulk.md", "python")
+    examples = [tokens, renames]
     with Emulator("sqlite://", EmulatorConfig()) as emulator:
         emulator.reset()
         emulator.seed_demo()
@@ -37,7 +46,7 @@ def test_limit_examples_run(
             monkeypatch.setenv("BAIJIAYUN_BASE_URL", server.base_url)
             monkeypatch.setenv("BAIJIAYUN_CACHE_DIR", str(tmp_path / "cache"))
             for index, code in enumerate(examples):
-                exec(compile(code, f"README limit block {index + 1}", "exec"), {})
+                exec(compile(code, f"account-limit block {index + 1}", "exec"), {})
         names = {r["name"] for r in emulator.playback_rows(26010100000002)}
         token_calls = emulator.calls(PID, "getPlayerToken")
         batch_calls = emulator.calls(PID, "getPlayerTokenBatch")
@@ -55,8 +64,11 @@ def test_limit_examples_run(
 
 
 def test_limit_cli_lines_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (block,) = re.findall(r"```bash limit\n(.*?)```", SECTION, flags=re.S)
+    (bulk_lines,) = blocks("bulk.md", "bash")
+    (budget_line,) = [b for b in blocks("cli.md", "bash") if "--rate-limit" in b]
+    block = bulk_lines + budget_line
     lines = [shlex.split(line) for line in block.splitlines() if line.strip()]
+    assert len(lines) == 4
     assert all(args[0] == "baijiayun" for args in lines)
     monkeypatch.chdir(tmp_path)
     Path("renames.csv").write_text(

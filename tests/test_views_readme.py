@@ -1,4 +1,4 @@
-"""The README's "Who watched" examples run against the demo emulator (``--seed demo``: a few hundred
+"""The viewing records page's examples (docs/views.md) run against the demo emulator (``--seed demo``: a few hundred
 plays over the last 30 days), served on a loopback port: the SDK block, the CLI lines, the report.
 
 Every figure is checked exactly against the emulator's own records and playbacks, computed here
@@ -25,18 +25,18 @@ from baijiayun.emulator import Emulator, EmulatorConfig
 from baijiayun.emulator.seed import DEMO_ACCOUNTS
 from baijiayun.emulator.server import BackgroundServer
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+PAGE = (Path(__file__).parent.parent / "docs" / "views.md").read_text(encoding="utf-8")
 ROOM = 26010100000001
 LONG_ROOM = 26010100000021
 PARTNER = int(DEMO_ACCOUNTS[0]["partner_id"])
 SPAN = dt.date(2026, 11, 25), dt.date(2026, 12, 1)
-"""The days of the README's CLI lines."""
+"""The days of the page's CLI lines."""
 
 pytestmark = pytest.mark.server
 
 
 def blocks(language: str, tag: str = "views") -> list[str]:
-    return re.findall(rf"```{language} {tag}\n(.*?)```", README, flags=re.S)
+    return re.findall(rf"```{language} {tag}\n(.*?)```", PAGE, flags=re.S)
 
 
 def today() -> dt.date:
@@ -63,7 +63,7 @@ def played(
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[tuple[Emulator, str]]:
-    """The demo emulator, plus a play on each end of the README's span, served."""
+    """The demo emulator, plus a play on each end of the page's span, served."""
     with Emulator("sqlite://", EmulatorConfig(rate_limit=None)) as emu:
         emu.reset()
         emu.seed_demo()
@@ -99,7 +99,7 @@ def test_readme_views_python_example_runs(
 ) -> None:
     emu = demo[0]
     (code,) = blocks("python")
-    exec(compile(code, "README views block", "exec"), {"__name__": "readme"})
+    exec(compile(code, "docs/views.md views block", "exec"), {"__name__": "readme"})
     lines = capsys.readouterr().out.splitlines()
     month = today() - dt.timedelta(days=30), today()
     room = played(emu, *month, LONG_ROOM)
@@ -229,7 +229,7 @@ def test_readme_report_examples_run(
         "name,user_number\n" + "".join(f"学生,{n}\n" for n in roster), encoding="utf-8"
     )
     (code,) = blocks("python", "views-report")
-    exec(compile(code, "README report block", "exec"), {"__name__": "readme"})
+    exec(compile(code, "docs/views.md report block", "exec"), {"__name__": "readme"})
     lines = capsys.readouterr().out.splitlines()
     month = today() - dt.timedelta(days=30), today()
     account = played(emu, *month, None)
