@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install bench check-installs generate docs docs-serve
+.PHONY: demo test lint install bench check-installs generate docs docs-serve browser
 
 $(BIN)/baijiayun: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,13 @@ generate: install
 
 # Two workers (the machine's two cores); a test file stays on one worker, so its shared servers
 # are started once (tests/conftest.py groups them).
-test: lint
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own);
+# installed with apt when missing and apt is there (without it they skip locally, fail under CI=true).
+browser:
+	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: lint browser
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The documentation site (docs/, mkdocs.yml) into site/; any warning fails the build.
