@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
+from _serving import drop_schema, free_port, postgres_schema, schema_url, start_emulator
 
-POSTGRES_URL = os.environ.get(
-    "BAIJIAYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 TARGET_MS = 200.0
 PAGE = "/_emulator/console/playbacks"
 CASES = [
@@ -37,39 +32,6 @@ CASES = [
     ("name search", PAGE, {"q": "高等数学"}),
     ("(no catalog: faults)", "/_emulator/console/faults", {}),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(database: str, size: int) -> tuple[subprocess.Popen[bytes], str, float]:
-    """The emulator on the seeded catalog, its URL and the seconds it took to start serving."""
-    port = free_port()
-    binary = Path(sys.executable).parent / "baijiayun"
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            *(str(binary), "emulator", "serve", "--port", str(port), "--database", database),
-            *("--seed", "large", "--seed-size", str(size)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the emulator exited with {process.returncode}")
-        try:
-            httpx.get(f"{base}/_emulator/console/faults", timeout=2)
-            return process, base, time.perf_counter() - started
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("the emulator did not start within 600 s")
 
 
 def measure(base: str, runs: int) -> list[tuple[str, float, int]]:
@@ -91,33 +53,15 @@ def measure(base: str, runs: int) -> list[tuple[str, float, int]]:
     return results
 
 
-def postgres_schema() -> str | None:
-    """A fresh schema on the PostgreSQL server, or None when it is unreachable."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import OperationalError
-
-    schema = f"bjy_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
-    except OperationalError:
-        return None
-    return schema
-
-
-def drop_schema(schema: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    engine.dispose()
-
-
 def run(name: str, database: str, args: argparse.Namespace) -> bool:
-    process, base, started = serve(database, args.seed_size)
+    port = free_port()
+    process, started = start_emulator(
+        port,
+        database,
+        ["--seed", "large", "--seed-size", str(args.seed_size)],
+        probe="/_emulator/console/faults",
+    )
+    base = f"http://127.0.0.1:{port}"
     try:
         results = measure(base, args.runs)
     finally:
@@ -150,12 +94,8 @@ def main() -> int:
     if schema is None:
         print("\nPostgreSQL: unreachable, skipped")
     else:
-        sep = "&" if "?" in POSTGRES_URL else "?"
         try:
-            ok = (
-                run("PostgreSQL", f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}", args)
-                and ok
-            )
+            ok = run("PostgreSQL", schema_url(schema), args) and ok
         finally:
             drop_schema(schema)
     return 0 if ok else 1

@@ -21,50 +21,15 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-POSTGRES_URL = os.environ.get(
-    "BAIJIAYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_emulator(
-    port: int, args: argparse.Namespace, database: str
-) -> tuple[subprocess.Popen[bytes], float]:
-    """The emulator serving the seeded catalog, and the seconds from start to serving."""
-    binary = Path(sys.executable).parent / "baijiayun"
-    command = [str(binary), "emulator", "serve", "--port", str(port), "--database", database]
-    command += ["--seed", args.seed, "--seed-size", str(args.seed_size)]
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [*command, "--rate-limit", str(args.rate_limit)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_emulator/faults")
-            return process, time.perf_counter() - started
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"emulator on port {port} did not start")
+from _serving import drop_schema, free_port, postgres_schema, schema_url, start_emulator
 
 
 def child(args: argparse.Namespace) -> None:
@@ -105,30 +70,6 @@ def measure(kind: str, env: dict[str, Any], database: str = "") -> dict[str, Any
     if done.returncode:
         raise SystemExit(f"{kind} failed: {done.stderr[-2000:]}")
     return dict(json.loads(done.stdout.splitlines()[-1]))
-
-
-def postgres_schema() -> str | None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import OperationalError
-
-    schema = f"bjy_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
-    except OperationalError:
-        return None
-    return schema
-
-
-def drop_schema(schema: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    engine.dispose()
 
 
 def change_catalog(base_url: str, env: dict[str, Any], count: int) -> None:
@@ -173,7 +114,18 @@ def main() -> None:
     load_before = os.getloadavg()
     port = free_port()
     work = Path(tempfile.mkdtemp(prefix="bjy-mirror-bench-"))
-    emulator, seeded_in = start_emulator(port, args, f"sqlite:///{work / 'emulator.db'}")
+    emulator, seeded_in = start_emulator(
+        port,
+        f"sqlite:///{work / 'emulator.db'}",
+        [
+            "--seed",
+            args.seed,
+            "--seed-size",
+            str(args.seed_size),
+            "--rate-limit",
+            str(args.rate_limit),
+        ],
+    )
     base_url = f"http://127.0.0.1:{port}"
     account = LARGE_ACCOUNT if args.seed == "large" else DEMO_ACCOUNTS[0]
     env = {**account, "base_url": base_url, "page_size": args.page_size}
@@ -193,8 +145,7 @@ def main() -> None:
         sqlite_url = f"sqlite:///{work / 'mirror.db'}"
         rows.append(("mirror first sync, SQLite", run("full", sqlite_url)))
         if schema is not None:
-            sep = "&" if "?" in POSTGRES_URL else "?"
-            pg_url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+            pg_url = schema_url(schema)
             rows.append(("mirror first sync, PostgreSQL", run("full", pg_url)))
         rows.append(("incremental, no change", run("incremental", sqlite_url)))
         time.sleep(quiet)

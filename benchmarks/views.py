@@ -27,7 +27,6 @@ import json
 import math
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,38 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
+from _serving import free_port, start_emulator
 
 DAYS = 31
 """The default window: the 30 days before today, and today."""
-
-
-def start_emulator(port: int, args: argparse.Namespace, database: str) -> tuple[Any, float]:
-    """The emulator serving the seeded catalog and views, and the seconds from start to serving."""
-    binary = Path(sys.executable).parent / "baijiayun"
-    command = [str(binary), "emulator", "serve", "--port", str(port), "--database", database]
-    command += ["--seed", "large", "--seed-size", str(args.seed_size), "--views", str(args.views)]
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [*command, "--rate-limit", str(args.rate_limit)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_emulator/faults")
-            return process, time.perf_counter() - started
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"emulator on port {port} did not start")
 
 
 def child(args: argparse.Namespace) -> None:
@@ -142,7 +113,14 @@ def main() -> None:
     load_before = os.getloadavg()
     port = free_port()
     work = Path(tempfile.mkdtemp(prefix="bjy-views-bench-"))
-    emulator, seeded_in = start_emulator(port, args, f"sqlite:///{work / 'emulator.db'}")
+    emulator, seeded_in = start_emulator(
+        port,
+        f"sqlite:///{work / 'emulator.db'}",
+        [
+            *("--seed", "large", "--seed-size", str(args.seed_size), "--views", str(args.views)),
+            *("--rate-limit", str(args.rate_limit)),
+        ],
+    )
     base_url = f"http://127.0.0.1:{port}"
     env = {**LARGE_ACCOUNT, "base_url": base_url}
     quiet = 10.5 if args.rate_limit else 0.0  # each child starts with an empty rate window
