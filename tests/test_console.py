@@ -268,6 +268,19 @@ def test_calls_show_why_a_call_was_refused_with_the_key_masked(emulator: Emulato
     assert emulator.rate_usage(account["partner_id"]) == 2  # served calls only
 
 
+def test_a_refused_call_carrying_a_nul_is_kept_and_shown_escaped(emulator: Emulator) -> None:
+    # its canonical string holds the NUL, which PostgreSQL text cannot: the statistics flush
+    # failed there and GET /_emulator/stats answered 500 (found by Schemathesis)
+    made = _playback(emulator, status=100)
+    raw = Raw(emulator, made["account"])
+    answer = raw.post("getBasicInfo", {"room_id": made["room"], "note": "a\x00b"}, key="wrong")
+    assert answer["code"] == 1002
+    calls = emulator.recent_calls()
+    assert [(c["outcome"], c["code"]) for c in calls] == [("auth", 1002)]
+    assert "note=a\\x00b" in calls[0]["why"]
+    assert emulator.stats()[0]["auth"] == 1
+
+
 def test_the_calls_kept_are_the_newest_thousand(emulator: Emulator) -> None:
     stats = emulator.call_stats
     for n in range(1200):

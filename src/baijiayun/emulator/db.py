@@ -561,7 +561,9 @@ class Database:
                 "endpoint": endpoint[:64],
                 "outcome": outcome,
                 "code": code,
-                "why": why[:CALL_WHY_CHARS],
+                # PostgreSQL text holds no NUL, and a refused request's canonical string may
+                # carry one: shown escaped on every database
+                "why": why[:CALL_WHY_CHARS].replace("\x00", "\\x00"),
             }
             for at, partner_id, endpoint, outcome, code, why in calls[-CALLS_KEPT:]
         ]
