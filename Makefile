@@ -30,7 +30,8 @@ generate: install
 	$(BIN)/python scripts/openapi.py
 
 # Two workers (the machine's two cores); a test file stays on one worker, so its shared servers
-# are started once (tests/conftest.py groups them).
+# are started once (tests/conftest.py groups them). A worker that crashes fails the run at once
+# (xdist's replacement worker never gets the crashed one's group: the run would hang).
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own);
 # installed with apt when missing and apt is there (without it they skip locally, fail under CI=true).
 browser:
@@ -38,7 +39,7 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 test: lint browser
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --max-worker-restart=0
 
 # The documentation site (docs/, mkdocs.yml) into site/; any warning fails the build.
 # NO_MKDOCS_2_WARNING silences Material's banner about its successor (a notice, not a warning).

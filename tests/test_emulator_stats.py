@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import httpx
 
 from baijiayun.emulator import Emulator, EmulatorConfig
+from baijiayun.emulator.server import BackgroundServer
 from baijiayun.testing import EmulatorTransport
 
 from .emulator_helpers import Raw
@@ -68,3 +71,31 @@ def test_reset_forgets_stats_and_state_and_restarts_ids(
     assert bjy_emulator.account(bjy_account["partner_id"]) is None
     assert first_playback_id() == before == 1
     client.http.close()
+
+
+def test_stopping_a_server_waits_for_the_statistics_flush_in_its_thread() -> None:
+    """The flush runs in a worker thread; a stop that left it running let the owner close the
+    in-memory database under a write (a segfault in SQLite), and lost the counts."""
+    with Emulator("sqlite://") as emulator:
+        account = emulator.create_account()
+        stats = emulator.call_stats
+        store, running, started = stats.flush, [0], threading.Event()
+
+        def slow_flush() -> None:
+            running[0] += 1
+            if not started.is_set():
+                started.set()
+                time.sleep(0.5)  # the server is told to stop meanwhile
+            store()
+            running[0] -= 1
+
+        stats.flush, stats.interval = slow_flush, 0.05  # type: ignore[method-assign]
+        server = BackgroundServer(emulator).start()
+        with httpx.Client(base_url=server.base_url) as http:
+            raw = Raw(emulator, account)
+            raw.http.close()
+            http.post("/openapi/playback/getBasicInfo", data=raw.form({"room_id": 1}))
+        assert started.wait(5)
+        server.stop()
+        assert running[0] == 0, "the server stopped with a flush still writing"
+        assert emulator.calls(account["partner_id"], "getBasicInfo") == 1

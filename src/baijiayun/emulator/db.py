@@ -427,7 +427,11 @@ class Database:
             await self._async.dispose()
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (the shared in-memory one once no thread is using it)."""
+        with self._shared:
+            self._dispose()
+
+    def _dispose(self) -> None:
         readers, self._readers = self._readers, []
         for conn in readers:
             conn.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import gc
@@ -121,13 +122,15 @@ class ServedApp:
         self.owns = owns
         self.freeze = freeze
 
-    async def _flush_forever(self) -> None:
+    async def _flush_forever(self, stop: asyncio.Event) -> None:
         """The one place buffered statistics are stored while serving (reads flush the rest):
         in a worker thread, so the write (and a SQLite checkpoint's fsync) never stalls the
-        calls in flight on the event loop."""
+        calls in flight on the event loop. Returns once ``stop`` is set and no flush is running
+        (a cancelled task would leave its thread writing while the database closes)."""
         stats, db = self.emulator.call_stats, self.emulator.db
-        while True:
-            await asyncio.sleep(stats.interval)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), stats.interval)
             if stats.due():
                 try:
                     await anyio.to_thread.run_sync(db.retrying, stats.flush)
@@ -139,6 +142,7 @@ class ServedApp:
             await self.app(scope, receive, send)
             return
         flusher: asyncio.Task[None] | None = None
+        stop = asyncio.Event()
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -147,11 +151,14 @@ class ServedApp:
                 # whose pauses otherwise show in the latency tail
                 if self.freeze:  # only when the server is the whole process
                     gc.freeze()
-                flusher = asyncio.create_task(self._flush_forever())
+                flusher = asyncio.create_task(self._flush_forever(stop))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if flusher is not None:
-                    flusher.cancel()
+                    # a flush already in its thread finishes first: the database closes
+                    # below, and closing it under a running write crashes SQLite
+                    stop.set()
+                    await flusher
                 await self.emulator.db.run(self.emulator.call_stats.flush)
                 if self.owns:
                     await self.emulator.db.aclose()
