@@ -8,6 +8,8 @@ from email.message import Message
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
+
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
@@ -37,7 +39,11 @@ _JSON_TYPE = b"application/json"
 
 def envelope_bytes(code: int, msg: str, data: Any, ts: int) -> bytes:
     """BaijiaYun's reply body, ``{"code", "msg", "data", "ts"}`` as UTF-8 JSON."""
-    return _JSON.encode({"code": code, "msg": msg, "data": data, "ts": ts}).encode()
+    envelope = {"code": code, "msg": msg, "data": data, "ts": ts}
+    try:
+        return orjson.dumps(envelope, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the standard library writes it
+        return _JSON.encode(envelope).encode()
 
 
 class BodyTooLarge(EmulatorError):
