@@ -246,6 +246,35 @@ def test_emulators_on_one_sqlite_file_share_keys_and_the_rate_window(tmp_path: P
         second.close()
 
 
+def test_a_hot_read_on_a_sqlite_file_sees_every_commit_at_once(tmp_path: Path) -> None:
+    """getBasicInfo's read is kept per thread while the file's data_version stands: a commit by
+    the same emulator, or by another one on the file (another worker), is seen by the next call."""
+    from .emulator_helpers import Raw
+
+    url = f"sqlite:///{tmp_path / 'hot.sqlite3'}"
+    with Emulator(url) as first, Emulator(url) as second:
+        account = first.create_account()
+        room = first.create_room(account["partner_id"])["room_id"]
+        first.create_recording(room, status=100)
+        raw, other = Raw(first, account), Raw(second, account)
+        with raw.http, other.http:
+            assert raw.post("getBasicInfo", {"room_id": room})["data"]["status"] == 100
+            assert raw.post("getBasicInfo", {"room_id": room})["data"]["status"] == 100
+            assert raw.post("update", {"room_id": room, "name": "renamed here"})["code"] == 0
+            assert raw.post("getBasicInfo", {"room_id": room})["data"]["name"] == "renamed here"
+
+            assert other.post("update", {"room_id": room, "name": "renamed there"})["code"] == 0
+            assert raw.post("getBasicInfo", {"room_id": room})["data"]["name"] == "renamed there"
+            second.inject_fault("getBasicInfo", "error", 5003, times=1)
+            assert raw.post("getBasicInfo", {"room_id": room})["code"] == 5003
+            assert raw.post("getBasicInfo", {"room_id": room})["code"] == 0
+            new_key = second.rotate_key(account["partner_id"], account["secret_key"])
+            assert raw.post("getBasicInfo", {"room_id": room})["code"] == 1002  # the old key
+            assert raw.post("getBasicInfo", {"room_id": room}, key=new_key)["code"] == 0
+            second.delete_room(room)
+            assert raw.post("getBasicInfo", {"room_id": room}, key=new_key)["code"] != 0
+
+
 @pytest.fixture
 def two_workers(schema_url: str) -> Iterator[str]:
     """``baijiayun emulator serve --workers 2`` on one PostgreSQL database."""

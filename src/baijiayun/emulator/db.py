@@ -60,6 +60,8 @@ BLOCKING_POOL = 2
 # connection churn costs far more than the wait under load.
 _POOL: dict[str, Any] = {"max_overflow": 0, "pool_recycle": 1800}
 CALLS_KEPT = 1000
+SQLITE_READS_KEPT = 4096
+"""Hot-read results a thread keeps per SQLite file while nothing commits (see _SqliteReads)."""
 """Recent OpenAPI calls kept in the database for the console (every worker's, newest)."""
 CALL_WHY_CHARS = 2000
 _CALL_COLUMNS = "at, partner_id, endpoint, outcome, code, why"
@@ -158,6 +160,34 @@ class Prepared:
         """The first row, or None."""
         rows = self.all(conn, params)
         return rows[0] if rows else None
+
+
+class _SqliteReads:
+    """One thread's read-only connection to a SQLite file and the hot reads it answered,
+    kept while ``PRAGMA data_version`` stays the same: it changes when any other connection
+    (another thread's, another worker's) commits, and this one never writes. The check is a
+    fraction of a wide join's cost; the rows handed out are shared, never to be changed."""
+
+    def __init__(self, driver: Any, dialect: Dialect) -> None:
+        self.driver = driver
+        self.raw: sqlite3.Connection = driver.dbapi_connection
+        self.dialect = dialect
+        self.version: int | None = None
+        self.rows: dict[tuple[Prepared, tuple[tuple[str, Any], ...]], list[Sequence[Any]]] = {}
+
+    def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        version = self.raw.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.version:
+            self.rows.clear()
+            self.version = version
+        key = (prepared, tuple(params.items()))
+        found = self.rows.get(key)
+        if found is None:
+            found = prepared.on_driver(self.raw, self.dialect, params)
+            if len(self.rows) >= SQLITE_READS_KEPT:
+                self.rows.clear()
+            self.rows[key] = found
+        return found
 
 
 class HotPool:
@@ -328,11 +358,12 @@ class Database:
             sql, _ = prepared.sql_for(self.engine.dialect)
             return await_(self._hot_pool().fetch(sql, params))
         if self._sticky:  # this thread's own SQLite connection, in autocommit
-            driver = getattr(self._local, "driver", None)
-            if driver is None:
-                driver = self._local.driver = self.engine.raw_connection()
+            reads: _SqliteReads | None = getattr(self._local, "reads", None)
+            if reads is None:
+                driver = self.engine.raw_connection()
                 self._drivers.append(driver)
-            return prepared.on_driver(driver, self.engine.dialect, params)
+                reads = self._local.reads = _SqliteReads(driver, self.engine.dialect)
+            return reads.fetch(prepared, params)
         with self.read() as conn:
             return prepared.tuples(conn, params)
 

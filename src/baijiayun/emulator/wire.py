@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
-
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
