@@ -191,7 +191,7 @@ class _SqliteReads:
 
 
 class HotPool:
-    """A few autocommit async psycopg connections of one event loop, for hot-path reads.
+    """A few autocommit async psycopg connections of one event loop (each with its cursor), for hot-path reads.
 
     SQLAlchemy's pooled Connection, isolation-level switch and result wrapping cost more CPU
     than the read itself; getBasicInfo and the per-request account read skip all of them.
@@ -208,18 +208,19 @@ class HotPool:
         """Every row of one statement, read again on a fresh connection when the one it got
         was dropped (a server restart or ``pg_terminate_backend`` breaks every idle one)."""
         for _ in range(self.size + 1):
-            conn = await self._checkout()
+            cursor = await self._checkout()
             try:
-                cursor = await conn.execute(sql, params)
+                await cursor.execute(sql, params)
                 rows: list[Sequence[Any]] = list(await cursor.fetchall())
             except BaseException:
                 self.opened -= 1
+                conn = cursor.connection
                 broken = bool(conn.broken)
                 await conn.close()
                 if broken:
                     continue
                 raise
-            self.idle.put_nowait(conn)
+            self.idle.put_nowait(cursor)
             return rows
         raise ConnectionError("every connection to PostgreSQL was dropped; giving up")
 
@@ -229,22 +230,25 @@ class HotPool:
         if self.idle.empty() and self.opened < self.size:
             self.opened += 1
             try:
-                return await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
             except BaseException:
                 self.opened -= 1
                 raise
+            # one cursor per connection, used again by every read on it: making a cursor
+            # (its adapters) costs about a tenth of a read's CPU
+            return conn.cursor()
         return await self.idle.get()
 
     async def aclose(self) -> None:
         """Close the idle connections."""
         while not self.idle.empty():
-            await self.idle.get_nowait().close()
+            await self.idle.get_nowait().connection.close()
             self.opened -= 1
 
     def close_now(self) -> None:
         """Close the idle connections without a loop (after it has gone)."""
         while not self.idle.empty():
-            self.idle.get_nowait().pgconn.finish()
+            self.idle.get_nowait().connection.pgconn.finish()
             self.opened -= 1
 
 
@@ -317,6 +321,7 @@ class Database:
             self._hot: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HotPool] = (
                 weakref.WeakKeyDictionary()
             )
+            self._last_hot: tuple[weakref.ref[asyncio.AbstractEventLoop], HotPool] | None = None
             self._async_reader = self._async_sync_engine.execution_options(
                 isolation_level="AUTOCOMMIT"
             )
@@ -347,9 +352,13 @@ class Database:
     def _hot_pool(self) -> HotPool:
         """The running loop's pool of hot-path connections (opened on first use)."""
         loop = asyncio.get_running_loop()
+        last = self._last_hot
+        if last is not None and last[0]() is loop:  # a server's one loop: no dict lookup
+            return last[1]
         pool = self._hot.get(loop)
         if pool is None:
             pool = self._hot[loop] = HotPool(self._hot_url, HOT_READS)
+        self._last_hot = (weakref.ref(loop), pool)
         return pool
 
     def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Sequence[Any]]:
@@ -456,6 +465,7 @@ class Database:
     async def aclose(self) -> None:
         """Close the async driver's pooled connections on the running event loop."""
         if self._async_sync_engine is not None:
+            self._last_hot = None
             pool = self._hot.pop(asyncio.get_running_loop(), None)
             if pool is not None:
                 await pool.aclose()
@@ -475,6 +485,7 @@ class Database:
             driver.close()
         self.engine.dispose()
         if self._async_sync_engine is not None:
+            self._last_hot = None
             for pool in list(self._hot.values()):
                 pool.close_now()
             self._hot.clear()
