@@ -60,9 +60,9 @@ BLOCKING_POOL = 2
 # connection churn costs far more than the wait under load.
 _POOL: dict[str, Any] = {"max_overflow": 0, "pool_recycle": 1800}
 CALLS_KEPT = 1000
+"""Recent OpenAPI calls kept in the database for the console (every worker's, newest)."""
 SQLITE_READS_KEPT = 4096
 """Hot-read results a thread keeps per SQLite file while nothing commits (see _SqliteReads)."""
-"""Recent OpenAPI calls kept in the database for the console (every worker's, newest)."""
 CALL_WHY_CHARS = 2000
 _CALL_COLUMNS = "at, partner_id, endpoint, outcome, code, why"
 _COPY_CALLS = f"COPY bjy_calls ({_CALL_COLUMNS}) FROM STDIN"
@@ -169,7 +169,6 @@ class _SqliteReads:
     fraction of a wide join's cost; the rows handed out are shared, never to be changed."""
 
     def __init__(self, driver: Any, dialect: Dialect) -> None:
-        self.driver = driver
         self.raw: sqlite3.Connection = driver.dbapi_connection
         self.dialect = dialect
         self.version: int | None = None
@@ -191,7 +190,7 @@ class _SqliteReads:
 
 
 class HotPool:
-    """A few autocommit async psycopg connections of one event loop (each with its cursor), for hot-path reads.
+    """Autocommit async psycopg connections of one event loop for hot reads, one cursor each.
 
     SQLAlchemy's pooled Connection, isolation-level switch and result wrapping cost more CPU
     than the read itself; getBasicInfo and the per-request account read skip all of them.
