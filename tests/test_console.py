@@ -263,7 +263,10 @@ def test_calls_show_why_a_call_was_refused_with_the_key_masked(emulator: Emulato
         assert "partner_key=***" in page and account["partner_key"] not in page
         # the console's own reads are no OpenAPI calls: no statistics, no rate window
         http.get(f"{BASE}/playbacks")
-        http.get(BASE)
+        accounts = http.get(BASE).text
+        # refusals are drawn in red only when there are some: none were refused by the limit
+        assert '<td class="auth" data-outcome="auth">1</td>' in accounts
+        assert '<td class="rate_limited zero" data-outcome="rate_limited">0</td>' in accounts
     assert len(emulator.recent_calls()) == 4
     assert emulator.rate_usage(account["partner_id"]) == 2  # served calls only
 
