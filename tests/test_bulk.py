@@ -542,6 +542,24 @@ def test_threads_first_calls_start_one_portal(bjy_emulator: Emulator) -> None:
     assert codes == [200] * 4  # without the lock, three of them raised RuntimeError
 
 
+_NEVER_CLOSED = """
+import httpx
+from baijiayun.emulator import Emulator
+from baijiayun.testing import EmulatorTransport
+http = httpx.Client(transport=EmulatorTransport(Emulator()), base_url="http://e")
+print(http.post("/openapi/playback/getBasicInfo", data={"partner_id": "1"}).json()["code"])
+"""
+
+
+def test_a_transport_never_closed_lets_the_process_exit() -> None:
+    # its portal's loop stopped at exit while the portal was still open: the collector then
+    # waited on the dead loop, and the process never ended
+    done = subprocess.run(
+        [sys.executable, "-c", _NEVER_CLOSED], capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout) == (0, "1001\n"), done.stderr
+
+
 def test_a_journal_of_the_first_layout_is_resumed(world: dict[str, Any], tmp_path: Path) -> None:
     import sqlite3
 

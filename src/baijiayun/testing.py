@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -91,6 +92,9 @@ class EmulatorTransport(httpx.BaseTransport):
 
                 self._portal_cm = start_blocking_portal()
                 self._portal = self._portal_cm.__enter__()
+                # a transport never closed stops its loop at exit, while its thread still
+                # runs: left to the collector, the portal waited on a dead loop for ever
+                self._finalizer = weakref.finalize(self, _stop_portal, self._portal_cm)
             return self._portal
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -104,8 +108,13 @@ class EmulatorTransport(httpx.BaseTransport):
     def close(self) -> None:
         with self._start:
             if self._portal_cm is not None:
+                self._finalizer.detach()
                 self._portal_cm.__exit__(None, None, None)
                 self._portal_cm = self._portal = None
+
+
+def _stop_portal(portal_cm: AbstractContextManager[BlockingPortal]) -> None:
+    portal_cm.__exit__(None, None, None)
 
 
 C = TypeVar("C", BaiJiaYunClient, AsyncBaiJiaYunClient)
