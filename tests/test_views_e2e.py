@@ -106,7 +106,9 @@ def test_cli_list_and_export_the_demo_views(
     with (tmp_path / "plays.csv").open(encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     assert [r["guid"] for r in rows] == [r["guid"] for r in every]
-    assert len({r["room_id"] for r in rows}) >= 10
+    # every room watched, and more than one (how many depends on the day's seed: 7 on some)
+    assert {int(r["room_id"]) for r in rows} == {r["room_id"] for r in every}
+    assert len({r["room_id"] for r in every}) > 1
 
 
 def test_cli_list_of_a_long_term_room_with_and_without_session(
