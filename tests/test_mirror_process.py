@@ -127,10 +127,15 @@ def test_watch_runs_until_sigterm_then_stops_cleanly(
     populate(bjy_emulator, bjy_account["partner_id"], 6)
     url = f"sqlite:///{tmp_path / 'mirror.db'}"
     proc = _start(bjy_server, bjy_account, url, "watch", "--every", "0.05")
-    ended = s.sync_runs.c.ended_at.is_not(None)
-    _wait_for(lambda: _count(url, s.sync_runs, ended) >= 3, proc)
-    proc.send_signal(signal.SIGTERM)
-    _out, err = proc.communicate(timeout=20)
+    try:
+        ended = s.sync_runs.c.ended_at.is_not(None)
+        _wait_for(lambda: _count(url, s.sync_runs, ended) >= 3, proc)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:  # a watch left running would outlive the test run
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 0, err
     assert "full run 1: 1 call(s), +6 new ~0 updated -0 deleted" in err
     assert "incremental run 2" in err and "stopped" in err
