@@ -1,8 +1,10 @@
 """What the benchmarks that serve an emulator share: a free port, the emulator in its own process,
-and a throw-away PostgreSQL schema."""
+a throw-away PostgreSQL schema, and measured runs in child processes of their own."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import socket
 import subprocess
@@ -10,6 +12,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -77,3 +80,30 @@ def drop_schema(schema: str) -> None:
     with engine.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     engine.dispose()
+
+
+CHILD_OPTIONS = ("partner_id", "partner_key", "base_url")
+"""What a child run is told of the account and the emulator (``env`` keys, as options)."""
+
+
+def add_child_options(parser: argparse.ArgumentParser) -> None:
+    """The options a benchmark passes to itself to run one measured kind in a child process."""
+    parser.add_argument("--child")
+    parser.add_argument("--database", default="")
+    parser.add_argument("--partner-id", type=int)
+    parser.add_argument("--partner-key")
+    parser.add_argument("--base-url")
+
+
+def run_child(
+    script: str, kind: str, env: dict[str, Any], database: str = "", extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Run ``script --child kind`` (its own process: its own peak memory) and return the JSON
+    it prints last."""
+    command = [sys.executable, script, "--child", kind, "--database", database, *extra]
+    for key in CHILD_OPTIONS:
+        command += [f"--{key.replace('_', '-')}", str(env[key])]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{kind} failed: {done.stderr[-2000:]}")
+    return dict(json.loads(done.stdout.splitlines()[-1]))

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,10 +33,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from _serving import drop_schema, free_port, postgres_schema, schema_url
 
-SERVER_URL = os.environ.get(
-    "BAIJIAYUN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 HERE = Path(__file__).resolve().parent
 PARTNER_ID, PARTNER_KEY = 30000001, "bench-partner-key-0123456789"
 RPS_TARGET = 0.75
@@ -71,12 +68,6 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("wrk is not installed and apt-get could not install it")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def signed_body(partner_id: int, key: str, room_id: int) -> str:
@@ -234,23 +225,17 @@ def run_wrk(wrk: str, port: int, body: str, seconds: float, name: str) -> Result
 
 
 @contextmanager
-def postgres_schema() -> Iterator[str | None]:
-    """A fresh schema on the PostgreSQL server (dropped afterwards), or None when unreachable."""
-    try:
-        import psycopg
-
-        admin = psycopg.connect(SERVER_URL, autocommit=True, connect_timeout=3)
-    except Exception:
+def pg_schema() -> Iterator[str | None]:
+    """The URL of a fresh schema on the PostgreSQL server (dropped afterwards), or None when
+    it is unreachable."""
+    schema = postgres_schema()
+    if schema is None:
         yield None
         return
-    schema = f"bjy_bench_{uuid.uuid4().hex[:12]}"
-    admin.execute(f"CREATE SCHEMA {schema}")
     try:
-        joiner = "&" if "?" in SERVER_URL else "?"
-        yield f"{SERVER_URL}{joiner}options=-csearch_path%3D{schema}"
+        yield schema_url(schema)
     finally:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
+        drop_schema(schema)
 
 
 def measure_all(
@@ -303,7 +288,7 @@ def main() -> None:
     wrk = ensure_wrk()
     runs: dict[str, list[Result]] = {}
     ratios: dict[str, list[tuple[float, float]]] = {}
-    with tempfile.TemporaryDirectory() as folder, postgres_schema() as pg:
+    with tempfile.TemporaryDirectory() as folder, pg_schema() as pg:
         for _ in range(args.rounds):
             round_results = {
                 r.name: r for r in measure_all(wrk, args.seconds, folder, pg, args.compare_io)

@@ -21,15 +21,21 @@ import argparse
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _serving import drop_schema, free_port, postgres_schema, schema_url, start_emulator
+from _serving import (
+    add_child_options,
+    drop_schema,
+    free_port,
+    postgres_schema,
+    run_child,
+    schema_url,
+    start_emulator,
+)
 
 
 def child(args: argparse.Namespace) -> None:
@@ -62,14 +68,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def measure(kind: str, env: dict[str, Any], database: str = "") -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", kind, "--database", database]
-    command += ["--page-size", str(env["page_size"])]
-    for key in ("partner_id", "partner_key", "base_url"):
-        command += [f"--{key.replace('_', '-')}", str(env[key])]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise SystemExit(f"{kind} failed: {done.stderr[-2000:]}")
-    return dict(json.loads(done.stdout.splitlines()[-1]))
+    return run_child(__file__, kind, env, database, ("--page-size", str(env["page_size"])))
 
 
 def change_catalog(base_url: str, env: dict[str, Any], count: int) -> None:
@@ -99,11 +98,7 @@ def main() -> None:
     parser.add_argument(
         "--page-size", type=int, default=1000, help="smaller pages make a small seed many pages"
     )
-    parser.add_argument("--child")
-    parser.add_argument("--database", default="")
-    parser.add_argument("--partner-id", type=int)
-    parser.add_argument("--partner-key")
-    parser.add_argument("--base-url")
+    add_child_options(parser)
     args = parser.parse_args()
     if args.child:
         child(args)

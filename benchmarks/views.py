@@ -27,15 +27,13 @@ import json
 import math
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _serving import free_port, start_emulator
+from _serving import add_child_options, free_port, run_child, start_emulator
 
 DAYS = 31
 """The default window: the 30 days before today, and today."""
@@ -84,13 +82,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def measure(kind: str, env: dict[str, Any], database: str = "") -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", kind, "--database", database]
-    for key in ("partner_id", "partner_key", "base_url"):
-        command += [f"--{key.replace('_', '-')}", str(env[key])]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise SystemExit(f"{kind} failed: {done.stderr[-2000:]}")
-    return dict(json.loads(done.stdout.splitlines()[-1]))
+    return run_child(__file__, kind, env, database)
 
 
 def main() -> None:
@@ -99,11 +91,7 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=200_000)
     parser.add_argument("--seed-size", type=int, default=100_000)
     parser.add_argument("--rate-limit", type=int, default=200, help="emulator calls per 10 s")
-    parser.add_argument("--child")
-    parser.add_argument("--database", default="")
-    parser.add_argument("--partner-id", type=int)
-    parser.add_argument("--partner-key")
-    parser.add_argument("--base-url")
+    add_child_options(parser)
     args = parser.parse_args()
     if args.child:
         child(args)
